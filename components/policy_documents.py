@@ -1,0 +1,71 @@
+"""Pure builders of IAM and resource policy documents shared by components.
+
+They return plain dicts (with Pulumi Inputs where ARNs are not known yet) so components serialize them
+with ``Output.json_dumps`` and tests can check statements without running Pulumi.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+Statement = dict[str, Any]
+
+# What a principal needs to read and write objects encrypted with the lake's customer key.
+KMS_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
+    """Serialize statements into a policy document, resolving any Outputs inside them."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def service_trust(*services: str) -> str:
+    """Trust policy letting only the named AWS services assume a role."""
+    import json
+
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AssumedByService",
+            "Effect": "Allow",
+            "Principal": {"Service": sorted(services)},
+            "Action": "sts:AssumeRole",
+        }],
+    })
+
+
+def allow(sid: str, actions: Sequence[str], resources: Sequence[Any], condition: dict | None = None) -> Statement:
+    """An Allow statement; refuses wildcard actions so least privilege is checked where it is written."""
+    for action in actions:
+        if action == "*" or action.endswith(":*"):
+            raise ValueError(f"statement {sid}: wildcard action {action!r} is not allowed; name the actions")
+    statement: Statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": list(resources)}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def deny_insecure_transport(bucket_arn: pulumi.Input[str]) -> Statement:
+    """Deny every request to a bucket that does not arrive over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def objects(bucket_arn: pulumi.Input[str], prefix: str = "") -> pulumi.Output[str]:
+    """ARN of the objects under a prefix of a bucket (``arn:...:bucket/prefix*``)."""
+    return pulumi.Output.concat(bucket_arn, "/", prefix, "*")
+
+
+def list_prefix(sid: str, bucket_arn: pulumi.Input[str], prefixes: Sequence[str]) -> Statement:
+    """ListBucket limited to some prefixes, so a role cannot enumerate the rest of a zone."""
+    return allow(sid, ["s3:ListBucket"], [bucket_arn],
+                 {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}})

@@ -1,0 +1,1 @@
+"""The Pulumi program: reads and validates stack config, then wires the components."""

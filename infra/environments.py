@@ -1,0 +1,38 @@
+"""What each environment allows: the one table that says how dev, staging and prod truly differ.
+
+Config validation (``infra/config.py``) enforces it before any resource is declared, so a stack file
+cannot ask prod for a single instance or dev for a GPU fleet.
+"""
+
+from __future__ import annotations
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+# Instance types per environment and purpose. Dev is capped to small CPU types (cost); prod may use
+# larger CPU types and one GPU type for models that need it.
+TRAINING_INSTANCE_TYPES: dict[str, tuple[str, ...]] = {
+    "dev": ("ml.m5.large", "ml.m5.xlarge"),
+    "staging": ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.2xlarge"),
+    "prod": ("ml.m5.xlarge", "ml.m5.2xlarge", "ml.m5.4xlarge", "ml.c5.2xlarge", "ml.c5.4xlarge", "ml.g4dn.xlarge"),
+}
+
+SERVING_INSTANCE_TYPES: dict[str, tuple[str, ...]] = {
+    "dev": ("ml.t2.medium", "ml.m5.large", "ml.c5.large"),
+    "staging": ("ml.m5.large", "ml.m5.xlarge", "ml.c5.large", "ml.c5.xlarge"),
+    "prod": ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.c5.large", "ml.c5.xlarge", "ml.c5.2xlarge",
+             "ml.g4dn.xlarge"),
+}
+
+# High availability: SageMaker spreads instances of a variant across availability zones, so two
+# instances is the least that survives the loss of a zone.
+MIN_SERVING_CAPACITY: dict[str, int] = {"dev": 1, "staging": 1, "prod": 2}
+
+# Cost cap: the most instances an environment's endpoint may scale out to.
+MAX_SERVING_CAPACITY: dict[str, int] = {"dev": 2, "staging": 4, "prod": 20}
+
+# Retention periods CloudWatch Logs accepts (PutRetentionPolicy); any other number is an API error.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                      2557, 2922, 3288, 3653)
+
+GLUE_JOB_TYPES = ("pythonshell", "glueetl")
+GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")

@@ -1,0 +1,160 @@
+"""Run the real Pulumi program from ``infra/`` under mocks and record every registration.
+
+One runner, two kinds of mocks (ARCHITECTURE.md): the recording mocks here return plausible fake
+outputs for the offline preview and the policy pack; the sandbox's realizing mocks create each resource
+in an emulator. Both see the same registrations, so no resource is declared twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import runpy
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+
+from prodline import stack_files
+
+PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class Registration:
+    """One resource the program registered: what `pulumi up` would create."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    id: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parent_name(self) -> str | None:
+        return self.parent.rsplit("::", 1)[-1] if self.parent else None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock resource monitor that keeps each registration with its URN, parent and dependencies."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent or None,
+                custom=bool(request.custom),
+                inputs=rpc.deserialize_properties(request.object),
+                dependencies=list(request.dependencies),
+                id=response.id or None,
+                outputs=self.resources[response.urn].state if response.urn in self.resources else {},
+            ))
+        return response
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Plausible outputs (ids, names, ARNs) so the program's Output wiring resolves as it would in AWS."""
+
+    def __init__(self, region: str, account_id: str = MOCK_ACCOUNT):
+        self.region = region
+        self.account_id = account_id
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if not args.custom:
+            return "", {}
+        physical = fake_physical_name(args.typ, args.name, args.inputs)
+        outputs = {
+            "id": physical,
+            "name": args.inputs.get("name", physical),
+            "arn": fake_arn(args.typ, physical, self.region, self.account_id),
+        }
+        if args.typ == "aws:s3/bucket:Bucket":
+            outputs["bucket"] = physical
+        if args.typ == "aws:kms/key:Key":
+            outputs["keyId"] = physical
+        return physical, {**args.inputs, **outputs}
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:user/prodline",
+                    "userId": "AIDAPRODLINE", "id": self.account_id}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return {}
+
+
+def fake_physical_name(type_token: str, name: str, inputs: dict[str, Any]) -> str:
+    """A stable stand-in for the name AWS or Pulumi's autonaming would give."""
+    if type_token == "aws:kms/key:Key":
+        return str(uuid.UUID(hashlib.md5(name.encode()).hexdigest()))
+    for key in ("name", "bucket"):
+        if isinstance(inputs.get(key), str):
+            return inputs[key]
+    return f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:7]}"
+
+
+def fake_arn(type_token: str, physical: str, region: str, account: str) -> str:
+    service = type_token.split(":")[1].split("/", maxsplit=1)[0]
+    kind = type_token.rsplit(":", 1)[-1]
+    if service == "s3":
+        return f"arn:aws:s3:::{physical}"
+    if service == "iam":
+        return f"arn:aws:iam::{account}:{kind[0].lower() + kind[1:]}/{physical}"
+    if service == "cloudwatch" and kind == "LogGroup":
+        return f"arn:aws:logs:{region}:{account}:log-group:{physical}"
+    if service == "kms":
+        return f"arn:aws:kms:{region}:{account}:{'alias' if kind == 'Alias' else 'key'}/{physical}"
+    return f"arn:aws:{service}:{region}:{account}:{kind[0].lower() + kind[1:]}/{physical}"
+
+
+def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | None = None,
+           mocks: pulumi.runtime.Mocks | None = None, region: str = "eu-west-1") -> list[Registration]:
+    """Run any Pulumi program function under mocks and return its registrations, in order."""
+    mocks = mocks or RecordingMocks(region)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_all_config(dict(config or {}))
+    settings.ROOT.set(None)  # a fresh root stack per run, so transformations never leak between runs
+    pulumi.runtime.set_mocks(mocks, project=stack_files.project()["name"], stack=stack, preview=False,
+                             monitor=monitor)
+    pulumi.runtime.test(program)()
+    return monitor.registrations
+
+
+def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime.Mocks | None = None,
+                raw_config: dict[str, Any] | None = None) -> list[Registration]:
+    """Run ``infra/__main__.py`` for a stack under mocks; return every registration in order.
+
+    Raises ``infra.config.ConfigError`` (before any resource is declared) when the config is bad and
+    ``stack_files.StackFileError`` when the stack or an override cannot be read.
+    """
+    from infra.config import parse_config
+
+    raw = raw_config if raw_config is not None else stack_files.load(stack, overrides)
+    # Parsed here too so a bad config surfaces as ConfigError, not as the program's RunError.
+    config = parse_config(raw, stack)
+    return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack=stack,
+                  config={k: _engine_text(v) for k, v in raw.items()}, mocks=mocks, region=config.region)
+
+
+def _engine_text(value: Any) -> str:
+    from infra.config import _as_text
+
+    return _as_text(value)

@@ -1,0 +1,48 @@
+"""Shared test helpers: run programs under the recording mocks and pick registrations apart."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from prodline.program import Registration, record, run_program
+
+STACKS = ("dev", "staging", "prod")
+OWNERSHIP_TAGS = ("owner", "cost-center", "environment", "project", "managed-by")
+
+
+@cache
+def _stack(stack: str, overrides: tuple[str, ...]) -> tuple[Registration, ...]:
+    return tuple(run_program(stack, overrides))
+
+
+def stack_registrations(stack: str, *overrides: str) -> list[Registration]:
+    """The whole program's registrations for a shipped stack (cached: the program is deterministic)."""
+    return list(_stack(stack, overrides))
+
+
+def component_registrations(build, stack: str = "test") -> list[Registration]:
+    """Run a function that declares components under the recording mocks."""
+    return record(build, stack=stack)
+
+
+def of_type(registrations: list[Registration], type_token: str) -> list[Registration]:
+    return [r for r in registrations if r.type == type_token]
+
+
+def named(registrations: list[Registration], name: str) -> Registration:
+    matches = [r for r in registrations if r.name == name]
+    assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+    return matches[0]
+
+
+def statements(policy: Any) -> list[dict[str, Any]]:
+    """Statements of a policy document given as JSON text or a dict."""
+    doc = json.loads(policy) if isinstance(policy, str) else policy
+    found = doc["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

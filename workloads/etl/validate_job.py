@@ -1,0 +1,1 @@
+"""Glue entry script (placeholder until the workloads issue lands)."""

@@ -22,15 +22,6 @@ ZONES = ("raw", "curated", "features", "artifacts")
 # bucket alone uses S3-managed keys (AES256). It holds request metadata, never lake data.
 LOG_BUCKET_SSE = "AES256"
 
-KEY_ADMIN_ACTIONS = (
-    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
-    "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
-    "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
-    "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-    "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
-    "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
-)
 
 
 @dataclass(frozen=True)
@@ -73,6 +64,8 @@ class DataLakeArgs(TypedDict):
     tables: NotRequired[Sequence[TableSpec]]
     force_destroy: NotRequired[bool]
     """Let `pulumi destroy` delete non-empty buckets (dev convenience; False by default)."""
+    eventbridge_zones: NotRequired[Sequence[str]]
+    """Zones whose object events go to EventBridge (the platform's "data landed" event)."""
 
 
 def lake_settings(args: DataLakeArgs) -> DataLakeArgs:
@@ -82,6 +75,9 @@ def lake_settings(args: DataLakeArgs) -> DataLakeArgs:
     if args["raw_transition_days"] < 30:
         raise ValueError(f"raw_transition_days must be >= 30 (S3 minimum for STANDARD_IA), "
                          f"got {args['raw_transition_days']}")
+    for zone in args.get("eventbridge_zones", ()):
+        if zone not in ZONES:
+            raise ValueError(f"eventbridge_zones: zone must be one of {', '.join(ZONES)}, got {zone!r}")
     for table in args.get("tables", ()):
         if table.zone not in ZONES:
             raise ValueError(f"table {table.name}: zone must be one of {', '.join(ZONES)}, got {table.zone!r}")
@@ -125,6 +121,8 @@ class DataLake(pulumi.ComponentResource):
                                 retention_days=args["retention_days"])
             aws.s3.BucketLogging(f"{name}-{zone}-logging", bucket=bucket.id, target_bucket=self.log_bucket.id,
                                  target_prefix=f"{zone}/", opts=child)
+            if zone in args.get("eventbridge_zones", ()):
+                aws.s3.BucketNotification(f"{name}-{zone}-events", bucket=bucket.id, eventbridge=True, opts=child)
             self.buckets[zone] = bucket
 
         self.database = aws.glue.CatalogDatabase(
@@ -225,18 +223,8 @@ class DataLake(pulumi.ComponentResource):
 
 def _key_policy(account_id: pulumi.Input[str], region: str) -> list[dict]:
     """Key policy: the account administers the key through IAM; CloudWatch Logs may use it for log groups."""
-    root = pulumi.Output.concat("arn:aws:iam::", account_id, ":root")
     return [
-        {
-            # AWS's default statement grants the account "kms:*"; this names the actions instead, and keeps
-            # kms:PutKeyPolicy so the account can never lock itself out of the key. Roles get their grants
-            # in their own IAM policies.
-            "Sid": "AccountAdministersKeyThroughIam",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(KEY_ADMIN_ACTIONS),
-            "Resource": "*",
-        },
+        docs.key_admin_statement(account_id),
         {
             "Sid": "CloudWatchLogsEncryptsLogGroups",
             "Effect": "Allow",

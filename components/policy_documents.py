@@ -17,6 +17,19 @@ Statement = dict[str, Any]
 KMS_USE_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
+# A key policy's admin statement names these instead of AWS's default "kms:*"; kms:PutKeyPolicy keeps the
+# account able to repair the policy, so it can never lock itself out of the key.
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:CreateGrant", "kms:Decrypt", "kms:DeleteAlias",
+    "kms:DescribeKey", "kms:DisableKey", "kms:DisableKeyRotation", "kms:EnableKey", "kms:EnableKeyRotation",
+    "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListAliases", "kms:ListGrants", "kms:ListKeyPolicies",
+    "kms:ListKeyRotations", "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+    "kms:RetireGrant", "kms:RevokeGrant", "kms:RotateKeyOnDemand", "kms:ScheduleKeyDeletion", "kms:TagResource",
+    "kms:UntagResource", "kms:UpdateAlias", "kms:UpdateKeyDescription",
+)
+
+
 def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     """Serialize statements into a policy document, resolving any Outputs inside them."""
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
@@ -69,3 +82,14 @@ def list_prefix(sid: str, bucket_arn: pulumi.Input[str], prefixes: Sequence[str]
     """ListBucket limited to some prefixes, so a role cannot enumerate the rest of a zone."""
     return allow(sid, ["s3:ListBucket"], [bucket_arn],
                  {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}})
+
+
+def key_admin_statement(account_id: pulumi.Input[str]) -> Statement:
+    """The account administers a key through IAM; roles get their grants in their own IAM policies."""
+    return {
+        "Sid": "AccountAdministersKeyThroughIam",
+        "Effect": "Allow",
+        "Principal": {"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        "Action": list(KEY_ADMIN_ACTIONS),
+        "Resource": "*",
+    }

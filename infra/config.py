@@ -107,6 +107,10 @@ _schedule = _pattern(
     "cron(min hour day-of-month month day-of-week year) or rate(N minutes|hours|days)",
 )
 _instance_type = _pattern(r"ml\.[a-z0-9]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
+_model_package = _pattern(
+    r"latest|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
+    "latest (the newest approved package in the group), none (declare no endpoint yet) or a model package ARN",
+)
 
 
 @dataclass(frozen=True)
@@ -143,14 +147,31 @@ KEYS: dict[str, Key] = {k.name: k for k in (
         "SageMaker training instance type; each environment allows its own list."),
     Key("trainingQualityThreshold", "string", _decimal(0.0, 1.0, lo_open=True),
         "Least validation AUC a trained model needs to be registered (0 < x <= 1)."),
+    Key("trainingSchedule", "string", _schedule, "When the training pipeline runs: an EventBridge cron() or rate()."),
+    Key("modelApprovalStatus", "string", _choice(envs.MODEL_APPROVAL_STATUSES),
+        "Status a newly registered model gets; Approved (auto-deploy) is allowed in dev only."),
+    Key("modelPackageArn", "string", _model_package,
+        "Model version to serve: latest approved in the group, none, or an explicit model package ARN."),
     Key("servingInstanceType", "string", _instance_type,
         "SageMaker endpoint instance type; each environment allows its own list."),
     Key("servingMinCapacity", "integer", _integer(1), "Fewest endpoint instances (prod needs at least 2)."),
     Key("servingMaxCapacity", "integer", _integer(1), "Most endpoint instances autoscaling may reach."),
+    Key("servingServerless", "boolean", _boolean,
+        "Serve from a serverless endpoint (scales to zero; no data capture) instead of instances; dev only."),
+    Key("servingTargetInvocations", "integer", _integer(1, 100000),
+        "Invocations per instance per minute that target-tracking autoscaling aims for."),
+    Key("servingScaleInCooldownSeconds", "integer", _integer(0, 3600),
+        "Seconds autoscaling waits after a scale-in before scaling in again."),
+    Key("dataCapturePercent", "integer", _integer(0, 100),
+        "Share of requests and responses captured to the lake for drift monitoring (staging/prod need > 0)."),
     Key("canaryPercent", "integer", _integer(1, 50), "Share of traffic a new model version gets during its canary."),
+    Key("canaryBakeSeconds", "integer", _integer(60, 3600),
+        "Seconds a canary serves its share, watched by the rollback alarms, before the rest of the traffic moves."),
     Key("alarmLatencyP99Ms", "integer", _integer(1, 60000),
         "p99 model latency, in ms, above which the latency alarm fires."),
     Key("alarm5xxThreshold", "integer", _integer(1), "5xx errors per minute at or above which the error alarm fires."),
+    Key("alarmInvocationsFloor", "integer", _integer(0),
+        "Fewest invocations per 5 minutes before the traffic-floor alarm fires; 0 turns it off (prod needs >= 1)."),
     Key("alarm4xxRatePercent", "string", _decimal(0.0, 100.0, lo_open=True),
         "Share of requests answered 4xx, in percent, above which the client-error alarm fires."),
     Key("driftThreshold", "string", _decimal(0.0, 10.0, lo_open=True),
@@ -201,6 +222,8 @@ class EtlSettings:
 class TrainingSettings:
     instance_type: str
     quality_threshold: float
+    schedule: str
+    approval_status: str
 
 
 @dataclass(frozen=True)
@@ -209,6 +232,13 @@ class ServingSettings:
     min_capacity: int
     max_capacity: int
     canary_percent: int
+    canary_bake_seconds: int
+    serverless: bool
+    target_invocations: int
+    scale_in_cooldown_seconds: int
+    data_capture_percent: int
+    model_package: str
+    """'latest', 'none' or a model package ARN."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +248,7 @@ class AlarmSettings:
     rate_4xx_percent: float
     drift_threshold: float
     alert_email: str
+    invocations_floor: int
 
 
 @dataclass(frozen=True)
@@ -291,12 +322,20 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         training=TrainingSettings(
             instance_type=values["trainingInstanceType"],
             quality_threshold=values["trainingQualityThreshold"],
+            schedule=values["trainingSchedule"],
+            approval_status=values["modelApprovalStatus"],
         ),
         serving=ServingSettings(
             instance_type=values["servingInstanceType"],
             min_capacity=values["servingMinCapacity"],
             max_capacity=values["servingMaxCapacity"],
             canary_percent=values["canaryPercent"],
+            canary_bake_seconds=values["canaryBakeSeconds"],
+            serverless=values["servingServerless"],
+            target_invocations=values["servingTargetInvocations"],
+            scale_in_cooldown_seconds=values["servingScaleInCooldownSeconds"],
+            data_capture_percent=values["dataCapturePercent"],
+            model_package=values["modelPackageArn"],
         ),
         alarms=AlarmSettings(
             latency_p99_ms=values["alarmLatencyP99Ms"],
@@ -304,6 +343,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             rate_4xx_percent=values["alarm4xxRatePercent"],
             drift_threshold=values["driftThreshold"],
             alert_email=values["alertEmail"],
+            invocations_floor=values["alarmInvocationsFloor"],
         ),
     )
 
@@ -327,6 +367,23 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
     if high is not None and high > envs.MAX_SERVING_CAPACITY[env]:
         problems.append(f"{NAMESPACE}:servingMaxCapacity: {high} is not allowed in {env}; "
                         f"at most {envs.MAX_SERVING_CAPACITY[env]} (cost cap)")
+    if values.get("modelApprovalStatus") == "Approved" and env != "dev":
+        problems.append(f"{NAMESPACE}:modelApprovalStatus: 'Approved' is not allowed in {env}; new models must "
+                        "wait for a person's approval there (PendingManualApproval)")
+    if values.get("servingServerless") and env != "dev":
+        problems.append(f"{NAMESPACE}:servingServerless: true is not allowed in {env}; serverless endpoints have no "
+                        "data capture and no instance floor, so only dev may use them")
+    capture = values.get("dataCapturePercent")
+    if values.get("servingServerless") and capture:
+        problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed with servingServerless=true; "
+                        "serverless endpoints cannot capture data, set it to 0")
+    if capture is not None and capture < 1 and env != "dev":
+        problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed in {env}; at least 1, "
+                        "or drift goes unseen")
+    floor = values.get("alarmInvocationsFloor")
+    if floor is not None and floor < 1 and env == "prod":
+        problems.append(f"{NAMESPACE}:alarmInvocationsFloor: {floor} is not allowed in prod; at least 1, "
+                        "so a silent endpoint pages someone")
     if low is not None and high is not None and low > high:
         problems.append(f"{NAMESPACE}:servingMinCapacity: {low} is greater than "
                         f"{NAMESPACE}:servingMaxCapacity {high}; min must be <= max")

@@ -13,7 +13,15 @@ import pulumi_aws as aws
 
 from components.data_lake import DataLake, TableColumn, TableSpec
 from components.etl_job import EtlJob
+from components.event_bus import EventBus
+from components.model_registry import ModelRegistry
+from components.observability import Observability, WatchedEndpoint
+from components.sagemaker_images import sklearn_image_uri
+from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
+from components.training_pipeline import CODE_PREFIX, TrainingPipeline
+from infra import environments as envs
 from infra.config import StackConfig
+from infra.model_version import resolve_model_package
 from infra.tags import register_ownership_tags
 from workloads.etl import schema
 
@@ -39,6 +47,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
             TableSpec(f"features_{dataset}", "features", f"{dataset}/", _columns(schema.FEATURES_COLUMNS)),
         ],
         "force_destroy": config.environment == "dev",
+        "eventbridge_zones": ["raw"],
     })
 
     catalog = f"arn:aws:glue:{config.region}:"
@@ -97,16 +106,143 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         "start_after": validate.job_name,
     })
 
+    ml = _build_ml(config, account_id, lake, [validate.job_name, features.job_name])
     outputs = {
         "lakeKeyArn": lake.key_arn,
         "lakeBuckets": lake.bucket_names,
         "catalogDatabase": lake.database_name,
         "etlJobs": {"validate": validate.job_name, "features": features.job_name},
         "etlRoles": {"validate": validate.role_arn, "features": features.role_arn},
+        **ml,
     }
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs
+
+
+def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake,
+              glue_jobs: list[pulumi.Output[str]]) -> dict[str, pulumi.Output]:
+    """Training, registry, serving, observability and the lifecycle bus, wired by explicit names.
+
+    Explicit names (not Outputs) tie alarms to the endpoint they watch, so the observability pieces
+    exist before the endpoint that rolls back on them, with no dependency cycle.
+    """
+    prefix = f"prodline-{config.environment}"
+    dataset = schema.DATASET
+    group_name = f"{prefix}-{dataset}"
+    pipeline_name = f"{prefix}-{dataset}-training"
+    endpoint_name = f"{prefix}-{dataset}"
+    image_uri = sklearn_image_uri(config.region)
+    package_arn = resolve_model_package(config.serving.model_package, group_name, config.region)
+    serving = config.serving
+
+    watched = [WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, dataset)] if package_arn else []
+    observability = Observability("observability", {
+        "prefix": prefix,
+        "account_id": account_id,
+        "region": config.region,
+        "alert_email": config.alarms.alert_email,
+        "log_retention_days": config.lake.log_retention_days,
+        "log_kms_key_arn": lake.key_arn,
+        "endpoints": watched,
+        "latency_p99_ms": config.alarms.latency_p99_ms,
+        "errors_5xx": config.alarms.errors_5xx,
+        "rate_4xx_percent": config.alarms.rate_4xx_percent,
+        "drift_threshold": config.alarms.drift_threshold,
+        "invocations_floor": config.alarms.invocations_floor,
+        "glue_job_names": glue_jobs,
+    })
+    registry = ModelRegistry("registry", {
+        "group_name": group_name,
+        "description": f"{dataset} models for {config.environment}",
+        "notify_topic_arn": observability.topic_arn,
+    })
+    alarms = observability.endpoint_alarms.get(endpoint_name)
+    pipeline = TrainingPipeline("training", {
+        "pipeline_name": pipeline_name,
+        "lake": lake.refs,
+        "account_id": account_id,
+        "region": config.region,
+        "image_uri": image_uri,
+        "code_files": training_bundle(),
+        "model_package_group": registry.group_name,
+        "model_package_group_arn": registry.group_arn,
+        "training_instance_type": config.training.instance_type,
+        "quality_threshold": config.training.quality_threshold,
+        "approval_status": config.training.approval_status,
+        "inference_instance_types": list(envs.SERVING_INSTANCE_TYPES[config.environment]),
+        "schedule": config.training.schedule,
+        "alert_topic_arn": observability.topic_arn,
+        "start_on_alarm_arns": [alarms.drift_arn] if alarms else [],
+    })
+
+    outputs: dict[str, pulumi.Output] = {
+        "alertTopicArn": observability.topic_arn,
+        "modelPackageGroup": registry.group_name,
+        "trainingPipeline": pipeline.pipeline_name,
+    }
+    if package_arn and alarms:
+        endpoint = ServingEndpoint("serving", {
+            "endpoint_name": endpoint_name,
+            "lake": lake.refs,
+            "account_id": account_id,
+            "region": config.region,
+            "image_uri": image_uri,
+            "model_artifact_prefixes": [f"pipelines/{pipeline_name}/", f"{CODE_PREFIX}/"],
+            "model_package_arn": package_arn,
+            "instance_type": serving.instance_type,
+            "min_capacity": serving.min_capacity,
+            "max_capacity": serving.max_capacity,
+            "serverless": serving.serverless,
+            "data_capture_percent": serving.data_capture_percent,
+            "canary_percent": serving.canary_percent,
+            "canary_bake_seconds": serving.canary_bake_seconds,
+            "rollback_alarm_names": alarms.rollback_names,
+            "target_invocations": serving.target_invocations,
+            "scale_in_cooldown_seconds": serving.scale_in_cooldown_seconds,
+        })
+        outputs["endpointName"] = endpoint.endpoint_name
+    else:
+        pulumi.log.info(f"no approved model in {group_name} yet: no endpoint declared "
+                        "(approve a model version, then run pulumi up)")
+
+    bus = EventBus("events", {
+        "bus_name": prefix,
+        "kms_key_arn": observability.alerts_key_arn,
+        "forwarded": lifecycle_patterns(lake.bucket_names["raw"], dataset, registry.group_name, endpoint_name,
+                                        [alarms.drift_arn] if alarms else []),
+    })
+    outputs["eventBus"] = bus.bus_name
+    return outputs
+
+
+def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: pulumi.Input[str],
+                       endpoint_name: str, drift_alarm_arns: list) -> dict[str, dict]:
+    """Default-bus events that mark the ML lifecycle, forwarded to the platform bus (schema in README)."""
+    patterns = {
+        "data-landed": {"source": ["aws.s3"], "detail-type": ["Object Created"],
+                        "detail": {"bucket": {"name": [raw_bucket]}, "object": {"key": [{"prefix": f"{dataset}/"}]}}},
+        "model-registered": {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Model Package State Change"],
+                             "detail": {"ModelPackageGroupName": [group_name]}},
+        "model-deployed": {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Endpoint State Change"],
+                           "detail": {"EndpointName": [endpoint_name], "EndpointStatus": ["IN_SERVICE"]}},
+    }
+    if drift_alarm_arns:
+        patterns["drift-detected"] = {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+                                      "resources": drift_alarm_arns, "detail": {"state": {"value": ["ALARM"]}}}
+    return patterns
+
+
+def training_bundle() -> dict[str, bytes]:
+    """The script-mode bundle: the workloads package plus train.py / inference.py at the top."""
+    workloads = ROOT / "workloads"
+    files = {"workloads/__init__.py": (workloads / "__init__.py").read_bytes()}
+    for package in ("etl", "training", "serving"):
+        for path in sorted((workloads / package).glob("*.py")):
+            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    for entry in ("train.py", "inference.py"):
+        files[entry] = (workloads / "script_mode" / entry).read_bytes()
+    return files
 
 
 def _columns(columns) -> list[TableColumn]:

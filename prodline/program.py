@@ -8,6 +8,7 @@ in an emulator. Both see the same registrations, so no resource is declared twic
 from __future__ import annotations
 
 import hashlib
+import os
 import runpy
 import uuid
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
+from infra.model_version import OFFLINE_ENV
 from prodline import stack_files
 
 PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
@@ -139,8 +141,11 @@ def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | N
 
 
 def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime.Mocks | None = None,
-                raw_config: dict[str, Any] | None = None) -> list[Registration]:
+                raw_config: dict[str, Any] | None = None, offline_lookups: bool = True) -> list[Registration]:
     """Run ``infra/__main__.py`` for a stack under mocks; return every registration in order.
+
+    ``offline_lookups`` tells the program there is no account to query (the served model version then
+    resolves to a stand-in); the sandbox turns it off so lookups reach its emulator.
 
     Raises ``infra.config.ConfigError`` (before any resource is declared) when the config is bad and
     ``stack_files.StackFileError`` when the stack or an override cannot be read.
@@ -150,8 +155,17 @@ def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime
     raw = raw_config if raw_config is not None else stack_files.load(stack, overrides)
     # Parsed here too so a bad config surfaces as ConfigError, not as the program's RunError.
     config = parse_config(raw, stack)
-    return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack=stack,
-                  config={k: _engine_text(v) for k, v in raw.items()}, mocks=mocks, region=config.region)
+    previous = os.environ.get(OFFLINE_ENV)
+    if offline_lookups:
+        os.environ[OFFLINE_ENV] = "1"
+    try:
+        return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack=stack,
+                      config={k: _engine_text(v) for k, v in raw.items()}, mocks=mocks, region=config.region)
+    finally:
+        if previous is None:
+            os.environ.pop(OFFLINE_ENV, None)
+        else:
+            os.environ[OFFLINE_ENV] = previous
 
 
 def _engine_text(value: Any) -> str:

@@ -46,3 +46,25 @@ def statements(policy: Any) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+LAKE_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/lake"
+
+
+def fake_lake_refs():
+    """LakeRefs with fixed names, for components tested without a DataLake (call inside a program)."""
+    import pulumi
+
+    from components.data_lake import ZONES, LakeRefs
+
+    return LakeRefs(
+        bucket_names={zone: pulumi.Output.from_input(f"bucket-{zone}") for zone in ZONES},
+        bucket_arns={zone: pulumi.Output.from_input(f"arn:aws:s3:::bucket-{zone}") for zone in ZONES},
+        key_arn=pulumi.Output.from_input(LAKE_KEY_ARN),
+        database_name=pulumi.Output.from_input("prodline_test"),
+    )
+
+
+def wildcard_actions(policy) -> list[str]:
+    """Every action in a policy document that contains a wildcard."""
+    return [a for s in statements(policy) for a in as_list(s.get("Action", [])) if "*" in a]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.data_lake import KEY_ADMIN_ACTIONS, ZONES, DataLake, TableColumn, TableSpec, lake_settings
+from components.data_lake import ZONES, DataLake, TableColumn, TableSpec, lake_settings
+from components.policy_documents import KEY_ADMIN_ACTIONS
 from tests.helpers import as_list, component_registrations, named, of_type, statements
 
 ARGS = {

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pulumi
 import pytest
 
 from components import policy_documents as docs
 from components.etl_job import EtlJob, content_hash, etl_settings
-from tests.helpers import as_list, component_registrations, named, of_type, statements
+from tests.helpers import as_list, component_registrations, fake_lake_refs, named, of_type, statements
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = str(ROOT / "workloads" / "etl" / "validate_job.py")
 LIBRARY = {"workloads/__init__.py": str(ROOT / "workloads" / "__init__.py")}
-
-
-def lake_refs():
-    from components.data_lake import LakeRefs
-
-    names = {zone: pulumi.Output.from_input(f"bucket-{zone}") for zone in ("raw", "curated", "features", "artifacts")}
-    return LakeRefs(
-        bucket_names=names,
-        bucket_arns={zone: pulumi.Output.from_input(f"arn:aws:s3:::bucket-{zone}") for zone in names},
-        key_arn=pulumi.Output.from_input("arn:aws:kms:eu-west-1:123456789012:key/lake"),
-        database_name=pulumi.Output.from_input("prodline_test"),
-    )
 
 
 def job_args(**changes):
@@ -50,7 +37,7 @@ def job_args(**changes):
 
 def build(**changes):
     def program():
-        EtlJob("validate", {**job_args(**changes), "lake": lake_refs()})
+        EtlJob("validate", {**job_args(**changes), "lake": fake_lake_refs()})
     return component_registrations(program)
 
 

@@ -175,3 +175,22 @@ def test_from_pulumi_reads_runtime_config():
     config = cfg.from_pulumi()
     assert config.stack == "staging"
     assert config.etl.job_type == "glueetl"
+
+
+@pytest.mark.parametrize(("stack", "overrides", "expected"), [
+    ("prod", {"modelApprovalStatus": "Approved"}, "prodline:modelApprovalStatus: 'Approved' is not allowed in prod"),
+    ("staging", {"servingServerless": "true"}, "prodline:servingServerless: true is not allowed in staging"),
+    ("dev", {"servingServerless": "true"}, "prodline:dataCapturePercent: 100 is not allowed with servingServerless"),
+    ("prod", {"dataCapturePercent": "0"}, "prodline:dataCapturePercent: 0 is not allowed in prod"),
+    ("prod", {"alarmInvocationsFloor": "0"}, "prodline:alarmInvocationsFloor: 0 is not allowed in prod"),
+    ("dev", {"modelPackageArn": "my-model"}, "prodline:modelPackageArn: 'my-model' is not allowed"),
+    ("dev", {"servingServerless": "yes"}, "expected true or false"),
+])
+def test_ml_settings_are_checked_per_environment(stack, overrides, expected):
+    assert expected in problems(stack, **overrides)
+
+
+def test_model_package_arn_accepts_latest_none_and_arns():
+    for value in ("latest", "none", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-dev-churn/3"):
+        config = cfg.parse_config(raw("dev", modelPackageArn=value), "dev")
+        assert config.serving.model_package == value

@@ -1,0 +1,56 @@
+"""Deterministic code bundles for SageMaker's script mode.
+
+SageMaker's framework containers fetch ``sagemaker_submit_directory`` as a ``.tar.gz``; Pulumi archives
+upload as zip. So the bundle is built here, byte-for-byte reproducible (sorted entries, zero mtimes,
+fixed owners), named by its content hash: the same code gives the same key on every machine, and a
+change of code is a change of the pipeline definition that ``pulumi preview`` shows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+
+BUILD_DIR = Path(__file__).resolve().parent.parent / "build" / "bundles"
+
+
+def bundle_hash(files: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()[:12]
+
+
+def tar_gz(files: Mapping[str, bytes]) -> bytes:
+    """A reproducible .tar.gz of archive-name -> content."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size = len(files[name])
+            info.mode = 0o644
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(files[name]))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def write_bundle(files: Mapping[str, bytes], build_dir: Path = BUILD_DIR) -> tuple[Path, str]:
+    """Write the bundle once under its hash; return its path and the hash."""
+    version = bundle_hash(files)
+    path = build_dir / f"sourcedir-{version}.tar.gz"
+    if not path.exists():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(tar_gz(files))
+        partial.replace(path)  # atomic: a crash never leaves a truncated bundle under the final name
+    return path, version
+
+
+def read_tree(root: Path, relative_paths: list[str]) -> dict[str, bytes]:
+    return {rel: (root / rel).read_bytes() for rel in relative_paths}

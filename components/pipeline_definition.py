@@ -1,0 +1,245 @@
+"""A typed builder for the SageMaker pipeline definition: train -> evaluate -> condition -> register.
+
+Built in code (not pasted JSON, not the SageMaker SDK, which uploads code while it builds) so that
+``pulumi preview`` can produce it with no cloud, and so a unit test can check it has the structure
+SageMaker expects: unique step names, and every ``Get`` pointing at a parameter or an existing step.
+The format follows the SDK's output (definition version 2020-12-01).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+DEFINITION_VERSION = "2020-12-01"
+TRAIN, EVALUATE, CHECK, REGISTER, FAIL = "Train", "Evaluate", "CheckQuality", "Register", "QualityTooLow"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+EVALUATION_OUTPUT = "evaluation"
+QUALITY_METRIC_PATH = "metrics.auc.value"  # what workloads/training/evaluate.py writes in evaluation.json
+
+CODE_DIR = "/opt/ml/processing/input/code"
+UNPACKED_CODE_DIR = "/tmp/prodline-code"
+MODEL_DIR = "/opt/ml/processing/model"
+TEST_DIR = "/opt/ml/processing/test"
+EVALUATION_DIR = "/opt/ml/processing/evaluation"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything the definition needs; ARNs and bucket names may be Pulumi Inputs."""
+
+    image_uri: str
+    role_arn: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str]
+    features_uri: pulumi.Input[str]
+    """s3:// prefix of the features zone (training and test data)."""
+    artifacts_uri: pulumi.Input[str]
+    """s3:// prefix under which model artifacts and evaluation reports go."""
+    code_uri: pulumi.Input[str]
+    """s3:// prefix holding the code bundle (sourcedir.tar.gz and the evaluation code tree)."""
+    model_package_group: pulumi.Input[str]
+    training_instance_type: str
+    processing_instance_type: str
+    quality_threshold: float
+    approval_status: str
+    inference_instance_types: tuple[str, ...]
+    hyperparameters: Mapping[str, str]
+    max_runtime_seconds: int = 3600
+
+
+def build_definition(spec: PipelineSpec) -> dict[str, Any]:
+    """The pipeline definition as a dict (with Inputs inside); serialize with Output.json_dumps."""
+    parameters = [
+        {"Name": "TrainDataUrl", "Type": "String", "DefaultValue": _join(spec.features_uri, "churn/")},
+        {"Name": "QualityThreshold", "Type": "Float", "DefaultValue": spec.quality_threshold},
+        {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": spec.approval_status},
+    ]
+    model_data = {"Get": f"Steps.{TRAIN}.ModelArtifacts.S3ModelArtifacts"}
+    evaluation_uri = {"Get": f"Steps.{EVALUATE}.ProcessingOutputConfig.Outputs['{EVALUATION_OUTPUT}'].S3Output.S3Uri"}
+
+    train = {
+        "Name": TRAIN,
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
+            "RoleArn": spec.role_arn,
+            "OutputDataConfig": {"S3OutputPath": _join(spec.artifacts_uri, "models/"), "KmsKeyId": spec.kms_key_arn},
+            "ResourceConfig": {"InstanceCount": 1, "InstanceType": spec.training_instance_type,
+                               "VolumeSizeInGB": 30, "VolumeKmsKeyId": spec.kms_key_arn},
+            "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
+            "EnableInterContainerTrafficEncryption": True,
+            "InputDataConfig": [
+                _channel("train", {"Get": "Parameters.TrainDataUrl"}),
+                _channel("validation", {"Get": "Parameters.TrainDataUrl"}),
+            ],
+            "HyperParameters": {
+                **{k: str(v) for k, v in spec.hyperparameters.items()},
+                # SageMaker's framework containers run this script from this bundle (script mode).
+                "sagemaker_program": "train.py",
+                "sagemaker_submit_directory": _join(spec.code_uri, "sourcedir.tar.gz"),
+            },
+            "Environment": {"PYTHONPATH": "/opt/ml/code"},
+        },
+    }
+    evaluate = {
+        "Name": EVALUATE,
+        "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": spec.processing_instance_type,
+                                                      "VolumeSizeInGB": 30, "VolumeKmsKeyId": spec.kms_key_arn}},
+            # One code artifact for both steps: the processing container unpacks the training bundle.
+            "AppSpecification": {"ImageUri": spec.image_uri, "ContainerEntrypoint": [
+                "/bin/sh", "-c",
+                f"mkdir -p {UNPACKED_CODE_DIR} && tar -xzf {CODE_DIR}/sourcedir.tar.gz -C {UNPACKED_CODE_DIR} "
+                f"&& cd {UNPACKED_CODE_DIR} && exec python3 -m workloads.training.evaluate"]},
+            "RoleArn": spec.role_arn,
+            "Environment": {"PYTHONPATH": UNPACKED_CODE_DIR},
+            "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
+            "ProcessingInputs": [
+                _processing_input("model", model_data, MODEL_DIR),
+                _processing_input("test", {"Get": "Parameters.TrainDataUrl"}, TEST_DIR),
+                _processing_input("code", _join(spec.code_uri, "sourcedir.tar.gz"), CODE_DIR),
+            ],
+            "ProcessingOutputConfig": {
+                "KmsKeyId": spec.kms_key_arn,
+                "Outputs": [{"OutputName": EVALUATION_OUTPUT, "AppManaged": False, "S3Output": {
+                    "S3Uri": _join(spec.artifacts_uri, "evaluation/"), "LocalPath": EVALUATION_DIR,
+                    "S3UploadMode": "EndOfJob"}}],
+            },
+        },
+        "PropertyFiles": [{"PropertyFileName": EVALUATION_PROPERTY_FILE, "OutputName": EVALUATION_OUTPUT,
+                           "FilePath": "evaluation.json"}],
+    }
+    register = {
+        "Name": REGISTER,
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": spec.model_package_group,
+            "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
+            "ModelMetrics": {"ModelQuality": {"Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [evaluation_uri, "evaluation.json"]}},
+            }}},
+            "InferenceSpecification": {
+                "Containers": [{
+                    "Image": spec.image_uri,
+                    "ModelDataUrl": model_data,
+                    # The framework container's serving stack loads model_fn/input_fn/... from this script.
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                    "SAGEMAKER_SUBMIT_DIRECTORY": _join(spec.code_uri, "sourcedir.tar.gz")},
+                }],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+                "SupportedRealtimeInferenceInstanceTypes": list(spec.inference_instance_types),
+                "SupportedTransformInstanceTypes": [spec.processing_instance_type],
+            },
+        },
+    }
+    fail = {"Name": FAIL, "Type": "Fail", "Arguments": {
+        "ErrorMessage": {"Std:Join": {"On": " ", "Values": [
+            "model AUC is below the quality threshold", {"Get": "Parameters.QualityThreshold"}]}}}}
+    check = {
+        "Name": CHECK,
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [{
+                "Type": "GreaterThanOrEqualTo",
+                "LeftValue": {"Std:JsonGet": {
+                    "PropertyFile": {"Get": f"Steps.{EVALUATE}.PropertyFiles.{EVALUATION_PROPERTY_FILE}"},
+                    "Path": QUALITY_METRIC_PATH}},
+                "RightValue": {"Get": "Parameters.QualityThreshold"},
+            }],
+            "IfSteps": [register],
+            "ElseSteps": [fail],
+        },
+    }
+    return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": parameters,
+            "Steps": [train, evaluate, check]}
+
+
+def _join(prefix: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:
+    if isinstance(prefix, str):
+        return prefix.rstrip("/") + "/" + suffix
+    return pulumi.Output.concat(prefix, suffix)
+
+
+def _channel(name: str, uri: Any) -> dict[str, Any]:
+    return {"ChannelName": name, "DataSource": {"S3DataSource": {
+        "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
+
+
+def _processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
+    return {"InputName": name, "AppManaged": False, "S3Input": {
+        "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated"}}
+
+
+# --- structure checks ---------------------------------------------------------------------------------
+
+_STEP_REF = re.compile(r"Steps\.([A-Za-z0-9_-]+)(?:\.(.*))?")
+_PROPERTY_FILE_REF = re.compile(r"PropertyFiles\.([A-Za-z0-9_-]+)")
+
+
+def iter_steps(steps: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every step, including those nested in a condition's If/Else branches."""
+    for step in steps:
+        yield step
+        if step.get("Type") == "Condition":
+            yield from iter_steps(step["Arguments"].get("IfSteps", []))
+            yield from iter_steps(step["Arguments"].get("ElseSteps", []))
+
+
+def _gets(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Get" and isinstance(value, str):
+                yield value
+            else:
+                yield from _gets(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _gets(item)
+
+
+def validate_definition(definition: Mapping[str, Any]) -> list[str]:
+    """Problems that SageMaker would reject the definition for; an empty list means it is well formed."""
+    problems = []
+    steps = list(iter_steps(definition.get("Steps", [])))
+    names = [s.get("Name") for s in steps]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"step name {name!r} is used more than once")
+    by_name = {s["Name"]: s for s in steps if "Name" in s}
+    parameters = {p["Name"] for p in definition.get("Parameters", [])}
+    for step in steps:
+        for ref in _gets(step):
+            if ref.startswith("Parameters."):
+                if ref.split(".", 1)[1] not in parameters:
+                    problems.append(f"step {step['Name']}: {ref} names no declared parameter")
+                continue
+            match = _STEP_REF.fullmatch(ref)
+            if not match:
+                problems.append(f"step {step['Name']}: unsupported reference {ref!r}")
+                continue
+            target, rest = match.group(1), match.group(2) or ""
+            if target not in by_name:
+                problems.append(f"step {step['Name']}: {ref} points at no step named {target!r}")
+                continue
+            if target == step["Name"]:
+                problems.append(f"step {step['Name']}: refers to itself")
+            file_ref = _PROPERTY_FILE_REF.fullmatch(rest)
+            if file_ref:
+                declared = {p["PropertyFileName"] for p in by_name[target].get("PropertyFiles", [])}
+                if file_ref.group(1) not in declared:
+                    problems.append(f"step {step['Name']}: {ref} names a property file {target} does not declare")
+    for step in steps:
+        for spec in step.get("PropertyFiles", []):
+            outputs = {o["OutputName"] for o in
+                       step["Arguments"].get("ProcessingOutputConfig", {}).get("Outputs", [])}
+            if spec["OutputName"] not in outputs:
+                problems.append(f"step {step['Name']}: property file {spec['PropertyFileName']} reads output "
+                                f"{spec['OutputName']!r}, which the step does not produce")
+    return problems

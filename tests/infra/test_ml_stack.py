@@ -1,0 +1,123 @@
+"""The ML half of the program, per environment: what `pulumi up` would create for training and serving."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.config import parse_config
+from prodline import stack_files
+from tests.helpers import STACKS, named, of_type, stack_registrations, wildcard_actions
+
+PREVIEW_TYPES = {
+    "aws:sagemaker/pipeline:Pipeline",
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup",
+    "aws:sagemaker/endpoint:Endpoint",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy",
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:sns/topic:Topic",
+}
+
+
+def config(stack):
+    return parse_config(stack_files.load(stack), stack)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_declares_training_registry_serving_and_watching(stack):
+    regs = stack_registrations(stack)
+    assert {r.type for r in regs} >= PREVIEW_TYPES
+    endpoint_alarms = [a for a in of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")
+                       if "EndpointName" in json.dumps(a.inputs)]
+    assert len(endpoint_alarms) >= 4
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_role_in_the_stack_has_wildcard_actions(stack):
+    for policy in of_type(stack_registrations(stack), "aws:iam/rolePolicy:RolePolicy"):
+        assert wildcard_actions(policy.inputs["policy"]) == [], policy.name
+    assert not of_type(stack_registrations(stack), "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rollback_alarms_are_alarms_the_stack_creates(stack):
+    regs = stack_registrations(stack)
+    alarm_names = {a.inputs["name"] for a in of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    (endpoint,) = of_type(regs, "aws:sagemaker/endpoint:Endpoint")
+    rollback = endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    assert rollback and {a["alarmName"] for a in rollback} <= alarm_names
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_autoscaling_and_canary_follow_config(stack):
+    regs, cfg = stack_registrations(stack), config(stack)
+    (target,) = of_type(regs, "aws:appautoscaling/target:Target")
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (cfg.serving.min_capacity,
+                                                                            cfg.serving.max_capacity)
+    (endpoint,) = of_type(regs, "aws:sagemaker/endpoint:Endpoint")
+    routing = endpoint.inputs["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
+    assert routing["canarySize"]["value"] == cfg.serving.canary_percent
+    assert routing["waitIntervalInSeconds"] == cfg.serving.canary_bake_seconds
+
+
+def test_prod_is_highly_available_and_captures_data():
+    regs = stack_registrations("prod")
+    (target,) = of_type(regs, "aws:appautoscaling/target:Target")
+    assert target.inputs["minCapacity"] >= 2
+    (config_reg,) = of_type(regs, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert config_reg.inputs["dataCaptureConfig"]["enableCapture"] is True
+    assert config_reg.inputs["productionVariants"][0]["initialInstanceCount"] >= 2
+    assert any(a.name.endswith("invocations-floor") for a in of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm"))
+
+
+@pytest.mark.parametrize(("stack", "status"), [("dev", "Approved"), ("staging", "PendingManualApproval"),
+                                               ("prod", "PendingManualApproval")])
+def test_registration_status_per_environment(stack, status):
+    (pipeline,) = of_type(stack_registrations(stack), "aws:sagemaker/pipeline:Pipeline")
+    parameters = json.loads(pipeline.inputs["pipelineDefinition"])["Parameters"]
+    assert next(p for p in parameters if p["Name"] == "ModelApprovalStatus")["DefaultValue"] == status
+
+
+def test_drift_alarm_starts_the_training_pipeline():
+    regs = stack_registrations("prod")
+    drift = named(regs, "prodline-prod-churn-drift")
+    rule = named(regs, "training-retrain-on-drift")
+    assert json.loads(rule.inputs["eventPattern"])["resources"] == [drift.outputs["arn"]]
+    target = named(regs, "training-retrain-on-drift-target")
+    assert target.inputs["arn"] == named(regs, "training-pipeline").outputs["arn"]
+
+
+def test_lifecycle_events_are_forwarded_to_the_platform_bus():
+    regs = stack_registrations("prod")
+    bus = named(regs, "events-bus")
+    assert bus.inputs["name"] == "prodline-prod"
+    targets = of_type(regs, "aws:cloudwatch/eventTarget:EventTarget")
+    forwards = [r for r in targets if r.inputs["arn"] == bus.outputs["arn"]]
+    assert {f.name for f in forwards} == {f"events-{n}-forward" for n in
+                                          ("data-landed", "model-registered", "model-deployed", "drift-detected")}
+    assert named(regs, "lake-raw-events").inputs["eventbridge"] is True
+
+
+def test_no_endpoint_until_a_model_is_approved():
+    regs = stack_registrations("dev", "prodline:modelPackageArn=none")
+    types = {r.type for r in regs}
+    assert "aws:sagemaker/endpoint:Endpoint" not in types
+    assert "aws:sagemaker/pipeline:Pipeline" in types
+    assert not any(r.name == "training-retrain-on-drift" for r in regs)
+
+
+def test_explicit_model_package_is_served():
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-dev-churn/7"
+    regs = stack_registrations("dev", f"prodline:modelPackageArn={arn}")
+    (model,) = of_type(regs, "aws:sagemaker/model:Model")
+    assert model.inputs["primaryContainer"]["modelPackageName"] == arn
+
+
+def test_dev_may_serve_serverless_without_capture():
+    regs = stack_registrations("dev", "prodline:servingServerless=true", "prodline:dataCapturePercent=0")
+    (config_reg,) = of_type(regs, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert "serverlessConfig" in config_reg.inputs["productionVariants"][0]
+    assert not of_type(regs, "aws:appautoscaling/target:Target")

@@ -10,13 +10,13 @@ STACK ?= dev
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/prodline preview --stack $(STACK)
+	$(BIN)/prodline demo --stack $(STACK)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,3 +30,41 @@ preview: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# The end-to-end workload tests against a LocalStack (or any emulator) at AWS_ENDPOINT_URL.
+LOCALSTACK_URL ?= $(or $(AWS_ENDPOINT_URL),http://localhost:4566)
+.PHONY: test-localstack
+test-localstack: $(STAMP)
+	@echo "e2e tests against $(LOCALSTACK_URL) (each reports SKIPPED with the reason when nothing answers there)"
+	AWS_ENDPOINT_URL="$(LOCALSTACK_URL)" $(BIN)/python -m pytest -m e2e -rs tests/workloads
+
+# Benchmarks (docs/benchmarks.md): the inference server vs MLServer, the ETL vs DuckDB.
+.PHONY: bench bench-serving bench-etl
+bench: bench-serving bench-etl
+
+bench-serving: $(STAMP)
+	$(BIN)/python bench/serving_bench.py
+
+bench-etl: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python bench/etl_bench.py
+
+# The inference image (docs/container-image.md). Building needs a Docker daemon; linting does not.
+IMAGE ?= prodline-serving
+TAG ?= dev
+.PHONY: image hadolint
+image:
+	docker build -t $(IMAGE):$(TAG) .
+
+hadolint: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck docker/entrypoint.sh
+
+# The policy pack on the offline preview of a stack (README, "Policy pack"): `make policy STACK=prod`.
+.PHONY: policy policy-config
+policy: $(STAMP)
+	$(BIN)/prodline policy --stack $(STACK)
+
+# Rewrites policies/config/<env>.json (each rule's level per environment) after a rule or a level changes.
+policy-config: $(STAMP)
+	$(BIN)/python -m policies.pack_config

@@ -108,7 +108,7 @@ class DataLake(pulumi.ComponentResource):
         aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}", target_key_id=self.key.key_id, opts=child)
 
         self.log_bucket = aws.s3.Bucket(f"{name}-access-logs", force_destroy=force_destroy, opts=child)
-        self._secure_bucket(f"{name}-access-logs", self.log_bucket, sse_algorithm=LOG_BUCKET_SSE,
+        log_policy = self._secure_bucket(f"{name}-access-logs", self.log_bucket, sse_algorithm=LOG_BUCKET_SSE,
                             extra_statements=[_allow_log_delivery(self.log_bucket.arn, args["account_id"])],
                             lifecycle_rules=[_expire_current("expire-logs", args["retention_days"])],
                             retention_days=args["retention_days"])
@@ -119,8 +119,10 @@ class DataLake(pulumi.ComponentResource):
             rules = [_transition("raw-to-infrequent-access", args["raw_transition_days"])] if zone == "raw" else []
             self._secure_bucket(f"{name}-{zone}", bucket, sse_algorithm="aws:kms", lifecycle_rules=rules,
                                 retention_days=args["retention_days"])
+            # S3 checks that the log bucket lets its logging service write before it accepts the setting.
             aws.s3.BucketLogging(f"{name}-{zone}-logging", bucket=bucket.id, target_bucket=self.log_bucket.id,
-                                 target_prefix=f"{zone}/", opts=child)
+                                 target_prefix=f"{zone}/",
+                                 opts=pulumi.ResourceOptions(parent=self, depends_on=[log_policy]))
             if zone in args.get("eventbridge_zones", ()):
                 aws.s3.BucketNotification(f"{name}-{zone}-events", bucket=bucket.id, eventbridge=True, opts=child)
             self.buckets[zone] = bucket
@@ -152,7 +154,7 @@ class DataLake(pulumi.ComponentResource):
         })
 
     def _secure_bucket(self, name: str, bucket: aws.s3.Bucket, *, sse_algorithm: str, retention_days: int,
-                       lifecycle_rules: list[dict], extra_statements: Sequence[dict] = ()) -> None:
+                       lifecycle_rules: list[dict], extra_statements: Sequence[dict] = ()) -> aws.s3.BucketPolicy:
         """Make a bucket private, versioned, encrypted, TLS-only and self-cleaning."""
         child = pulumi.ResourceOptions(parent=self)
         ownership = aws.s3.BucketOwnershipControls(
@@ -179,7 +181,7 @@ class DataLake(pulumi.ComponentResource):
             opts=child,
         )
         # The policy is attached after the public access block so S3 never sees a window without it.
-        aws.s3.BucketPolicy(
+        policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
             policy=docs.document([docs.deny_insecure_transport(bucket.arn), *extra_statements]),
@@ -200,6 +202,7 @@ class DataLake(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        return policy
 
     def _table(self, name: str, table: TableSpec) -> aws.glue.CatalogTable:
         location = pulumi.Output.concat("s3://", self.buckets[table.zone].bucket, "/", table.prefix)

@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from components.sagemaker_images import has_instance_storage
+
 DEFINITION_VERSION = "2020-12-01"
 TRAIN, EVALUATE, CHECK, REGISTER, FAIL = "Train", "Evaluate", "CheckQuality", "Register", "QualityTooLow"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
@@ -68,14 +70,11 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
             "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
             "RoleArn": spec.role_arn,
             "OutputDataConfig": {"S3OutputPath": _join(spec.artifacts_uri, "models/"), "KmsKeyId": spec.kms_key_arn},
-            "ResourceConfig": {"InstanceCount": 1, "InstanceType": spec.training_instance_type,
-                               "VolumeSizeInGB": 30, "VolumeKmsKeyId": spec.kms_key_arn},
+            "ResourceConfig": _resources(spec.training_instance_type, spec.kms_key_arn),
             "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
             "EnableInterContainerTrafficEncryption": True,
-            "InputDataConfig": [
-                _channel("train", {"Get": "Parameters.TrainDataUrl"}),
-                _channel("validation", {"Get": "Parameters.TrainDataUrl"}),
-            ],
+            # One channel: train.py holds out a stratified, seeded share for validation itself.
+            "InputDataConfig": [_channel("train", {"Get": "Parameters.TrainDataUrl"})],
             "HyperParameters": {
                 **{k: str(v) for k, v in spec.hyperparameters.items()},
                 # SageMaker's framework containers run this script from this bundle (script mode).
@@ -89,15 +88,17 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
         "Name": EVALUATE,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": spec.processing_instance_type,
-                                                      "VolumeSizeInGB": 30, "VolumeKmsKeyId": spec.kms_key_arn}},
+            "ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
             # One code artifact for both steps: the processing container unpacks the training bundle.
             "AppSpecification": {"ImageUri": spec.image_uri, "ContainerEntrypoint": [
                 "/bin/sh", "-c",
                 f"mkdir -p {UNPACKED_CODE_DIR} && tar -xzf {CODE_DIR}/sourcedir.tar.gz -C {UNPACKED_CODE_DIR} "
                 f"&& cd {UNPACKED_CODE_DIR} && exec python3 -m workloads.training.evaluate"]},
             "RoleArn": spec.role_arn,
-            "Environment": {"PYTHONPATH": UNPACKED_CODE_DIR},
+            # The paths evaluate.py uses, spelled out: the same as its defaults in SageMaker, and what a
+            # local runtime rewrites when it roots the container elsewhere.
+            "Environment": {"PYTHONPATH": UNPACKED_CODE_DIR, "PRODLINE_EVAL_MODEL": MODEL_DIR,
+                            "PRODLINE_EVAL_TEST": TEST_DIR, "PRODLINE_EVAL_OUTPUT": EVALUATION_DIR},
             "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
             "ProcessingInputs": [
                 _processing_input("model", model_data, MODEL_DIR),
@@ -159,6 +160,15 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
     }
     return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": parameters,
             "Steps": [train, evaluate, check]}
+
+
+def _resources(instance_type: str, kms_key_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """One instance with an encrypted volume; instance types with local NVMe storage take no volume key
+    (SageMaker rejects one there, and encrypts the instance store itself)."""
+    resources: dict[str, Any] = {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 30}
+    if not has_instance_storage(instance_type):
+        resources["VolumeKmsKeyId"] = kms_key_arn
+    return resources
 
 
 def _join(prefix: pulumi.Input[str], suffix: str) -> pulumi.Input[str]:

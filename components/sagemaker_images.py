@@ -6,6 +6,7 @@ pipeline is unpickled by the same library version that serves it.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 SKLEARN_FRAMEWORK_VERSION = "1.9-0"
@@ -25,3 +26,9 @@ def ecr_repository_arn(image_uri: str) -> str:
     account, _, _, region, *_ = registry.split(".")
     repository = rest.split(":")[0].split("@")[0]
     return f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+
+
+def has_instance_storage(instance_type: str) -> bool:
+    """Instance families with local NVMe storage; SageMaker refuses a volume KMS key for them."""
+    family = instance_type.split(".")[1]
+    return bool(re.fullmatch(r"[a-z]+\d+[a-z]*d[a-z]*", family)) or family in ("g5", "g6", "p5")

@@ -13,7 +13,6 @@ Update and delete order (a known pain with SageMaker in IaC), and how this compo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import NotRequired, TypedDict
 
@@ -22,7 +21,7 @@ import pulumi_aws as aws
 
 from components import policy_documents as docs
 from components.data_lake import LakeRefs
-from components.sagemaker_images import ecr_repository_arn
+from components.sagemaker_images import ecr_repository_arn, has_instance_storage
 
 DEFAULT_VARIANT = "primary"
 CAPTURE_PREFIX = "capture/"
@@ -76,12 +75,6 @@ def serving_settings(args: ServingEndpointArgs) -> ServingEndpointArgs:
     if not args["rollback_alarm_names"]:
         raise ValueError("rollback_alarm_names must name at least one alarm: a canary needs something to watch")
     return args
-
-
-def has_instance_storage(instance_type: str) -> bool:
-    """Instance families with local NVMe storage; SageMaker refuses a volume KMS key for them."""
-    family = instance_type.split(".")[1]
-    return bool(re.fullmatch(r"[a-z]+\d+[a-z]*d[a-z]*", family)) or family in ("g5", "g6", "p5")
 
 
 class ServingEndpoint(pulumi.ComponentResource):

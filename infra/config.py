@@ -107,6 +107,9 @@ _schedule = _pattern(
     "cron(min hour day-of-month month day-of-week year) or rate(N minutes|hours|days)",
 )
 _instance_type = _pattern(r"ml\.[a-z0-9]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
+_optional = lambda parse: lambda text: "" if text == "" else parse(text)  # noqa: E731 - a tiny combinator
+_dns_label = _pattern(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a DNS label: lowercase letters, digits and -")
+_image_tag = _pattern(r"(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag other than latest, e.g. 0.1.0")
 _model_package = _pattern(
     r"latest|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
     "latest (the newest approved package in the group), none (declare no endpoint yet) or a model package ARN",
@@ -167,6 +170,27 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("canaryPercent", "integer", _integer(1, 50), "Share of traffic a new model version gets during its canary."),
     Key("canaryBakeSeconds", "integer", _integer(60, 3600),
         "Seconds a canary serves its share, watched by the rollback alarms, before the rest of the traffic moves."),
+    Key("servingPlatform", "string", _choice(envs.SERVING_PLATFORMS),
+        "Where the model is served: sagemaker (endpoints) or kubernetes (the same image on a cluster)."),
+    Key("eksClusterName", "string", _optional(_pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name")),
+        "Existing EKS cluster to serve on when servingPlatform is kubernetes (or give kubeconfig)."),
+    Key("kubeconfig", "string", lambda text: text,
+        "Kubeconfig of a non-EKS cluster (set it as a secret); needs k8sOidcIssuerUrl for pod IAM roles."),
+    Key("k8sOidcIssuerUrl", "string", _optional(_pattern(r"https://\S+", "an https:// URL")),
+        "OIDC issuer of the cluster given by kubeconfig (for IAM roles for service accounts)."),
+    Key("servingImageTag", "string", _image_tag, "Tag of the serving image in the stack's ECR repository."),
+    Key("k8sCanaryImageTag", "string", _optional(_image_tag),
+        "Image tag of a canary Deployment that gets canaryPercent of the traffic (needs k8sIngressHost)."),
+    Key("k8sNamespace", "string", _dns_label, "Namespace of the serving objects."),
+    Key("k8sIngressNamespace", "string", _dns_label, "Namespace of the ingress controller: the only allowed caller."),
+    Key("k8sIngressHost", "string", _optional(_pattern(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}",
+                                                       "a DNS name like churn.example.com")),
+        "Host name of the serving Ingress (empty: no Ingress)."),
+    Key("k8sMinReplicas", "integer", _integer(1), "Fewest serving pods (prod needs at least 2)."),
+    Key("k8sMaxReplicas", "integer", _integer(1), "Most serving pods the HorizontalPodAutoscaler may reach."),
+    Key("k8sCpuTargetPercent", "integer", _integer(1, 100), "CPU utilization the HorizontalPodAutoscaler aims for."),
+    Key("k8sRequestsPerSecondTarget", "integer", _integer(0),
+        "Requests per second per pod to scale on (needs a metrics adapter); 0 scales on CPU only."),
     Key("alarmLatencyP99Ms", "integer", _integer(1, 60000),
         "p99 model latency, in ms, above which the latency alarm fires."),
     Key("alarm5xxThreshold", "integer", _integer(1), "5xx errors per minute at or above which the error alarm fires."),
@@ -239,6 +263,23 @@ class ServingSettings:
     data_capture_percent: int
     model_package: str
     """'latest', 'none' or a model package ARN."""
+    platform: str
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    eks_cluster_name: str
+    kubeconfig: str
+    oidc_issuer_url: str
+    image_tag: str
+    canary_image_tag: str
+    namespace: str
+    ingress_namespace: str
+    ingress_host: str
+    min_replicas: int
+    max_replicas: int
+    cpu_target_percent: int
+    requests_per_second_target: int
 
 
 @dataclass(frozen=True)
@@ -261,6 +302,7 @@ class StackConfig:
     etl: EtlSettings
     training: TrainingSettings
     serving: ServingSettings
+    kubernetes: KubernetesSettings
     alarms: AlarmSettings
 
     @property
@@ -336,6 +378,21 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             scale_in_cooldown_seconds=values["servingScaleInCooldownSeconds"],
             data_capture_percent=values["dataCapturePercent"],
             model_package=values["modelPackageArn"],
+            platform=values["servingPlatform"],
+        ),
+        kubernetes=KubernetesSettings(
+            eks_cluster_name=values["eksClusterName"],
+            kubeconfig=values["kubeconfig"],
+            oidc_issuer_url=values["k8sOidcIssuerUrl"],
+            image_tag=values["servingImageTag"],
+            canary_image_tag=values["k8sCanaryImageTag"],
+            namespace=values["k8sNamespace"],
+            ingress_namespace=values["k8sIngressNamespace"],
+            ingress_host=values["k8sIngressHost"],
+            min_replicas=values["k8sMinReplicas"],
+            max_replicas=values["k8sMaxReplicas"],
+            cpu_target_percent=values["k8sCpuTargetPercent"],
+            requests_per_second_target=values["k8sRequestsPerSecondTarget"],
         ),
         alarms=AlarmSettings(
             latency_p99_ms=values["alarmLatencyP99Ms"],
@@ -384,9 +441,36 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
     if floor is not None and floor < 1 and env == "prod":
         problems.append(f"{NAMESPACE}:alarmInvocationsFloor: {floor} is not allowed in prod; at least 1, "
                         "so a silent endpoint pages someone")
+    problems.extend(_kubernetes_checks(values, env))
     if low is not None and high is not None and low > high:
         problems.append(f"{NAMESPACE}:servingMinCapacity: {low} is greater than "
                         f"{NAMESPACE}:servingMaxCapacity {high}; min must be <= max")
+    return problems
+
+
+def _kubernetes_checks(values: Mapping[str, Any], env: str) -> list[str]:
+    """Kubernetes serving needs a cluster, and the same replica floor and cap as SageMaker capacity."""
+    if values.get("servingPlatform") != "kubernetes":
+        return []
+    problems = []
+    key = f"{NAMESPACE}:"
+    if bool(values.get("eksClusterName")) == bool(values.get("kubeconfig")):
+        problems.append(f"{key}eksClusterName / {key}kubeconfig: give exactly one when servingPlatform is kubernetes")
+    if values.get("kubeconfig") and not values.get("k8sOidcIssuerUrl"):
+        problems.append(f"{key}k8sOidcIssuerUrl: missing; a kubeconfig cluster needs its OIDC issuer for pod IAM roles")
+    if values.get("k8sCanaryImageTag") and not values.get("k8sIngressHost"):
+        problems.append(f"{key}k8sCanaryImageTag: a canary needs {key}k8sIngressHost to split traffic at the ingress")
+    if values.get("k8sNamespace") and values.get("k8sNamespace") == values.get("k8sIngressNamespace"):
+        problems.append(f"{key}k8sIngressNamespace: must differ from {key}k8sNamespace")
+    low, high = values.get("k8sMinReplicas"), values.get("k8sMaxReplicas")
+    if low is not None and low < envs.MIN_SERVING_CAPACITY[env]:
+        problems.append(f"{key}k8sMinReplicas: {low} is not allowed in {env}; it needs at least "
+                        f"{envs.MIN_SERVING_CAPACITY[env]}")
+    if high is not None and high > envs.MAX_SERVING_CAPACITY[env]:
+        problems.append(f"{key}k8sMaxReplicas: {high} is not allowed in {env}; "
+                        f"at most {envs.MAX_SERVING_CAPACITY[env]}")
+    if low is not None and high is not None and low > high:
+        problems.append(f"{key}k8sMinReplicas: {low} is greater than {key}k8sMaxReplicas {high}")
     return problems
 
 

@@ -38,3 +38,16 @@ GLUE_JOB_TYPES = ("pythonshell", "glueetl")
 GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
 
 MODEL_APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+
+SERVING_PLATFORMS = ("sagemaker", "kubernetes")
+
+# Kubernetes serving per environment: replica floors and caps reuse MIN/MAX_SERVING_CAPACITY; prod spreads
+# pods across zones and keeps a disruption budget (max_unavailable, so a drain never blocks on one pod).
+K8S_SPREAD_ACROSS_ZONES: dict[str, bool] = {"dev": False, "staging": False, "prod": True}
+K8S_DISRUPTION_BUDGET: dict[str, dict[str, int] | None] = {
+    "dev": None, "staging": {"max_unavailable": 1}, "prod": {"max_unavailable": 1}}
+K8S_RESOURCES: dict[str, dict[str, str]] = {
+    "dev": {"cpu_request": "250m", "cpu_limit": "1", "memory_request": "512Mi", "memory_limit": "1Gi"},
+    "staging": {"cpu_request": "250m", "cpu_limit": "1", "memory_request": "512Mi", "memory_limit": "1Gi"},
+    "prod": {"cpu_request": "500m", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi"},
+}

@@ -43,3 +43,16 @@ def latest_approved(group_name: str, region: str) -> str | None:
         raise
     packages = page.get("ModelPackageSummaryList", [])
     return packages[0]["ModelPackageArn"] if packages else None
+
+
+def model_data_url(package_arn: str, region: str) -> str | None:
+    """model.tar.gz of a registered version: what a Kubernetes pod downloads (no registry there).
+
+    None offline, where the caller stands in a URL under the stack's own artifacts zone.
+    """
+    if os.environ.get(OFFLINE_ENV):
+        return None
+    import boto3
+
+    package = boto3.client("sagemaker", region_name=region).describe_model_package(ModelPackageName=package_arn)
+    return package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]

@@ -12,8 +12,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data_lake import DataLake, TableColumn, TableSpec
+from components.eks_access import ClusterAccess, existing_eks_cluster, oidc_provider_arn
 from components.etl_job import EtlJob
 from components.event_bus import EventBus
+from components.image_repository import ImageRepository
+from components.k8s_serving import KubernetesServing
 from components.model_registry import ModelRegistry
 from components.observability import Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
@@ -21,7 +24,7 @@ from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra import environments as envs
 from infra.config import StackConfig
-from infra.model_version import resolve_model_package
+from infra.model_version import model_data_url, resolve_model_package
 from infra.tags import register_ownership_tags
 from workloads.etl import schema
 
@@ -136,7 +139,8 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
     package_arn = resolve_model_package(config.serving.model_package, group_name, config.region)
     serving = config.serving
 
-    watched = [WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, dataset)] if package_arn else []
+    on_sagemaker = package_arn is not None and serving.platform == "sagemaker"
+    watched = [WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, dataset)] if on_sagemaker else []
     observability = Observability("observability", {
         "prefix": prefix,
         "account_id": account_id,
@@ -181,7 +185,9 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
         "modelPackageGroup": registry.group_name,
         "trainingPipeline": pipeline.pipeline_name,
     }
-    if package_arn and alarms:
+    if package_arn and serving.platform == "kubernetes":
+        outputs.update(_kubernetes_serving(config, account_id, lake, pipeline_name, package_arn))
+    elif package_arn and alarms:
         endpoint = ServingEndpoint("serving", {
             "endpoint_name": endpoint_name,
             "lake": lake.refs,
@@ -214,6 +220,44 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
     })
     outputs["eventBus"] = bus.bus_name
     return outputs
+
+
+def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, pipeline_name: str,
+                        package_arn: str) -> dict[str, pulumi.Output]:
+    """The same model and HTTP contract on a cluster: the serving image from ECR, the model from the lake."""
+    k8s = config.kubernetes
+    env = config.environment
+    repo = ImageRepository("serving-image", {"repository_name": f"prodline-{env}/serving", "kms_key_arn": lake.key_arn,
+                                             "force_delete": env == "dev"})
+    cluster = (existing_eks_cluster(k8s.eks_cluster_name, config.region, account_id) if k8s.eks_cluster_name else
+               ClusterAccess(pulumi.Output.secret(k8s.kubeconfig), k8s.oidc_issuer_url,
+                             oidc_provider_arn(account_id, k8s.oidc_issuer_url)))
+    model_url = model_data_url(package_arn, config.region) or pulumi.Output.concat(
+        "s3://", lake.bucket_names["artifacts"],
+        f"/pipelines/{pipeline_name}/models/offline-stand-in/output/model.tar.gz")
+
+    def image(tag: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(repo.repository_url, ":", tag)
+
+    args = {
+        "namespace": k8s.namespace, "image": image(k8s.image_tag), "model_data_url": model_url,
+        "model_prefix": f"pipelines/{pipeline_name}/", "lake": lake.refs, "region": config.region,
+        "kubeconfig": cluster.kubeconfig, "oidc_issuer_url": cluster.oidc_issuer_url,
+        "oidc_provider_arn": cluster.oidc_provider_arn, "ingress_namespace": k8s.ingress_namespace,
+        "ownership_labels": config.ownership.tags(), "min_replicas": k8s.min_replicas,
+        "max_replicas": k8s.max_replicas, "cpu_target_percent": k8s.cpu_target_percent,
+        "spread_across_zones": envs.K8S_SPREAD_ACROSS_ZONES[env], **envs.K8S_RESOURCES[env],
+    }
+    if k8s.requests_per_second_target:
+        args["requests_per_second_target"] = k8s.requests_per_second_target
+    if envs.K8S_DISRUPTION_BUDGET[env]:
+        args["disruption_budget"] = envs.K8S_DISRUPTION_BUDGET[env]
+    if k8s.ingress_host:
+        args["ingress_host"] = k8s.ingress_host
+    if k8s.canary_image_tag:
+        args["canary"] = {"image": image(k8s.canary_image_tag), "weight": config.serving.canary_percent}
+    serving = KubernetesServing(schema.DATASET, args)
+    return {"servingImageRepository": repo.repository_url, "k8sService": serving.service_name}
 
 
 def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: pulumi.Input[str],

@@ -24,7 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
         "preview", help="run the Pulumi program offline and list what `pulumi up` would create")
     _add_stack_args(preview)
     preview.add_argument("--json", action="store_true", help="print the resources as JSON")
+    preview.add_argument("--k8s-yaml", metavar="DIR",
+                         help="also write the Kubernetes objects as YAML manifests into DIR (one file per object)")
     preview.set_defaults(handler=cmd_preview)
+
+    from prodline import sandbox_cli
+    from prodline.policy_cli import add_policy_parser
+
+    add_policy_parser(commands)
+    sandbox_cli.add_parsers(commands, _add_stack_args)
     return parser
 
 
@@ -45,6 +53,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from prodline import preview
 
     registrations = run_stack(args)
+    if args.k8s_yaml:
+        from components.k8s_render import write_manifests
+
+        written = write_manifests(registrations, args.k8s_yaml)
+        print(f"prodline: wrote {len(written)} Kubernetes manifests to {args.k8s_yaml}", file=sys.stderr)
     if args.json:
         json.dump(preview.as_json(registrations), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")

@@ -90,6 +90,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["bucket"] = physical
         if args.typ == "aws:kms/key:Key":
             outputs["keyId"] = physical
+        if args.typ == "aws:ecr/repository:Repository":
+            outputs["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
         return physical, {**args.inputs, **outputs}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -100,6 +102,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": self.region, "region": self.region, "id": self.region}
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        if args.token == "aws:eks/getCluster:getCluster":
+            name = args.args["name"]
+            return {"name": name, "id": name, "endpoint": f"https://{name}.eks.{self.region}.example.invalid",
+                    "certificateAuthorities": [{"data": "Q0E="}],
+                    "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{name.upper()}"}]}]}
         return {}
 
 

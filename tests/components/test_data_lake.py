@@ -150,3 +150,9 @@ def test_children_are_parented_to_the_component(regs):
 def test_bad_args_are_rejected_with_the_field(change, message):
     with pytest.raises(ValueError, match=message):
         lake_settings({**ARGS, **change})
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_logging_waits_for_the_log_bucket_policy(regs, zone):
+    logging = attached(regs, "aws:s3/bucketLogging:BucketLogging", f"lake-{zone}")
+    assert named(regs, "lake-access-logs-policy").urn in logging.dependencies

@@ -123,3 +123,13 @@ def test_property_file_on_a_missing_output_is_caught(definition):
     broken = copy.deepcopy(definition)
     steps_by_name(broken)[EVALUATE]["PropertyFiles"][0]["OutputName"] = "report"
     assert any("which the step does not produce" in p for p in validate_definition(broken))
+
+
+def test_instance_storage_types_get_no_volume_key():
+    from dataclasses import replace
+
+    definition = build_definition(replace(SPEC, training_instance_type="ml.g4dn.xlarge"))
+    resources = steps_by_name(definition)[TRAIN]["Arguments"]["ResourceConfig"]
+    assert resources["InstanceType"] == "ml.g4dn.xlarge"
+    assert "VolumeKmsKeyId" not in resources
+    assert validate_definition(definition) == []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.serving_endpoint import ServingEndpoint, has_instance_storage, serving_settings
+from components.sagemaker_images import has_instance_storage
+from components.serving_endpoint import ServingEndpoint, serving_settings
 from tests.helpers import (
     LAKE_KEY_ARN,
     component_registrations,

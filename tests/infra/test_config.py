@@ -194,3 +194,24 @@ def test_model_package_arn_accepts_latest_none_and_arns():
     for value in ("latest", "none", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-dev-churn/3"):
         config = cfg.parse_config(raw("dev", modelPackageArn=value), "dev")
         assert config.serving.model_package == value
+
+
+@pytest.mark.parametrize(("stack", "overrides", "expected"), [
+    ("dev", {"servingPlatform": "ecs"}, "prodline:servingPlatform: 'ecs' is not allowed; expected one of sagemaker"),
+    ("dev", {"servingPlatform": "kubernetes", "eksClusterName": ""},
+     "give exactly one when servingPlatform is kubernetes"),
+    ("dev", {"servingPlatform": "kubernetes", "kubeconfig": "apiVersion: v1"}, "give exactly one"),
+    ("dev", {"servingPlatform": "kubernetes", "eksClusterName": "", "kubeconfig": "apiVersion: v1"},
+     "prodline:k8sOidcIssuerUrl: missing"),
+    ("dev", {"servingPlatform": "kubernetes", "k8sCanaryImageTag": "0.2.0"}, "a canary needs prodline:k8sIngressHost"),
+    ("prod", {"servingPlatform": "kubernetes", "k8sMinReplicas": "1"},
+     "prodline:k8sMinReplicas: 1 is not allowed in prod"),
+    ("dev", {"servingPlatform": "kubernetes", "k8sMaxReplicas": "9"},
+     "prodline:k8sMaxReplicas: 9 is not allowed in dev"),
+    ("dev", {"servingImageTag": "latest"}, "prodline:servingImageTag: 'latest' is not allowed"),
+    ("dev", {"k8sNamespace": "Bad_NS"}, "expected a DNS label"),
+    ("dev", {"servingPlatform": "kubernetes", "k8sIngressNamespace": "prodline-serving"},
+     "prodline:k8sIngressNamespace: must differ"),
+])
+def test_kubernetes_settings_are_checked(stack, overrides, expected):
+    assert expected in problems(stack, **overrides)

@@ -121,3 +121,35 @@ def test_dev_may_serve_serverless_without_capture():
     (config_reg,) = of_type(regs, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     assert "serverlessConfig" in config_reg.inputs["productionVariants"][0]
     assert not of_type(regs, "aws:appautoscaling/target:Target")
+
+
+K8S_TYPES = {"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
+             "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:core/v1:Namespace",
+             "kubernetes:networking.k8s.io/v1:NetworkPolicy", "kubernetes:core/v1:ServiceAccount"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_platform_replaces_the_sagemaker_endpoint(stack):
+    regs = stack_registrations(stack, "prodline:servingPlatform=kubernetes")
+    types = {r.type for r in regs}
+    assert types >= K8S_TYPES
+    assert "aws:sagemaker/endpoint:Endpoint" not in types
+    alarms = of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert not [a for a in alarms if "EndpointName" in json.dumps(a.inputs)]
+    has_pdb = "kubernetes:policy/v1:PodDisruptionBudget" in types
+    assert has_pdb == (stack != "dev"), f"{stack}: disruption budget only in staging and prod"
+    (hpa,) = of_type(regs, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    k8s = config(stack).kubernetes
+    spec = hpa.inputs["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (k8s.min_replicas, k8s.max_replicas)
+    (repo,) = of_type(regs, "aws:ecr/repository:Repository")
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+    (deployment,) = of_type(regs, "kubernetes:apps/v1:Deployment")
+    assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":" + k8s.image_tag)
+
+
+def test_prod_pods_spread_across_zones():
+    regs = stack_registrations("prod", "prodline:servingPlatform=kubernetes")
+    (deployment,) = of_type(regs, "kubernetes:apps/v1:Deployment")
+    spread = deployment.inputs["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone"

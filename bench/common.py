@@ -1,0 +1,143 @@
+"""Shared pieces of the benchmarks: loopback ports, waiting for servers, wrk, percentiles, machine facts.
+
+Every load generated here goes to 127.0.0.1 only, and every loop is bounded in requests and in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50": percentile(values, 50), "p90": percentile(values, 90), "p99": percentile(values, 99),
+            "mean": statistics.fmean(values), "n": len(values)}
+
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "{content_type}"
+local limit, done = {limit}, 0
+function response(status, headers, body)
+  done = done + 1
+  if done >= limit then wrk.thread:stop() end
+end
+"""
+
+
+def wrk(url: str, body: str, content_type: str, *, connections: int = 8, seconds: int = 10,
+        max_requests: int = 200_000) -> dict[str, float]:
+    """Requests/s and latency at a fixed concurrency: one wrk thread, ``connections`` keep-alive connections."""
+    if not url.startswith(f"http://{LOOPBACK}:"):
+        raise ValueError(f"load goes to {LOOPBACK} only, got {url}")
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: apt-get install -y wrk")
+    script = WORK / "post.lua"
+    script.write_text(WRK_SCRIPT.format(body=json.dumps(body), content_type=content_type, limit=max_requests))
+    result = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                            check=True, capture_output=True, text=True, timeout=seconds + 60)
+    out = result.stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50_ms": _ms(re.search(r"50%\s+([\d.]+\w+)", out).group(1)),
+            "p99_ms": _ms(re.search(r"99%\s+([\d.]+\w+)", out).group(1)),
+            "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def busy_share(seconds: float = 1.0) -> float:
+    """Share of all CPU time spent busy over ``seconds`` (from /proc/stat; 0.0 where there is none)."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return 0.0
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in stat.read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields), idle
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_quiet(limit: float = 0.1, timeout: float = 300.0) -> float:
+    """Wait (bounded) until other processes leave the CPUs idle; returns the busy share last seen.
+
+    Other work on the machine (a test run, a build) steals cores from the servers and from the load
+    generator alike and makes every figure meaningless; the share is recorded with the results."""
+    deadline = time.monotonic() + timeout
+    busy = busy_share()
+    while busy > limit and time.monotonic() < deadline:
+        print(f"  waiting: CPUs {busy:.0%} busy with other work")
+        time.sleep(5)
+        busy = busy_share()
+    return busy
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.*)", cpuinfo.read_text())
+        cpu = found.group(1) if found else cpu
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read_text()).group(1))
+        memory = f"{kib / 1024 / 1024:.0f} GiB"
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "memory": memory, "python": platform.python_version(),
+            "os": platform.platform()}
+
+
+def write_results(name: str, results: dict) -> Path:
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"{name}-results.json"
+    path.write_text(json.dumps(results, indent=2))
+    return path

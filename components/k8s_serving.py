@@ -1,0 +1,234 @@
+"""The inference server on Kubernetes: the same image and contract (``GET /ping``, ``POST /invocations``) as
+SageMaker hosting, so an environment can choose either with one config value.
+
+The pod mimics SageMaker's container: an init container unpacks ``model.tar.gz`` from the lake into
+``SM_MODEL_DIR`` (``/opt/ml/model``), then the server starts with ``serve`` on port 8080. Its identity
+is an IAM role for its service account (IRSA) that can read one model prefix and decrypt with the lake
+key, nothing else. Canary releases use ingress-nginx's canary annotations: a second Deployment and
+Service behind a second Ingress for the same host, which receives ``canary.weight`` percent of requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components import policy_documents as docs
+from components.eks_access import web_identity_trust
+from components.k8s_settings import (
+    Canary,
+    DisruptionBudget,
+    K8sServingSettings,
+    KubernetesServingArgs,
+    k8s_serving_settings,
+    quantity,
+)
+
+__all__ = ["Canary", "DisruptionBudget", "KubernetesServing", "KubernetesServingArgs", "k8s_serving_settings"]
+
+PORT = 8080
+SERVICE_PORT = 80
+PROBE_PATH = "/ping"
+MODEL_DIR = "/opt/ml/model"
+# The image's non-root user (Dockerfile USER); tests keep the two in step.
+RUN_AS_USER = 10001
+ZONE_KEY = "topology.kubernetes.io/zone"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+CANARY_ANNOTATIONS = ("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight")
+
+
+class KubernetesServing(pulumi.ComponentResource):
+    """Namespace, IRSA service account, Deployment, Service, HPA, NetworkPolicy, optional PDB and canary."""
+
+    namespace: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: KubernetesServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("prodline:serving:KubernetesServing", name, None, opts)
+        s = k8s_serving_settings(args, name)
+        provider = args.get("provider") or k8s.Provider(
+            f"{name}-k8s", kubeconfig=pulumi.Output.secret(args["kubeconfig"]),
+            opts=pulumi.ResourceOptions(parent=self))
+        on_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+
+        ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={
+            "name": s.namespace,
+            # Pod Security Admission rejects any pod here that is not locked down like ours.
+            "labels": {**s.labels, "pod-security.kubernetes.io/enforce": "restricted"},
+        }, opts=on_cluster)
+        namespace = ns.metadata.name
+
+        self.role = aws.iam.Role(
+            f"{name}-irsa-role",
+            assume_role_policy=web_identity_trust(args["oidc_provider_arn"], args["oidc_issuer_url"],
+                                                  s.namespace, name),
+            description=f"Service account {s.namespace}/{name}: reads its model prefix, nothing else",
+            opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{name}-irsa-policy", role=self.role.id,
+                           policy=docs.document(model_read_statements(args, s)),
+                           opts=pulumi.ResourceOptions(parent=self))
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=_meta(
+            name, namespace, s.labels, {IRSA_ANNOTATION: self.role.arn}),
+            automount_service_account_token=False, opts=on_cluster)
+
+        stable = _select(name, "stable")
+        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=_meta(name, namespace, s.labels), spec={
+            "selector": {"match_labels": stable},
+            "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
+            "revision_history_limit": 5,
+            "template": pod_template(s, s.image, "stable"),
+        }, opts=on_cluster)
+        service = k8s.core.v1.Service(f"{name}-service", metadata=_meta(name, namespace, s.labels),
+                                      spec=service_spec(stable), opts=on_cluster)
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa", metadata=_meta(name, namespace, s.labels),
+            spec=hpa_spec(s, deployment.metadata.name),
+            opts=on_cluster)
+        if s.disruption_budget is not None:
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=_meta(name, namespace, s.labels),
+                                              spec={**s.disruption_budget, "selector": {"match_labels": stable}},
+                                              opts=on_cluster)
+        k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=_meta(name, namespace, s.labels),
+                                        spec=network_policy_spec(s), opts=on_cluster)
+        if s.ingress_host is not None:
+            k8s.networking.v1.Ingress(f"{name}-ingress", metadata=_meta(name, namespace, s.labels),
+                                      spec=ingress_spec(s, name), opts=on_cluster)
+        if s.canary is not None:
+            self._canary(name, namespace, s, s.canary, on_cluster)
+
+        self.namespace = namespace
+        self.service_name = service.metadata.name
+        self.role_arn = self.role.arn
+        self.register_outputs({"namespace": self.namespace, "service_name": self.service_name,
+                               "role_arn": self.role_arn})
+
+    def _canary(self, name: str, namespace: pulumi.Input[str], s: K8sServingSettings, canary: Canary,
+                opts: pulumi.ResourceOptions) -> None:
+        """A second Deployment and Service for the new image, and an Ingress that sends it a share of requests."""
+        canary_name = f"{name}-canary"
+        selector = _select(name, "canary")
+        k8s.apps.v1.Deployment(f"{canary_name}-deployment", metadata=_meta(canary_name, namespace, s.labels), spec={
+            "replicas": canary["replicas"],
+            "selector": {"match_labels": selector},
+            "template": pod_template(s, canary["image"], "canary"),
+        }, opts=opts)
+        k8s.core.v1.Service(f"{canary_name}-service", metadata=_meta(canary_name, namespace, s.labels),
+                            spec=service_spec(selector), opts=opts)
+        weights = dict(zip(CANARY_ANNOTATIONS, ("true", str(canary["weight"])), strict=True))
+        k8s.networking.v1.Ingress(f"{canary_name}-ingress",
+                                  metadata=_meta(canary_name, namespace, s.labels, weights),
+                                  spec=ingress_spec(s, canary_name), opts=opts)
+
+
+# --- pure builders: dicts in the SDK's snake_case, which Pulumi sends to Kubernetes as camelCase ---------
+
+def model_read_statements(args: KubernetesServingArgs, s: K8sServingSettings) -> list[dict]:
+    """GetObject under the model prefix of the artifacts zone, and Decrypt with the lake key through S3 only."""
+    lake = args["lake"]
+    return [
+        docs.allow("ReadModel", ["s3:GetObject"], [docs.objects(lake.bucket_arns["artifacts"], s.model_prefix)]),
+        docs.allow("DecryptModel", ["kms:Decrypt"], [lake.key_arn],
+                   {"StringEquals": {"kms:ViaService": f"s3.{args['region']}.amazonaws.com"}}),
+    ]
+
+
+def pod_template(s: K8sServingSettings, image: pulumi.Input[str], track: str) -> dict[str, Any]:
+    """The pod: model fetched by an init container, server on 8080, locked down, probed on /ping."""
+    values = {"SM_MODEL_DIR": MODEL_DIR, "MODEL_S3_URI": s.model_data_url,
+              "SAGEMAKER_MODEL_SERVER_WORKERS": str(server_workers(s.resources["limits"]["cpu"])), **s.environment}
+    env = [{"name": key, "value": value} for key, value in sorted(values.items())]
+    mounts = [{"name": "tmp", "mount_path": "/tmp"}, {"name": "model", "mount_path": MODEL_DIR}]
+    common = {"image": image, "env": env, "volume_mounts": mounts, "resources": s.resources,
+              "security_context": container_security_context()}
+    spec: dict[str, Any] = {
+        "service_account_name": s.name,
+        "automount_service_account_token": False,
+        "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS_USER, "run_as_group": RUN_AS_USER,
+                             "fs_group": RUN_AS_USER, "seccomp_profile": {"type": "RuntimeDefault"}},
+        "init_containers": [{"name": "fetch-model", "args": ["fetch-model"], **common}],
+        "containers": [{
+            "name": "server",
+            "args": ["serve"],
+            "ports": [{"name": "http", "container_port": PORT, "protocol": "TCP"}],
+            "readiness_probe": _probe(initial_delay=5, period=10, failures=3),
+            "liveness_probe": _probe(initial_delay=15, period=20, failures=3),
+            **common,
+        }],
+        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}},
+                    {"name": "model", "empty_dir": {"size_limit": s.model_volume_size}}],
+    }
+    selector = _select(s.name, track)
+    if s.spread_across_zones:
+        spec["topology_spread_constraints"] = [{"max_skew": 1, "topology_key": ZONE_KEY,
+                                                "when_unsatisfiable": "DoNotSchedule",
+                                                "label_selector": {"match_labels": selector}}]
+    return {"metadata": {"labels": {**s.labels, **selector}}, "spec": spec}
+
+
+def server_workers(cpu_limit: str) -> int:
+    """One worker per whole CPU of the limit: the server would otherwise count the node's CPUs, start a
+    worker (and a model copy) for each, and run out of the pod's memory."""
+    return max(1, int(quantity("cpu_limit", cpu_limit)))
+
+
+def container_security_context() -> dict[str, Any]:
+    return {"run_as_non_root": True, "run_as_user": RUN_AS_USER, "allow_privilege_escalation": False,
+            "read_only_root_filesystem": True, "capabilities": {"drop": ["ALL"]}}
+
+
+def service_spec(selector: dict[str, str]) -> dict[str, Any]:
+    return {"type": "ClusterIP", "selector": selector,
+            "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": PORT, "protocol": "TCP"}]}
+
+
+def hpa_spec(s: K8sServingSettings, deployment_name: pulumi.Input[str]) -> dict[str, Any]:
+    """CPU utilization always; requests per second per pod when a target is set (served by a metrics adapter)."""
+    metrics: list[dict[str, Any]] = [{"type": "Resource", "resource": {
+        "name": "cpu", "target": {"type": "Utilization", "average_utilization": s.cpu_target_percent}}}]
+    if s.requests_per_second_target is not None:
+        metrics.append({"type": "Pods", "pods": {
+            "metric": {"name": s.requests_per_second_metric},
+            "target": {"type": "AverageValue", "average_value": str(s.requests_per_second_target)}}})
+    return {"scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": deployment_name},
+            "min_replicas": s.min_replicas, "max_replicas": s.max_replicas, "metrics": metrics}
+
+
+def network_policy_spec(s: K8sServingSettings) -> dict[str, Any]:
+    """Only pods of the ingress namespace reach the server, and only on its port."""
+    return {
+        "pod_selector": {"match_labels": {"app.kubernetes.io/name": s.name}},
+        "policy_types": ["Ingress"],
+        "ingress": [{
+            "from": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": s.ingress_namespace}}}],
+            "ports": [{"protocol": "TCP", "port": PORT}],
+        }],
+    }
+
+
+def ingress_spec(s: K8sServingSettings, service: str) -> dict[str, Any]:
+    backend = {"service": {"name": service, "port": {"number": SERVICE_PORT}}}
+    return {"ingress_class_name": s.ingress_class_name,
+            "rules": [{"host": s.ingress_host,
+                       "http": {"paths": [{"path": "/", "path_type": "Prefix", "backend": backend}]}}]}
+
+
+def _probe(*, initial_delay: int, period: int, failures: int) -> dict[str, Any]:
+    return {"http_get": {"path": PROBE_PATH, "port": PORT}, "initial_delay_seconds": initial_delay,
+            "period_seconds": period, "timeout_seconds": 2, "failure_threshold": failures}
+
+
+def _select(name: str, track: str) -> dict[str, str]:
+    """Pod selector: one app, one track (stable or canary), so each Service reaches only its own pods."""
+    return {"app.kubernetes.io/name": name, "track": track}
+
+
+def _meta(name: str, namespace: pulumi.Input[str], labels: dict[str, str],
+          annotations: dict[str, pulumi.Input[str]] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta

@@ -1,0 +1,100 @@
+"""`prodline policy`: the CrossGuard pack on the offline preview of a stack, or on a saved preview JSON.
+
+Exit codes: 0 when no mandatory rule is violated (advisory violations are printed, not fatal), 1 when
+one is, 2 when the stack, its config, an override or the preview file cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+FORMATS = ("table", "json", "sarif")
+
+
+def add_policy_parser(subparsers) -> None:
+    from prodline.cli import _add_stack_args
+
+    policy = subparsers.add_parser(
+        "policy", help="check a stack's offline preview against the policy pack (exit 1 on a mandatory violation)")
+    _add_stack_args(policy)
+    for action in policy._actions:  # --list needs no stack; every other use checks for one
+        if action.dest == "stack":
+            action.required = False
+    policy.add_argument("--format", choices=FORMATS, default="table",
+                        help="table (default), json, or sarif (SARIF 2.1.0, for code scanning)")
+    policy.add_argument("--preview-json", metavar="FILE",
+                        help="judge a saved `prodline preview --json` output instead of running the program")
+    policy.add_argument("--list", action="store_true",
+                        help="list every rule with its description and enforcement per environment")
+    policy.set_defaults(handler=cmd_policy)
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from prodline import policy_report
+
+    if args.list:
+        return _list_rules(args.format)
+    if not args.stack:
+        return _usage("--stack is required (unless --list)")
+    config = _stack_config(args)
+    registrations = _registrations(args)
+    from prodline.policy_runner import evaluate
+
+    report = evaluate(registrations, stack=args.stack, environment=config.environment, region=config.region)
+    if args.format == "json":
+        _dump(report.as_dict())
+    elif args.format == "sarif":
+        _dump(policy_report.as_sarif(report, f"Pulumi.{args.stack}.yaml"))
+    else:
+        policy_report.print_report(report)
+    return 1 if report.mandatory else 0
+
+
+def _list_rules(output: str) -> int:
+    from prodline import policy_report
+
+    if output == "sarif":
+        return _usage("--list prints a table or json, not sarif")
+    if output == "json":
+        _dump(policy_report.rule_rows())
+    else:
+        policy_report.print_rules()
+    return 0
+
+
+def _stack_config(args: argparse.Namespace):
+    """The stack's parsed config (its environment and region); problems exit 2 as `prodline preview` does."""
+    from infra.config import ConfigError, parse_config
+    from prodline.cli import EXIT_CONFIG
+    from prodline.stack_files import StackFileError, load
+
+    try:
+        return parse_config(load(args.stack, args.config), args.stack)
+    except (ConfigError, StackFileError) as err:
+        print(f"prodline: stack {args.stack}: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _registrations(args: argparse.Namespace):
+    from prodline.cli import EXIT_CONFIG, run_stack
+    from prodline.policy_runner import PreviewFileError, load_preview_json
+
+    if not args.preview_json:
+        return run_stack(args)
+    try:
+        return load_preview_json(args.preview_json)
+    except PreviewFileError as err:
+        print(f"prodline: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def _usage(problem: str) -> int:
+    print(f"prodline policy: {problem}", file=sys.stderr)
+    return 2
+
+
+def _dump(value) -> None:
+    json.dump(value, sys.stdout, indent=2)
+    sys.stdout.write("\n")

@@ -1,0 +1,148 @@
+"""The AWS emulator the sandbox talks to: the user's (``AWS_ENDPOINT_URL``) or an embedded moto server.
+
+The embedded default listens on 127.0.0.1:4566, LocalStack's edge port, so ``localstack-client`` and
+``pulumilocal``-style settings work unchanged. It runs as a child process in its own process group,
+logs to ``sandbox/<stack>/emulator.log`` and is stopped by ``prodline sandbox down``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+# Emulators accept any credentials; these make sure a real account's are never used by mistake.
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not be started, reached or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Emulator:
+    endpoint_url: str
+    embedded: bool
+    pid: int | None = None
+
+    def environment(self, region: str) -> dict[str, str]:
+        """Environment for any process (workload, runtime, boto3) that must talk to this emulator only."""
+        return {**DUMMY_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_DEFAULT_REGION": region,
+                "AWS_REGION": region}
+
+
+def require_loopback(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        raise EmulatorError(f"AWS_ENDPOINT_URL={url!r} is not a loopback address; the sandbox only talks to "
+                            "an emulator on this machine (127.0.0.1, localhost)")
+    return url.rstrip("/")
+
+
+def is_up(url: str, timeout: float = 1.0) -> bool:
+    """True when something answers HTTP at the URL (moto and LocalStack both answer their root)."""
+    try:
+        with urllib.request.urlopen(url + "/", timeout=timeout):  # noqa: S310 - loopback only, checked above
+            return True
+    except urllib.error.HTTPError:
+        return True  # an HTTP error is still an answer
+    except OSError:
+        return False
+
+
+def _pid_file(sandbox: Path) -> Path:
+    return sandbox / "emulator.json"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.0) -> Emulator:
+    """The user's emulator when AWS_ENDPOINT_URL is set, else the embedded moto server (started if needed)."""
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        url = require_loopback(os.environ["AWS_ENDPOINT_URL"])
+        if not is_up(url):
+            raise EmulatorError(f"nothing answers at AWS_ENDPOINT_URL={url}; start LocalStack or a moto server there, "
+                                "or unset AWS_ENDPOINT_URL to use the embedded one")
+        return Emulator(url, embedded=False)
+
+    url = f"http://{DEFAULT_HOST}:{port}"
+    record = _pid_file(sandbox)
+    if record.exists():
+        known = json.loads(record.read_text())
+        if _alive(known["pid"]) and is_up(known["url"]):
+            return Emulator(known["url"], embedded=True, pid=known["pid"])
+        record.unlink()
+    if is_up(url):
+        raise EmulatorError(f"{url} is taken by a process this sandbox did not start; stop it, or point "
+                            f"AWS_ENDPOINT_URL at it to use it as the emulator")
+
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    if server is None:
+        raise EmulatorError("moto_server is not installed; run `make setup`")
+    log = (sandbox / "emulator.log").open("ab")
+    process = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
+        [server, "-H", DEFAULT_HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **DUMMY_CREDENTIALS})
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EmulatorError(f"moto_server exited with {process.returncode}; see {sandbox / 'emulator.log'}")
+        if is_up(url, timeout=0.5):
+            record.write_text(json.dumps({"pid": process.pid, "url": url}))
+            return Emulator(url, embedded=True, pid=process.pid)
+        time.sleep(0.1)
+    _terminate(process.pid)
+    raise EmulatorError(f"moto_server did not answer on {url} within {wait_seconds:.0f} s; see {sandbox / 'emulator.log'}")
+
+
+def stop(sandbox: Path, timeout: float = 10.0) -> bool:
+    """Stop the embedded emulator of this sandbox, if it runs; True when one was stopped."""
+    record = _pid_file(sandbox)
+    if not record.exists():
+        return False
+    pid = json.loads(record.read_text())["pid"]
+    stopped = _terminate(pid, timeout)
+    record.unlink(missing_ok=True)
+    return stopped
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> bool:
+    """SIGTERM the process group, then SIGKILL what is left: no orphans."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True

@@ -1,0 +1,27 @@
+"""Where a stack's sandbox keeps its files: ``sandbox/<stack>/`` at the project root (git-ignored).
+
+``PRODLINE_SANDBOX_DIR`` moves it (tests use a temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sandbox_dir(stack: str) -> Path:
+    base = Path(os.environ.get("PRODLINE_SANDBOX_DIR") or ROOT / "sandbox")
+    path = base / stack
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+EMULATOR_URL_FILE = "emulator-url"
+
+
+def running_stacks() -> list[tuple[str, str]]:
+    """(stack, emulator URL) of every sandbox that has been brought up and not taken down."""
+    base = Path(os.environ.get("PRODLINE_SANDBOX_DIR") or ROOT / "sandbox")
+    return [(p.parent.name, p.read_text().strip()) for p in sorted(base.glob(f"*/{EMULATOR_URL_FILE}"))]

@@ -1,0 +1,94 @@
+"""The demo's HTML report: steps, drift per feature, model metrics per version, endpoint latency.
+
+Charts are small inline SVGs drawn here, so the report is one self-contained file with no plotting
+dependency and opens anywhere.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+PALETTE = ("#3b6ea5", "#e07b39", "#4c9f70", "#b5485d", "#7a5ea8")
+
+
+@dataclass(frozen=True)
+class StepResult:
+    step: str
+    result: str
+    seconds: float
+    ok: bool = True
+
+
+def bar_chart(title: str, groups: Mapping[str, Mapping[str, float]], threshold: float | None = None,
+              width: int = 720, height: int = 260) -> str:
+    """Grouped bars: one group per label, one bar per series (e.g. feature -> {fresh, drifted})."""
+    labels = list(groups)
+    series = sorted({s for values in groups.values() for s in values})
+    top = max([v for values in groups.values() for v in values.values()] + [threshold or 0, 1e-9]) * 1.15
+    left, bottom, plot_h = 50, 60, height - 90
+    slot = (width - left - 10) / max(len(labels), 1)
+    bar = slot * 0.8 / max(len(series), 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<text x="{left}" y="16" font-size="14" font-weight="bold">{html.escape(title)}</text>',
+             f'<line x1="{left}" y1="{30 + plot_h}" x2="{width - 10}" y2="{30 + plot_h}" stroke="#333"/>']
+    for i, label in enumerate(labels):
+        x0 = left + i * slot + slot * 0.1
+        for j, name in enumerate(series):
+            value = groups[label].get(name, 0.0)
+            h = plot_h * value / top
+            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{30 + plot_h - h:.1f}" width="{bar - 2:.1f}" '
+                         f'height="{h:.1f}" fill="{PALETTE[j % len(PALETTE)]}"><title>{html.escape(label)} '
+                         f'{html.escape(name)}: {value:.3g}</title></rect>')
+        parts.append(f'<text x="{x0 + slot * 0.4:.1f}" y="{height - bottom + 45}" font-size="10" '
+                     f'text-anchor="end" transform="rotate(-30 {x0 + slot * 0.4:.1f} {height - bottom + 45})">'
+                     f'{html.escape(label)}</text>')
+    if threshold is not None:
+        y = 30 + plot_h - plot_h * threshold / top
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#b5485d" '
+                     f'stroke-dasharray="4 3"/><text x="{width - 12}" y="{y - 4:.1f}" font-size="10" '
+                     f'text-anchor="end" fill="#b5485d">threshold {threshold:g}</text>')
+    for j, name in enumerate(series):
+        parts.append(f'<rect x="{left + j * 110}" y="{height - 14}" width="10" height="10" '
+                     f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{left + j * 110 + 14}" y="{height - 5}" '
+                     f'font-size="11">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, width: int = 720,
+               height: int = 240) -> str:
+    left, plot_w, plot_h = 50, width - 60, height - 70
+    top = max([v for values in series.values() for v in values] + [1e-9]) * 1.1
+    longest = max([len(v) for v in series.values()] + [2])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<text x="{left}" y="16" font-size="14" font-weight="bold">{html.escape(title)}</text>',
+             f'<text x="4" y="36" font-size="10">{top:.3g} {html.escape(unit)}</text>',
+             f'<line x1="{left}" y1="{30 + plot_h}" x2="{left + plot_w}" y2="{30 + plot_h}" stroke="#333"/>']
+    for j, (name, values) in enumerate(series.items()):
+        points = " ".join(f"{left + plot_w * i / (longest - 1):.1f},{30 + plot_h - plot_h * v / top:.1f}"
+                          for i, v in enumerate(values))
+        parts.append(f'<polyline fill="none" stroke="{PALETTE[j % len(PALETTE)]}" stroke-width="1.5" '
+                     f'points="{points}"/><text x="{left + j * 160}" y="{height - 8}" font-size="11" '
+                     f'fill="{PALETTE[j % len(PALETTE)]}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str]) -> str:
+    rows = "".join(
+        f"<tr class=\"{'ok' if s.ok else 'bad'}\"><td>{html.escape(s.step)}</td><td>{html.escape(s.result)}</td>"
+        f"<td>{s.seconds:.1f}</td></tr>" for s in steps)
+    fact_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>prodline sandbox: {html.escape(stack)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.bad td{{background:#fbe9eb}}
+section{{margin:2em 0}}</style></head>
+<body><h1>prodline sandbox lifecycle: stack {html.escape(stack)}</h1>
+<section><h2>Steps</h2><table><tr><th>step</th><th>result</th><th>seconds</th></tr>{rows}</table></section>
+<section><h2>Facts</h2><table>{fact_rows}</table></section>
+{"".join(f"<section>{chart}</section>" for chart in charts)}
+</body></html>
+"""

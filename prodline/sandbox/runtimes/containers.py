@@ -1,0 +1,108 @@
+"""What the runtimes share: S3 transfer against the emulator, and running a "container" as a process.
+
+A local container is a subprocess whose filesystem root for SageMaker/Glue paths (``/opt/ml``, ``/tmp``)
+is a directory of the sandbox: absolute container paths in a command and its environment are rewritten
+under that root, so the workload code and the job definition stay exactly what AWS runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+CONTAINER_PREFIXES = ("/opt/ml/", "/tmp/")
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ValueError(f"not an s3:// URL: {url!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def download_prefix(s3, url: str, target: Path) -> list[Path]:
+    """Download every object under an s3:// prefix (or one object) into ``target``, keeping relative paths."""
+    bucket, prefix = split_s3(url)
+    target.mkdir(parents=True, exist_ok=True)
+    files = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            relative = item["Key"][len(prefix):].lstrip("/") or Path(item["Key"]).name
+            if relative.endswith("/"):
+                continue
+            path = target / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+            files.append(path)
+    return files
+
+
+def upload_tree(s3, source: Path, url: str, kms_key: str | None = None) -> list[str]:
+    """Upload a directory's files under an s3:// prefix; returns the keys written."""
+    bucket, prefix = split_s3(url)
+    extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
+    keys = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        key = f"{prefix.rstrip('/')}/{path.relative_to(source)}" if prefix else str(path.relative_to(source))
+        s3.upload_file(str(path), bucket, key, ExtraArgs=extra or None)
+        keys.append(key)
+    return keys
+
+
+def tar_directory(source: Path, target: Path) -> Path:
+    """model.tar.gz as SageMaker writes it: the model directory's contents at the archive root."""
+    with tarfile.open(target, "w:gz") as tar:
+        for path in sorted(source.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(source)), recursive=False)
+    return target
+
+
+def extract(archive: Path, target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+_CONTAINER_PATH = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(p) for p in CONTAINER_PREFIXES) + ")")
+
+
+def rooted(value: str, root: Path | None) -> str:
+    """Rewrite absolute container paths inside a string to live under ``root`` (one pass: never twice)."""
+    if root is None:
+        return value
+    return _CONTAINER_PATH.sub(lambda match: f"{root}{match.group(1)}", value)
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    returncode: int
+    log: Path
+
+
+def run_container(command: Sequence[str], *, root: Path | None, env: Mapping[str, str], log: Path,
+                  cwd: Path | None = None, timeout: float | None = None) -> ProcessResult:
+    """Run a command as a local container: container paths rooted (when ``root`` is given), the project's
+    Python first on PATH, output logged. Only strings of the job's definition belong in ``command``/``env``."""
+    full_env = {**os.environ, **{k: rooted(v, root) for k, v in env.items()}}
+    full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        process = subprocess.run(  # noqa: PLW1510 - the return code is the result
+            [rooted(part, root) for part in command], env=full_env, cwd=str(cwd) if cwd else None,
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+    return ProcessResult(process.returncode, log)
+
+
+def tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

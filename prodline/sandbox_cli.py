@@ -1,0 +1,173 @@
+"""`prodline sandbox ...`, `prodline invoke` and `prodline demo`: flags here, work in prodline.sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+
+EXIT_FAILED = 1
+
+
+def add_parsers(commands, add_stack_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    sandbox = commands.add_parser("sandbox", help="the same stack, realized into a local AWS emulator")
+    actions = sandbox.add_subparsers(dest="action", required=True)
+    for name, handler, text in (
+        ("up", cmd_up, "start the emulator (AWS_ENDPOINT_URL, or moto on 127.0.0.1:4566), realize the stack, host "
+                       "its endpoints; roll changed endpoints out as their deployment config says"),
+        ("down", cmd_down, "delete the realized resources, stop the gateway, model servers and emulator"),
+        ("status", cmd_status, "what the sandbox holds: realized, recorded or declared only"),
+        ("etl", cmd_etl, "run the ETL job (and the jobs its triggers start) in the Glue runtime"),
+        ("train", cmd_train, "run the training pipeline in the pipeline runtime"),
+        ("approve", cmd_approve, "approve the newest model version waiting for approval"),
+        ("alarms", cmd_alarms, "evaluate the stack's alarms and route their state changes through EventBridge"),
+    ):
+        parser = actions.add_parser(name, help=text, description=text)
+        add_stack_args(parser)
+        parser.set_defaults(handler=handler)
+        if name == "etl":
+            parser.add_argument("--job", help="Glue job name (default: the stack's validate job)")
+            parser.add_argument("--arg", action="append", default=[], metavar="--KEY=VALUE",
+                                help="run argument overriding a default argument (repeatable)")
+        if name == "approve":
+            parser.add_argument("--package", help="model package ARN (default: the newest pending)")
+
+    invoke = commands.add_parser("invoke", help="invoke an endpoint (AWS, LocalStack or the sandbox gateway)")
+    invoke.add_argument("--endpoint", required=True)
+    invoke.add_argument("--file", default="-", help="CSV or JSON rows; - for stdin")
+    invoke.add_argument("--content-type", default=None)
+    invoke.add_argument("--batch-size", type=int, default=None)
+    invoke.set_defaults(handler=cmd_invoke)
+
+    demo = commands.add_parser("demo", help="the whole ML lifecycle of a stack, offline, in the sandbox")
+    demo.add_argument("--stack", default="dev")
+    demo.add_argument("--keep", action="store_true", help="leave the sandbox running (for prodline invoke)")
+    demo.add_argument("--rows", type=int, default=4000, help="rows per ingested batch")
+    demo.set_defaults(handler=cmd_demo)
+
+
+def _sandbox(args: argparse.Namespace):
+    from prodline.sandbox.emulator import EmulatorError
+    from prodline.sandbox.lifecycle import Sandbox
+
+    try:
+        return Sandbox(args.stack, args.config, on_progress=lambda message: print(f"  {message}", file=sys.stderr))
+    except EmulatorError as err:
+        print(f"prodline: sandbox: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
+
+    sandbox = _sandbox(args)
+    try:
+        result = sandbox.up()
+    except DeploymentRolledBack as err:
+        print(f"prodline: sandbox up: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    kind = "embedded moto" if sandbox.emulator.embedded else "yours"
+    print(f"emulator      {sandbox.emulator.endpoint_url} ({kind})")
+    print(f"gateway       {sandbox.gateway_url} (SageMaker Runtime InvokeEndpoint)")
+    print(f"resources     {len(result.created)} created, {len(result.unchanged)} unchanged, "
+          f"{len(result.replaced)} replaced or rolled out, {len(result.deleted)} deleted, "
+          f"{len(result.declared_only)} declared only")
+    endpoints = [e.id for e in sandbox.resources("aws:sagemaker/endpoint:Endpoint")]
+    print(f"endpoints     {', '.join(endpoints) or 'none yet (approve a model version, then run up again)'}")
+    print(f"try           prodline invoke --endpoint {endpoints[0] if endpoints else '<name>'} --file rows.csv")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    failures = _sandbox(args).down()
+    for failure in failures:
+        print(f"  not deleted: {failure}", file=sys.stderr)
+    print("sandbox stopped: gateway, model servers and the embedded emulator are down")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from prodline.sandbox import hosting, realizer
+
+    table = Table(title=f"sandbox {args.stack}")
+    for column in ("type", "name", "status", "id", "note"):
+        table.add_column(column, overflow="fold")
+    for entry in realizer.status(args.stack):
+        table.add_row(entry.type, entry.name, entry.status, entry.id, entry.note)
+    Console(width=200).print(table)
+    print(f"gateway: {hosting.gateway_url(args.stack) or 'not running'}")
+    return 0
+
+
+def cmd_etl(args: argparse.Namespace) -> int:
+    arguments = dict(item.split("=", 1) for item in args.arg)
+    runs = _sandbox(args).run_etl(args.job, arguments)
+    for run in runs:
+        print(json.dumps({"job": run.job_name, "run_id": run.run_id, "state": run.state,
+                          "seconds": round(run.completed_on - run.started_on, 1), "output": run.output or None,
+                          "error": run.error or None}))
+    return 0 if all(run.state == "SUCCEEDED" for run in runs) else EXIT_FAILED
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    execution = _sandbox(args).run_pipeline()
+    print(json.dumps({"execution": execution.execution_arn, "status": execution.status,
+                      "model_package": execution.model_package_arn or None, "failure": execution.failure or None,
+                      "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}, indent=1))
+    return 0 if execution.status == "Succeeded" else EXIT_FAILED
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    print(_sandbox(args).approve(args.package))
+    return 0
+
+
+def cmd_alarms(args: argparse.Namespace) -> int:
+    sandbox = _sandbox(args)
+    for judgement in sandbox.evaluate_alarms():
+        print(f"{judgement.alarm}: {judgement.previous} -> {judgement.state} ({judgement.reason})")
+    for delivery in sandbox.router.deliveries:
+        print(f"  routed by {delivery.rule} to {delivery.kind} {delivery.target}")
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    """The endpoint client; with no endpoint URL set, a running sandbox gateway is used (and said so)."""
+    from workloads.client import invoke
+
+    if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")):
+        _use_running_sandbox()
+    argv = ["--endpoint", args.endpoint, "--file", args.file]
+    if args.content_type:
+        argv += ["--content-type", args.content_type]
+    if args.batch_size:
+        argv += ["--batch-size", str(args.batch_size)]
+    return invoke.main(argv)
+
+
+def _use_running_sandbox() -> None:
+    from prodline.sandbox import hosting
+    from prodline.sandbox.emulator import DUMMY_CREDENTIALS
+    from prodline.sandbox.paths import running_stacks
+
+    for stack, emulator_url in running_stacks():
+        gateway = hosting.gateway_url(stack)
+        if gateway:
+            print(f"prodline: using the sandbox of stack {stack} (gateway {gateway})", file=sys.stderr)
+            os.environ.update({"AWS_ENDPOINT_URL": emulator_url, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": gateway,
+                               **DUMMY_CREDENTIALS})
+            from prodline.sandbox.realizer import region_of
+
+            os.environ.setdefault("AWS_DEFAULT_REGION", region_of(stack))
+            return
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from prodline.sandbox.demo import run_demo
+
+    return run_demo(args.stack, keep=args.keep, rows=args.rows)

@@ -1,0 +1,74 @@
+"""Cost rules: endpoint capacity caps per environment and no accelerators in dev (lifecycle: see test_s3)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from infra import environments as envs
+from policies import cost
+from tests.helpers import named, stack_registrations
+from tests.policies.cases import assert_fails, assert_passes, change, changed_stack, judge
+
+CAP = cost.cost_endpoint_capacity_capped
+ACCELERATED = cost.cost_no_accelerated_instances_in_dev
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return stack_registrations("dev")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+@pytest.mark.parametrize("rule", [CAP, ACCELERATED], ids=lambda r: r.name)
+def test_the_shipped_stacks_pass(rule, stack):
+    assert_passes(rule, stack_registrations(stack), environment=stack)
+
+
+def test_dev_scaling_beyond_its_cap_fails(dev):
+    cap = envs.MAX_SERVING_CAPACITY["dev"]
+    violation = assert_fails(CAP, changed_stack(dev, "serving-scaling-target", "maxCapacity", cap + 1),
+                             "serving-scaling-target", f"scale out to {cap + 1}", "prodline:servingMaxCapacity",
+                             environment="dev")
+    assert violation.enforcement == "mandatory"
+
+
+def test_dev_starting_beyond_its_cap_fails(dev):
+    regs = changed_stack(dev, "serving-config", "productionVariants.0.initialInstanceCount", 3)
+    assert_fails(CAP, regs, "serving-config", "starts 3 instances", environment="dev")
+
+
+def test_the_cap_only_warns_in_prod():
+    regs = changed_stack(stack_registrations("prod"), "serving-scaling-target", "maxCapacity", 50)
+    (violation,) = judge(CAP, regs, environment="prod")
+    assert violation.enforcement == "advisory"
+
+
+def test_other_scalable_targets_are_not_endpoints(dev):
+    regs = changed_stack(dev, "serving-scaling-target", "scalableDimension", "dynamodb:table:ReadCapacityUnits")
+    assert_passes(CAP, changed_stack(regs, "serving-scaling-target", "maxCapacity", 500), environment="dev")
+
+
+def test_a_gpu_endpoint_in_dev_fails(dev):
+    regs = changed_stack(dev, "serving-config", "productionVariants.0.instanceType", "ml.g4dn.xlarge")
+    assert_fails(ACCELERATED, regs, "serving-config", "ml.g4dn.xlarge", "prodline:servingInstanceType",
+                 environment="dev")
+
+
+@pytest.mark.parametrize(("step", "path"), [(0, "ResourceConfig.InstanceType"),
+                                            (1, "ProcessingResources.ClusterConfig.InstanceType")])
+def test_a_gpu_pipeline_step_in_dev_fails(dev, step, path):
+    registration = named(dev, "training-pipeline")
+    definition = change(json.loads(registration.inputs["pipelineDefinition"]), f"Steps.{step}.Arguments.{path}",
+                        "ml.p3.2xlarge")
+    regs = [dataclasses.replace(registration, inputs={**registration.inputs,
+                                                       "pipelineDefinition": json.dumps(definition)})]
+    assert_fails(ACCELERATED, regs, "training-pipeline", "ml.p3.2xlarge", environment="dev")
+
+
+def test_accelerators_are_a_warning_in_staging_and_allowed_in_prod(dev):
+    regs = changed_stack(dev, "serving-config", "productionVariants.0.instanceType", "ml.inf2.xlarge")
+    assert [v.enforcement for v in judge(ACCELERATED, regs, environment="staging")] == ["advisory"]
+    assert judge(ACCELERATED, regs, environment="prod") == []

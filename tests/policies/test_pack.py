@@ -1,0 +1,99 @@
+"""The pack as a whole: what CrossGuard needs from it, and the conventions every rule follows."""
+
+from __future__ import annotations
+
+import re
+import runpy
+import sys
+from pathlib import Path
+
+import pulumi_policy
+import pytest
+import yaml
+
+from infra.environments import ENVIRONMENTS
+from policies import pack_config, registry
+from policies.rule import ResourceRule, StackRule
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = ROOT / "policies"
+SERVICES = ("s3", "iam", "kms", "glue", "sagemaker", "cloudwatch", "tagging", "cost", "kubernetes")
+
+
+def test_the_pack_has_at_least_25_rules_in_one_module_per_service():
+    assert len(registry.RULES) >= 25
+    assert {registry.service(rule) for rule in registry.RULES} == set(SERVICES)
+
+
+@pytest.mark.parametrize("rule", registry.RULES, ids=lambda r: r.name)
+def test_each_rule_follows_the_conventions(rule):
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", rule.name), "rule names are kebab-case"
+    assert rule.description.startswith(("Requires", "Prohibits")), rule.description
+    assert isinstance(rule, ResourceRule | StackRule)
+    assert set(rule.levels) == set(ENVIRONMENTS)
+    assert rule.config_schema.properties["environment"]["enum"] == list(ENVIRONMENTS)
+
+
+def test_rule_names_are_unique():
+    names = [rule.name for rule in registry.RULES]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_config_files_match_the_rules(environment):
+    assert pack_config.config_path(environment).read_text() == pack_config.render(environment), (
+        "policies/config is stale: run .venv/bin/python -m policies.pack_config")
+
+
+def test_environments_change_enforcement():
+    levels = {rule.name: {env: rule.levels[env].value for env in ENVIRONMENTS} for rule in registry.RULES}
+    assert levels["sagemaker-data-capture-enabled"] == {"dev": "disabled", "staging": "mandatory", "prod": "mandatory"}
+    assert levels["cost-endpoint-capacity-capped"]["dev"] == "mandatory"
+    assert levels["cost-endpoint-capacity-capped"]["prod"] == "advisory"
+    assert levels["kubernetes-disruption-budget"]["prod"] == "mandatory"
+
+
+def test_only_the_entry_point_constructs_the_policy_pack():
+    constructing = [p.name for p in POLICIES.glob("*.py") if "PolicyPack(" in p.read_text()]
+    assert constructing == ["__main__.py"]
+
+
+@pytest.mark.parametrize(("variables", "environment"), [
+    ({}, "prod"),
+    ({"PRODLINE_ENVIRONMENT": "dev"}, "dev"),
+    ({"PULUMI_STACK": "acme/staging"}, "staging"),
+    ({"PULUMI_STACK": "sandbox-42"}, "prod"),
+])
+def test_the_entry_point_builds_the_pack_with_every_rule(monkeypatch, variables, environment):
+    built = {}
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
+    # As the CLI runs it (runpy on the folder): the pack's folder first on sys.path.
+    monkeypatch.setattr(sys, "path", [str(POLICIES), *sys.path])
+    for name in ("PRODLINE_ENVIRONMENT", "PULUMI_STACK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    runpy.run_path(str(POLICIES), run_name="__main__")
+    assert str(POLICIES) not in sys.path, "the pack's modules would shadow packages named s3, kubernetes ..."
+    assert built["name"] == "prodline"
+    assert built["policies"] == list(registry.RULES)
+    config = built["initial_config"]
+    assert {entry["environment"] for entry in config.values()} == {environment}
+    assert all(isinstance(entry["enforcementLevel"], pulumi_policy.EnforcementLevel) for entry in config.values())
+
+
+def test_the_pack_project_file_runs_python_in_the_project_virtualenv():
+    project = yaml.safe_load((POLICIES / "PulumiPolicy.yaml").read_text())
+    assert project["runtime"]["name"] == "python"
+    assert (POLICIES / project["runtime"]["options"]["virtualenv"]).resolve() == ROOT / ".venv"
+    assert (POLICIES / "requirements.txt").is_file()
+
+
+def test_the_readme_lists_every_rule_with_its_levels():
+    readme = (ROOT / "README.md").read_text()
+    assert f"({len(registry.RULES)} rules)" in readme, "README's rule count is stale"
+    rows = {line.split("`")[1]: line for line in readme.splitlines() if line.startswith("| `")}
+    for rule in registry.RULES:
+        levels = " | ".join(rule.levels[env].value for env in ENVIRONMENTS)
+        assert rule.name in rows, f"README's policy table lacks {rule.name}"
+        assert rows[rule.name].endswith(f"| {levels} |"), f"README's levels for {rule.name} are stale"

@@ -1,0 +1,95 @@
+"""`prodline demo` end to end on the embedded emulator, then invoke and `sandbox down` as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from prodline.sandbox.emulator import DEFAULT_PORT, DUMMY_CREDENTIALS, is_up
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ENDPOINT = "prodline-dev-churn"
+
+
+def prodline(env, *args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "prodline.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    if is_up(f"http://127.0.0.1:{DEFAULT_PORT}"):
+        pytest.skip(f"127.0.0.1:{DEFAULT_PORT} is in use (a sandbox or LocalStack is running); "
+                    "the embedded emulator needs it")
+    sandbox_dir = tmp_path_factory.mktemp("sandbox")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(PRODLINE_SANDBOX_DIR=str(sandbox_dir), COLUMNS="200")
+    result = prodline(env, "demo", "--stack", "dev", "--keep", "--rows", "1500")
+    yield result, env, sandbox_dir
+    prodline(env, "sandbox", "down", "--stack", "dev")
+
+
+def test_demo_runs_the_whole_lifecycle(demo):
+    result, _, sandbox_dir = demo
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    out = result.stdout
+    assert int(re.search(r"rows quarantined \(total\): (\d+)", out).group(1)) > 0
+    assert int(re.search(r"model versions registered: (\d+)", out).group(1)) >= 2
+    assert "drift alarm fired: yes" in out
+    assert "canary promoted:" in out and "canary rolled back:" in out
+    report = (sandbox_dir / "dev" / "report.html").read_text()
+    assert "Drift per feature" in report and "Model metrics per version" in report and "latency" in report
+
+
+def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
+    from workloads.ingest.generator import generate_typed
+    from workloads.serving.payloads import INPUTS
+
+    _, env, _ = demo
+    rows = generate_typed(3, 7)[list(INPUTS)]
+    csv_file = tmp_path / "rows.csv"
+    csv_file.write_text("\n".join(",".join("" if v != v else str(v) for v in row)
+                                  for row in rows.itertuples(index=False)) + "\n")
+    result = prodline(env, "invoke", "--endpoint", ENDPOINT, "--file", str(csv_file), timeout=120)
+    assert result.returncode == 0, result.stderr
+    printed = [float(x) for x in re.findall(r"\d+\.\d+", result.stdout)]
+    assert len(printed) == 3
+
+    gateway = json.loads((Path(env["PRODLINE_SANDBOX_DIR"]) / "dev" / "gateway.json").read_text())["url"]
+    client = boto3.client("sagemaker-runtime", endpoint_url=gateway, region_name="eu-west-1",
+                          **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
+    answer = client.invoke_endpoint(EndpointName=ENDPOINT, Body=csv_file.read_bytes(), ContentType="text/csv",
+                                    Accept="application/json")
+    direct = json.loads(answer["Body"].read())["predictions"]
+    assert [round(p, 4) for p in direct] == [round(p, 4) for p in printed]
+
+
+def test_down_leaves_no_sandbox_process(demo):
+    _, env, sandbox_dir = demo
+    children = sandbox_dir / "dev" / "gateway" / "children.json"
+    pids = list(json.loads(children.read_text()).values()) if children.exists() else []
+    result = prodline(env, "sandbox", "down", "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    assert not is_up(f"http://127.0.0.1:{DEFAULT_PORT}")
+    assert processes_mentioning(str(sandbox_dir)) == []
+    for pid in (p for p in pids if isinstance(p, int)):
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

@@ -1,0 +1,71 @@
+"""The realizer against a moto server: the program's resources appear in the emulator, idempotently."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prodline.sandbox import realizer
+from prodline.sandbox.clients import Clients
+from prodline.sandbox.handlers import TLS_NOTE
+from prodline.sandbox.state import REALIZED
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def sandbox(emulator_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)
+    yield Clients(emulator_url, "eu-west-1")
+    realizer.destroy("dev")
+
+
+def entry(name):
+    return next(e for e in realizer.status("dev") if e.name == name)
+
+
+def test_up_creates_the_declared_resources_with_their_settings(sandbox):
+    _, result = realizer.up("dev", ["prodline:modelPackageArn=none"])
+    assert len(result.created) > 60
+    s3 = sandbox("s3")
+    raw = entry("lake-raw").outputs["bucket"]
+    encryption = s3.get_bucket_encryption(Bucket=raw)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert encryption["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert encryption["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == entry("lake-key").outputs["arn"]
+    assert s3.get_bucket_versioning(Bucket=raw)["Status"] == "Enabled"
+    assert all(s3.get_public_access_block(Bucket=raw)["PublicAccessBlockConfiguration"].values())
+    job = sandbox("glue").get_job(JobName="prodline-dev-validate")["Job"]
+    script_bucket, script_key = job["Command"]["ScriptLocation"][5:].split("/", 1)
+    assert b"validate" in s3.get_object(Bucket=script_bucket, Key=script_key)["Body"].read()
+    role = job["Role"].rsplit("/", 1)[-1]
+    policy = sandbox("iam").get_role_policy(RoleName=role, PolicyName=entry("validate-role-policy").outputs["name"])
+    assert "s3:GetObject" in json.dumps(policy["PolicyDocument"])
+    definition = json.loads(sandbox("sagemaker").describe_pipeline(
+        PipelineName="prodline-dev-churn-training")["PipelineDefinition"])
+    assert [s["Name"] for s in definition["Steps"]] == ["Train", "Evaluate", "CheckQuality"]
+    assert entry("lake-raw-policy").note == TLS_NOTE
+
+
+def test_up_twice_creates_nothing_new(sandbox):
+    realizer.up("dev", ["prodline:modelPackageArn=none"])
+    _, again = realizer.up("dev", ["prodline:modelPackageArn=none"])
+    assert again.created == [] and again.replaced == [] and again.deleted == []
+    assert len(again.unchanged) == len([e for e in realizer.status("dev") if e.status == REALIZED])
+
+
+def test_a_changed_config_value_replaces_only_what_it_touches(sandbox):
+    realizer.up("dev", ["prodline:modelPackageArn=none"])
+    _, changed = realizer.up("dev", ["prodline:modelPackageArn=none", "prodline:etlTimeoutMinutes=30"])
+    assert sorted(changed.replaced) == ["aws:glue/job:Job::features-job", "aws:glue/job:Job::validate-job"]
+    assert sandbox("glue").get_job(JobName="prodline-dev-validate")["Job"]["Timeout"] == 30
+
+
+def test_down_deletes_in_reverse_order(sandbox):
+    realizer.up("dev", ["prodline:modelPackageArn=none"])
+    raw = entry("lake-raw").outputs["bucket"]
+    realizer.destroy("dev")
+    assert realizer.status("dev") == []
+    names = [b["Name"] for b in sandbox("s3").list_buckets()["Buckets"]]
+    assert raw not in names

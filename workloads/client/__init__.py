@@ -1,0 +1,1 @@
+"""Client for a deployed endpoint: ``prodline invoke`` calls ``workloads.client.invoke.main``."""

@@ -1,0 +1,194 @@
+"""Invoke a SageMaker endpoint by name with rows from a file or stdin, and print the predictions.
+
+CSV (with or without a header line) or JSON (an array of records, or JSON Lines) is sent in batches of
+``--batch-size`` rows through ``sagemaker-runtime`` InvokeEndpoint. Throttling and transient service
+errors are retried with exponential backoff and full jitter; a missing endpoint, an endpoint that is not
+InService, or a request the model rejects stops with a message saying which. boto3 honours
+AWS_ENDPOINT_URL, so the same command reaches AWS, LocalStack or the local sandbox.
+
+Exit codes: 0 all rows scored, 1 a request failed, 2 bad usage or input, 3 the endpoint is missing or not
+InService.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workloads.etl.schema import RAW_COLUMNS
+
+CSV, JSON = "text/csv", "application/json"
+RETRYABLE = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceUnavailable",
+                       "ServiceUnavailableException", "InternalFailure", "InternalServerError",
+                       "ModelNotReadyException"})
+KNOWN_COLUMNS = frozenset(c.name for c in RAW_COLUMNS)
+
+
+class EndpointUnavailable(RuntimeError):
+    """The endpoint does not exist or is not InService."""
+
+
+class InvokeFailed(RuntimeError):
+    """A request failed for good (the model rejected it, or retries ran out)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    body: bytes
+    rows: int
+
+
+def csv_batches(text: str, batch_size: int) -> Iterator[Batch]:
+    """Batches of CSV lines; a header line, when the input has one, heads every batch."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = None
+    if lines and _is_header(lines[0]):
+        header, lines = lines[0], lines[1:]
+    for start in range(0, len(lines), batch_size):
+        chunk = lines[start:start + batch_size]
+        yield Batch((("\n".join([header, *chunk]) if header else "\n".join(chunk)) + "\n").encode(), len(chunk))
+
+
+def json_batches(text: str, batch_size: int) -> Iterator[Batch]:
+    """Batches of JSON rows (records or lists) from a JSON array or JSON Lines."""
+    stripped = text.strip()
+    try:
+        rows = json.loads(stripped) if stripped.startswith("[") else [
+            json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except ValueError as error:
+        raise ValueError(f"input is neither a JSON array nor JSON Lines: {error}") from None
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        yield Batch(json.dumps(chunk).encode(), len(chunk))
+
+
+def invoke_with_retries(client, endpoint: str, batch: Batch, content_type: str, accept: str, *,
+                        attempts: int = 6, base_delay: float = 0.2, max_delay: float = 10.0,
+                        sleep: Callable[[float], None] = time.sleep,
+                        jitter: Callable[[], float] = random.random) -> bytes:
+    """The response body; retries throttling/transient errors (full-jitter exponential backoff)."""
+    from botocore.exceptions import ClientError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            response = client.invoke_endpoint(EndpointName=endpoint, Body=batch.body, ContentType=content_type,
+                                              Accept=accept)
+            return response["Body"].read()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            message = error.response.get("Error", {}).get("Message", str(error))
+            if _is_missing_endpoint(code, message):
+                raise EndpointUnavailable(f"endpoint {endpoint!r} not found: {message}") from None
+            if code == "ModelError":
+                status = error.response.get("OriginalStatusCode", "?")
+                raise InvokeFailed(f"the model rejected a batch of {batch.rows} rows (HTTP {status}): "
+                                   f"{error.response.get('OriginalMessage', message)}") from None
+            if code not in RETRYABLE or attempt == attempts:
+                raise InvokeFailed(f"InvokeEndpoint failed after {attempt} attempt(s): {code}: {message}") from None
+            sleep(min(max_delay, base_delay * 2 ** (attempt - 1)) * jitter())
+    raise AssertionError("unreachable")
+
+
+def check_endpoint(sagemaker, endpoint: str) -> None:
+    """Fail early and clearly when the endpoint is missing or not InService (skipped if not permitted)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        status = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if code in ("AccessDenied", "AccessDeniedException"):
+            return
+        if _is_missing_endpoint(code, message):
+            raise EndpointUnavailable(f"endpoint {endpoint!r} not found in this account and region") from None
+        raise
+    if status not in ("InService", "Updating"):
+        raise EndpointUnavailable(f"endpoint {endpoint!r} is {status}, not InService")
+
+
+def predictions(body: bytes) -> list[str]:
+    """Printable predictions from a response: the JSON ``predictions`` list, CSV lines, or the text itself."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return [line for line in text.splitlines() if line.strip()]
+    if isinstance(document, dict) and isinstance(document.get("predictions"), list):
+        return [json.dumps(p) if not isinstance(p, str) else p for p in document["predictions"]]
+    return [text.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="prodline invoke", description="Score rows with a deployed endpoint.")
+    parser.add_argument("--endpoint", required=True, help="SageMaker endpoint name")
+    parser.add_argument("--file", required=True, help="CSV or JSON input file, or - for stdin")
+    parser.add_argument("--content-type", choices=(CSV, JSON), help="default: from the file name, else text/csv")
+    parser.add_argument("--accept", default=JSON, choices=(CSV, JSON))
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--max-attempts", type=int, default=6)
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip DescribeEndpoint")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.batch_size < 1:
+        return _fail(f"--batch-size must be >= 1, got {args.batch_size}", 2)
+    content_type = args.content_type or (JSON if args.file.endswith((".json", ".jsonl")) else CSV)
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        batches = list((json_batches if content_type == JSON else csv_batches)(text, args.batch_size))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        return _fail(f"cannot read {args.file}: {error}", 2)
+    if not batches:
+        return _fail(f"no rows in {args.file}", 2)
+
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"max_attempts": 1, "mode": "standard"})  # retries are ours, with backoff
+    try:
+        if args.check:
+            check_endpoint(boto3.client("sagemaker", config=config), args.endpoint)
+        runtime = boto3.client("sagemaker-runtime", config=config)
+        for batch in batches:
+            body = invoke_with_retries(runtime, args.endpoint, batch, content_type, args.accept,
+                                       attempts=args.max_attempts)
+            for line in predictions(body):
+                print(line)
+    except EndpointUnavailable as error:
+        return _fail(str(error), 3)
+    except InvokeFailed as error:
+        return _fail(str(error), 1)
+    return 0
+
+
+def _is_missing_endpoint(code: str, message: str) -> bool:
+    lowered = message.lower()
+    return code in ("ValidationError", "ValidationException") and "endpoint" in lowered and (
+        "not found" in lowered or "could not find" in lowered)
+
+
+def _is_header(line: str) -> bool:
+    fields = [field.strip().strip('"') for field in line.split(",")]
+    return any(f in KNOWN_COLUMNS for f in fields) and all(not _is_number(f) for f in fields)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The jobs on Spark: what the Glue Spark (glueetl) job runs, with the same functions as the pandas engine.
+
+Spark reads the pending partitions' files, and ``mapInPandas`` applies ``validation.validate_rows`` and
+``features.add_features`` to each Arrow batch, so both engines decide row by row in the same code. Spark
+writes each output once into the staging area; the driver then reads back how many rows each staged file
+holds, checks the accounting per partition and commits exactly as the pandas engine does.
+
+Reading CSV through Spark differs in one way: a line with too few fields reads as nulls (so its required
+fields are reported missing) and extra fields are dropped, where the pandas reader reports the line as
+malformed. Either way the row is counted and quarantined, never lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from workloads.etl import catalog, commit, lake, plans, raw_batches, validation
+from workloads.etl.features import add_features
+from workloads.etl.plans import JobSettings, PartitionPlan
+from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, PARTITION_COLUMN, RAW_COLUMNS, Column
+
+LOG = logging.getLogger(__name__)
+SPARK_TYPES = {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType()}
+SOURCE, REASON = raw_batches.SOURCE_COLUMN, validation.REASON_COLUMN
+_DT_IN_PATH = rf"{PARTITION_COLUMN}=(\d{{4}}-\d{{2}}-\d{{2}})/"
+
+
+@contextmanager
+def glue_or_local_session(job_name: str, argv: Sequence[str]) -> Iterator[SparkSession]:
+    """Glue's session with Job init/commit inside Glue; otherwise the active or a new local session."""
+    try:
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from awsglue.utils import getResolvedOptions
+        from pyspark.context import SparkContext
+    except ImportError:
+        yield SparkSession.builder.appName(job_name).getOrCreate()
+        return
+    glue = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue)
+    job.init(job_name, getResolvedOptions(list(argv), ["JOB_NAME"]))
+    yield glue.spark_session
+    job.commit()
+
+
+def run(job: str, settings: JobSettings, spark: SparkSession) -> list[dict]:
+    return run_validation(settings, spark) if job == "validate" else run_features(settings, spark)
+
+
+def spark_schema(columns: tuple[Column, ...], extra: Sequence[str] = ()) -> T.StructType:
+    fields = [T.StructField(c.name, SPARK_TYPES[c.dtype], True) for c in columns]
+    return T.StructType(fields + [T.StructField(name, T.StringType(), True) for name in extra])
+
+
+def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
+    root = commit.staging_root(settings.target, settings.dataset, "validate", settings.staging)
+    commit.clear_staging(root)
+    pending = plans.pending_validation(settings)
+    if not pending:
+        return []
+    urls = [item["url"] for plan in pending for item in plan.inputs]
+    _verify_checksums(spark, pending)
+    text = spark_schema(tuple(Column(c.name, "string") for c in RAW_COLUMNS))
+    raw = (spark.read.schema(text).option("header", True).option("enforceSchema", False)
+           .option("mode", "PERMISSIVE").csv([_spark_path(u) for u in urls])
+           .withColumn(SOURCE, F.regexp_extract(F.input_file_name(), r"([^/]+)\.csv$", 1))
+           .withColumn(PARTITION_COLUMN, F.regexp_extract(F.input_file_name(), _DT_IN_PATH, 1))
+           .persist())
+    _verify_row_counts(raw, pending)
+
+    curated_schema = spark_schema(CURATED_COLUMNS, [PARTITION_COLUMN])
+    quarantine_schema = spark_schema(tuple(Column(c.name, "string") for c in RAW_COLUMNS),
+                                     [SOURCE, PARTITION_COLUMN, REASON])
+
+    def curated_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield validation.validate_rows(_blank_nulls(batch)).curated[curated_schema.fieldNames()]
+
+    def quarantined_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield validation.validate_rows(_blank_nulls(batch)).quarantined[quarantine_schema.fieldNames()]
+
+    run_dir = lake.join(root, _combined_id(pending))
+    staged = {
+        "curated": _write(raw.mapInPandas(curated_batches, curated_schema), lake.join(run_dir, "curated")),
+        "quarantine": _write(raw.mapInPandas(quarantined_batches, quarantine_schema),
+                             lake.join(run_dir, "quarantine")),
+    }
+    committed = []
+    for plan in pending:
+        final = {"curated": commit.partition_prefix(settings.target, plan.dt),
+                 "quarantine": commit.partition_prefix(settings.quarantine, plan.dt)}
+        outputs = {name: _staged_files(staged[name], plan.dt, final[name]) for name in final}
+        commit.check_accounting(plan.rows_in, outputs, ("curated", "quarantine"))
+        manifest = plans.base_manifest(settings, "validate", plan)
+        rows = {name: sum(f.rows for f in files) for name, files in outputs.items()}
+        manifest["rows"] = {"in": plan.rows_in, "curated": rows["curated"], "quarantined": rows["quarantine"]}
+        manifest["failures_by_column"] = _failure_counts(spark, staged["quarantine"], plan.dt)
+        committed.append(commit.commit_partition(outputs, final, settings.manifests, manifest))
+        catalog.register(settings, "curated", settings.target, plan.dt)
+    raw.unpersist()
+    commit.clear_staging(run_dir + "/")
+    return committed
+
+
+def run_features(settings: JobSettings, spark: SparkSession) -> list[dict]:
+    root = commit.staging_root(settings.target, settings.dataset, "features", settings.staging)
+    commit.clear_staging(root)
+    pending = plans.pending_features(settings)
+    urls = [item["url"] for plan in pending for item in plan.inputs]
+    run_dir = lake.join(root, _combined_id(pending)) if pending else ""
+    staged: dict[str, dict[str, int]] = {}
+    if urls:
+        curated = (spark.read.schema(spark_schema(CURATED_COLUMNS)).parquet(*[_spark_path(u) for u in urls])
+                   .withColumn(PARTITION_COLUMN, F.regexp_extract(F.input_file_name(), _DT_IN_PATH, 1)))
+
+        features_schema = spark_schema(FEATURES_COLUMNS, [PARTITION_COLUMN])
+
+        def feature_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for batch in batches:
+                yield add_features(batch)[features_schema.fieldNames()]
+
+        staged = _write(curated.mapInPandas(feature_batches, features_schema), lake.join(run_dir, "features"))
+    committed = []
+    for plan in pending:
+        final = {"features": commit.partition_prefix(settings.target, plan.dt)}
+        outputs = {"features": _staged_files(staged, plan.dt, final["features"])}
+        commit.check_accounting(plan.rows_in, outputs, ("features",))
+        manifest = plans.base_manifest(settings, "features", plan)
+        manifest["rows"] = {"in": plan.rows_in, "features": sum(f.rows for f in outputs["features"])}
+        committed.append(commit.commit_partition(outputs, final, settings.manifests, manifest))
+        catalog.register(settings, "features", settings.target, plan.dt)
+    if run_dir:
+        commit.clear_staging(run_dir + "/")
+    return committed
+
+
+def _write(frame: DataFrame, directory: str) -> dict[str, int]:
+    """Write partitioned by date into ``directory``; returns rows per staged file, read back from the files."""
+    frame.repartition(PARTITION_COLUMN).write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(
+        _spark_path(directory))
+    spark = frame.sparkSession
+    written = spark.read.parquet(_spark_path(directory)).groupBy(F.input_file_name().alias("file")).count()
+    rows = {_tail(row["file"]): row["count"] for row in written.collect()}
+    return {url: rows[_tail(url)] for url in lake.list_urls(lake.join(directory, ""))
+            if url.endswith(".parquet") and _tail(url) in rows}
+
+
+def _staged_files(staged: dict[str, int], dt: str, final_prefix: str) -> list[commit.StagedFile]:
+    marker = f"/{PARTITION_COLUMN}={dt}/"
+    urls = sorted(url for url in staged if marker in url)
+    return commit.final_names(urls, final_prefix, [staged[url] for url in urls])
+
+
+def _failure_counts(spark: SparkSession, staged: dict[str, int], dt: str) -> dict[str, int]:
+    urls = [url for url in staged if f"/{PARTITION_COLUMN}={dt}/" in url]
+    if not urls:
+        return {}
+    reasons = spark.read.parquet(*[_spark_path(u) for u in urls]).select(REASON).toPandas()
+    return validation.reason_counts(reasons)
+
+
+def _verify_row_counts(raw: DataFrame, pending: list[PartitionPlan]) -> None:
+    read = {(row[PARTITION_COLUMN], row[SOURCE]): row["count"]
+            for row in raw.groupBy(PARTITION_COLUMN, SOURCE).count().collect()}
+    for plan in pending:
+        for item in plan.inputs:
+            got = read.get((plan.dt, item["batch_id"]), 0)
+            if got != item["rows"]:
+                raise raw_batches.BatchError(f"batch {item['url']} has {got} rows, its manifest says {item['rows']}")
+
+
+def _verify_checksums(spark: SparkSession, pending: list[PartitionPlan]) -> None:
+    expected = {_tail(item["url"]): (item["url"], item["sha256"]) for plan in pending for item in plan.inputs}
+    paths = ",".join(_spark_path(url) for url, _ in expected.values())
+    digests = spark.sparkContext.binaryFiles(paths).mapValues(lambda data: hashlib.sha256(data).hexdigest()).collect()
+    found = {_tail(path): digest for path, digest in digests}
+    for tail, (url, sha256) in expected.items():
+        if found.get(tail) != sha256:
+            raise raw_batches.BatchError(f"batch {url} has sha256 {found.get(tail)}, its manifest says {sha256}")
+
+
+def _blank_nulls(batch: pd.DataFrame) -> pd.DataFrame:
+    """Spark reads an empty CSV field as null; the pandas reader as ''. Make them one."""
+    names = [c.name for c in RAW_COLUMNS]
+    return batch.assign(**{n: batch[n].fillna("") for n in names})
+
+
+def _combined_id(pending: list[PartitionPlan]) -> str:
+    return "spark-" + commit.fingerprint([p.run_id for p in pending])[:16]
+
+
+def _tail(url: str) -> str:
+    """``.../dt=2026-01-01/b1.csv`` for any scheme spelling of the same object."""
+    found = raw_batches.partition_marker(url)
+    return f"{found}/{url.rsplit('/', 1)[1]}"
+
+
+def _spark_path(url: str) -> str:
+    """S3 URLs as they are (Glue reads s3://); local paths as file: URLs."""
+    if lake.is_s3(url):
+        return url
+    return "file://" + str(lake.local_path(url).resolve()) + ("/" if url.endswith("/") else "")

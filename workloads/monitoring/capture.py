@@ -1,0 +1,96 @@
+"""SageMaker data capture: where the files are and how their records become rows of model inputs.
+
+An endpoint with data capture writes JSON Lines under
+``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``, one record per request:
+``{"captureData": {"endpointInput": {"observedContentType", "mode", "data", "encoding"},
+"endpointOutput": {...}}, "eventMetadata": {"eventId", "inferenceTime"}, "eventVersion"}``, where
+``encoding`` is CSV, JSON or BASE64. Inputs are decoded by the serving code's own parser, so the monitor
+reads exactly what the model read.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from workloads.etl import lake
+from workloads.serving import payloads
+from workloads.serving.errors import RequestError
+
+_HOUR_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
+
+
+@dataclass
+class CapturedInputs:
+    frame: pd.DataFrame
+    records: int = 0
+    unreadable: int = 0
+    errors: list[str] = field(default_factory=list)
+    """A few examples of why records could not be read."""
+
+
+def capture_urls(destination: str, endpoint: str, variant: str | None,
+                 start: dt.datetime, end: dt.datetime) -> list[str]:
+    """Capture files of the endpoint (one variant, or all) whose hour folder falls in [start, end)."""
+    prefix = lake.join(destination, endpoint, variant or "", "")
+    first_hour = start.replace(minute=0, second=0, microsecond=0)
+    urls = []
+    for url in lake.list_urls(prefix):
+        found = _HOUR_PATH.search(url)
+        if found:
+            hour = dt.datetime(*map(int, found.groups()), tzinfo=dt.UTC)
+            if first_hour <= hour < end:
+                urls.append(url)
+    return urls
+
+
+def record_data(channel: dict) -> tuple[bytes, str]:
+    """(raw bytes, content type) of an endpointInput or endpointOutput entry."""
+    data = channel.get("data", "")
+    encoding = channel.get("encoding", "CSV").upper()
+    raw = base64.b64decode(data) if encoding == "BASE64" else data.encode("utf-8")
+    return raw, channel.get("observedContentType", payloads.CSV)
+
+
+def read_inputs(texts: list[bytes], max_examples: int = 5) -> CapturedInputs:
+    """Every request's input rows from capture files' contents; unreadable records are counted, not fatal."""
+    frames, records, unreadable, errors = [], 0, 0, []
+    for text in texts:
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            records += 1
+            try:
+                record = json.loads(line)
+                frames.append(payloads.decode(*record_data(record["captureData"]["endpointInput"])))
+            except (ValueError, KeyError, TypeError, RequestError) as error:
+                unreadable += 1
+                if len(errors) < max_examples:
+                    errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(payloads.INPUTS))
+    return CapturedInputs(frame=frame, records=records, unreadable=unreadable, errors=errors)
+
+
+def capture_record(body: bytes, content_type: str, *, output: bytes, output_type: str, event_id: str,
+                   when: dt.datetime) -> dict:
+    """One record as SageMaker writes it (used by the local endpoint runtime and by tests)."""
+    def channel(data: bytes, kind: str, mode: str) -> dict:
+        try:
+            text, encoding = data.decode("utf-8"), ("JSON" if "json" in kind else "CSV")
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(data).decode(), "BASE64"
+        return {"observedContentType": kind, "mode": mode, "data": text, "encoding": encoding}
+
+    return {"captureData": {"endpointInput": channel(body, content_type, "INPUT"),
+                            "endpointOutput": channel(output, output_type, "OUTPUT")},
+            "eventMetadata": {"eventId": event_id, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "eventVersion": "0"}
+
+
+def capture_key(destination: str, endpoint: str, variant: str, when: dt.datetime, name: str) -> str:
+    return lake.join(destination, endpoint, variant, when.strftime("%Y/%m/%d/%H"), name)

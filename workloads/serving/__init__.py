@@ -1,0 +1,1 @@
+"""Inference: the SageMaker handler functions and a small, fast HTTP server for the container contract."""

@@ -1,0 +1,1 @@
+"""Training, evaluation and registration, following SageMaker's training and processing script contracts."""

@@ -36,7 +36,7 @@ class ServingEndpointArgs(TypedDict):
     lake: LakeRefs
     account_id: pulumi.Input[str]
     region: str
-    image_uri: str
+    image_uri: pulumi.Input[str]
     """Serving container image (pull permission is scoped to its repository)."""
     model_artifact_prefixes: Sequence[str]
     """Artifacts-zone prefixes the model may read (model.tar.gz, code bundle)."""
@@ -56,6 +56,8 @@ class ServingEndpointArgs(TypedDict):
     """... or a model.tar.gz with image_uri directly."""
     serverless: NotRequired[bool]
     variant_name: NotRequired[str]
+    image_repository_arn: NotRequired[pulumi.Input[str]]
+    """ECR repository of image_uri when the URI is not known yet (the stack's own image repository)."""
 
 
 def serving_settings(args: ServingEndpointArgs) -> ServingEndpointArgs:
@@ -188,7 +190,8 @@ def serving_statements(args: ServingEndpointArgs) -> list[dict]:
         docs.allow("UseLakeKey", list(docs.KMS_USE_ACTIONS), [lake.key_arn]),
         docs.allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
         docs.allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                        "ecr:GetDownloadUrlForLayer"], [ecr_repository_arn(args["image_uri"])]),
+                                        "ecr:GetDownloadUrlForLayer"],
+                   [args.get("image_repository_arn") or ecr_repository_arn(args["image_uri"])]),
         docs.allow("WriteEndpointLogs", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
                    [logs_arn, pulumi.Output.concat(logs_arn, ":*")]),
     ]

@@ -170,6 +170,9 @@ KEYS: dict[str, Key] = {k.name: k for k in (
     Key("canaryPercent", "integer", _integer(1, 50), "Share of traffic a new model version gets during its canary."),
     Key("canaryBakeSeconds", "integer", _integer(60, 3600),
         "Seconds a canary serves its share, watched by the rollback alarms, before the rest of the traffic moves."),
+    Key("servingImageSource", "string", _choice(envs.SERVING_IMAGE_SOURCES),
+        "Image a SageMaker endpoint runs: framework (SageMaker's scikit-learn container) or project (this "
+        "project's image from the stack's ECR repository, at servingImageTag)."),
     Key("servingPlatform", "string", _choice(envs.SERVING_PLATFORMS),
         "Where the model is served: sagemaker (endpoints) or kubernetes (the same image on a cluster)."),
     Key("eksClusterName", "string", _optional(_pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name")),
@@ -264,6 +267,7 @@ class ServingSettings:
     model_package: str
     """'latest', 'none' or a model package ARN."""
     platform: str
+    image_source: str
 
 
 @dataclass(frozen=True)
@@ -379,6 +383,7 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
             data_capture_percent=values["dataCapturePercent"],
             model_package=values["modelPackageArn"],
             platform=values["servingPlatform"],
+            image_source=values["servingImageSource"],
         ),
         kubernetes=KubernetesSettings(
             eks_cluster_name=values["eksClusterName"],

@@ -51,3 +51,4 @@ K8S_RESOURCES: dict[str, dict[str, str]] = {
     "staging": {"cpu_request": "250m", "cpu_limit": "1", "memory_request": "512Mi", "memory_limit": "1Gi"},
     "prod": {"cpu_request": "500m", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi"},
 }
+SERVING_IMAGE_SOURCES = ("framework", "project")

@@ -188,14 +188,21 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
     if package_arn and serving.platform == "kubernetes":
         outputs.update(_kubernetes_serving(config, account_id, lake, pipeline_name, package_arn))
     elif package_arn and alarms:
+        model_source: dict[str, pulumi.Input[str]] = {"model_package_arn": package_arn, "image_uri": image_uri}
+        if serving.image_source == "project":
+            # The project's image instead of the framework container: the package's model data, our server.
+            repo = _image_repository(config, lake)
+            model_source = {"image_uri": pulumi.Output.concat(repo.repository_url, ":", config.kubernetes.image_tag),
+                            "image_repository_arn": repo.arn,
+                            "model_data_url": _model_url(package_arn, config, lake, pipeline_name)}
+            outputs["servingImageRepository"] = repo.repository_url
         endpoint = ServingEndpoint("serving", {
             "endpoint_name": endpoint_name,
             "lake": lake.refs,
             "account_id": account_id,
             "region": config.region,
-            "image_uri": image_uri,
+            **model_source,
             "model_artifact_prefixes": [f"pipelines/{pipeline_name}/", f"{CODE_PREFIX}/"],
-            "model_package_arn": package_arn,
             "instance_type": serving.instance_type,
             "min_capacity": serving.min_capacity,
             "max_capacity": serving.max_capacity,
@@ -222,19 +229,30 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
     return outputs
 
 
+def _image_repository(config: StackConfig, lake: DataLake) -> ImageRepository:
+    """The stack's ECR repository for the project's serving image (docs/container-image.md builds it)."""
+    return ImageRepository("serving-image", {"repository_name": f"prodline-{config.environment}/serving",
+                                             "kms_key_arn": lake.key_arn,
+                                             "force_delete": config.environment == "dev"})
+
+
+def _model_url(package_arn: str, config: StackConfig, lake: DataLake, pipeline_name: str) -> pulumi.Input[str]:
+    """model.tar.gz of the served version (offline: a stand-in under the pipeline's artifacts prefix)."""
+    return model_data_url(package_arn, config.region) or pulumi.Output.concat(
+        "s3://", lake.bucket_names["artifacts"],
+        f"/pipelines/{pipeline_name}/models/offline-stand-in/output/model.tar.gz")
+
+
 def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, pipeline_name: str,
                         package_arn: str) -> dict[str, pulumi.Output]:
     """The same model and HTTP contract on a cluster: the serving image from ECR, the model from the lake."""
     k8s = config.kubernetes
     env = config.environment
-    repo = ImageRepository("serving-image", {"repository_name": f"prodline-{env}/serving", "kms_key_arn": lake.key_arn,
-                                             "force_delete": env == "dev"})
+    repo = _image_repository(config, lake)
     cluster = (existing_eks_cluster(k8s.eks_cluster_name, config.region, account_id) if k8s.eks_cluster_name else
                ClusterAccess(pulumi.Output.secret(k8s.kubeconfig), k8s.oidc_issuer_url,
                              oidc_provider_arn(account_id, k8s.oidc_issuer_url)))
-    model_url = model_data_url(package_arn, config.region) or pulumi.Output.concat(
-        "s3://", lake.bucket_names["artifacts"],
-        f"/pipelines/{pipeline_name}/models/offline-stand-in/output/model.tar.gz")
+    model_url = _model_url(package_arn, config, lake, pipeline_name)
 
     def image(tag: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(repo.repository_url, ":", tag)

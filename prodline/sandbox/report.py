@@ -22,12 +22,12 @@ class StepResult:
 
 
 def bar_chart(title: str, groups: Mapping[str, Mapping[str, float]], threshold: float | None = None,
-              width: int = 720, height: int = 260) -> str:
+              width: int = 860, height: int = 320) -> str:
     """Grouped bars: one group per label, one bar per series (e.g. feature -> {fresh, drifted})."""
     labels = list(groups)
     series = sorted({s for values in groups.values() for s in values})
     top = max([v for values in groups.values() for v in values.values()] + [threshold or 0, 1e-9]) * 1.15
-    left, bottom, plot_h = 50, 60, height - 90
+    left, plot_h = 50, height - 130  # room below the axis for slanted labels
     slot = (width - left - 10) / max(len(labels), 1)
     bar = slot * 0.8 / max(len(series), 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
@@ -41,23 +41,25 @@ def bar_chart(title: str, groups: Mapping[str, Mapping[str, float]], threshold: 
             parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{30 + plot_h - h:.1f}" width="{bar - 2:.1f}" '
                          f'height="{h:.1f}" fill="{PALETTE[j % len(PALETTE)]}"><title>{html.escape(label)} '
                          f'{html.escape(name)}: {value:.3g}</title></rect>')
-        parts.append(f'<text x="{x0 + slot * 0.4:.1f}" y="{height - bottom + 45}" font-size="10" '
-                     f'text-anchor="end" transform="rotate(-30 {x0 + slot * 0.4:.1f} {height - bottom + 45})">'
-                     f'{html.escape(label)}</text>')
+            parts.append(f'<text x="{x0 + j * bar + (bar - 2) / 2:.1f}" y="{26 + plot_h - h:.1f}" font-size="9" '
+                         f'text-anchor="middle">{value:.2g}</text>')
+        label_x, label_y = x0 + slot * 0.4, 30 + plot_h + 14
+        parts.append(f'<text x="{label_x:.1f}" y="{label_y}" font-size="11" text-anchor="end" '
+                     f'transform="rotate(-30 {label_x:.1f} {label_y})">{html.escape(label)}</text>')
     if threshold is not None:
         y = 30 + plot_h - plot_h * threshold / top
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - 10}" y2="{y:.1f}" stroke="#b5485d" '
                      f'stroke-dasharray="4 3"/><text x="{width - 12}" y="{y - 4:.1f}" font-size="10" '
                      f'text-anchor="end" fill="#b5485d">threshold {threshold:g}</text>')
-    for j, name in enumerate(series):
-        parts.append(f'<rect x="{left + j * 110}" y="{height - 14}" width="10" height="10" '
-                     f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{left + j * 110 + 14}" y="{height - 5}" '
-                     f'font-size="11">{html.escape(name)}</text>')
+    for j, name in enumerate(series):  # legend, top right
+        x = width - 10 - (len(series) - j) * 110
+        parts.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{PALETTE[j % len(PALETTE)]}"/>'
+                     f'<text x="{x + 14}" y="15" font-size="11">{html.escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, width: int = 720,
+def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, width: int = 860,
                height: int = 240) -> str:
     left, plot_w, plot_h = 50, width - 60, height - 70
     top = max([v for values in series.values() for v in values] + [1e-9]) * 1.1

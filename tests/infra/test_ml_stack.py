@@ -153,3 +153,15 @@ def test_prod_pods_spread_across_zones():
     (deployment,) = of_type(regs, "kubernetes:apps/v1:Deployment")
     spread = deployment.inputs["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert spread[0]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_sagemaker_can_serve_the_projects_image():
+    regs = stack_registrations("prod", "prodline:servingImageSource=project")
+    (model,) = of_type(regs, "aws:sagemaker/model:Model")
+    container = model.inputs["primaryContainer"]
+    (repo,) = of_type(regs, "aws:ecr/repository:Repository")
+    assert container["image"] == f"{repo.outputs['repositoryUrl']}:0.1.0"
+    assert container["modelDataUrl"].endswith("/output/model.tar.gz")
+    policy = named(regs, "serving-role-policy").inputs["policy"]
+    pull = next(s for s in json.loads(policy)["Statement"] if s["Sid"] == "PullServingImage")
+    assert pull["Resource"] == [repo.outputs["arn"]]

@@ -90,11 +90,13 @@ def test_fresh_traffic_from_the_training_distribution_is_not_drift(monitored):
     assert report["drifted_features"] == []
 
 
-def test_capture_outside_the_window_is_ignored(monitored):
+@pytest.mark.parametrize("variant", [None, "AllTraffic"])
+def test_capture_outside_the_window_is_ignored(monitored, variant):
     land_capture(monitored["capture"], generate_typed(500, 1, STRONG_DRIFT), END - dt.timedelta(hours=30), "old.jsonl")
     land_capture(monitored["capture"], generate_typed(300, 2), END - dt.timedelta(hours=1), "new.jsonl")
-    report = monitor.run(settings(monitored, hours=24))
-    assert report["capture_files"] == 1 and report["rows"] == 300
+    land_capture(monitored["capture"], generate_typed(300, 3), END - dt.timedelta(hours=13), "earlier.jsonl")
+    report = monitor.run(settings(monitored, hours=24, **({"variant": variant} if variant else {})))
+    assert report["capture_files"] == 2 and report["rows"] == 600
 
 
 def test_too_few_rows_write_a_report_but_publish_nothing(monitored):

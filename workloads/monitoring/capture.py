@@ -36,11 +36,18 @@ class CapturedInputs:
 
 def capture_urls(destination: str, endpoint: str, variant: str | None,
                  start: dt.datetime, end: dt.datetime) -> list[str]:
-    """Capture files of the endpoint (one variant, or all) whose hour folder falls in [start, end)."""
-    prefix = lake.join(destination, endpoint, variant or "", "")
+    """Capture files of the endpoint (one variant, or all) whose hour folder falls in [start, end).
+
+    With a variant, only the window's day folders are listed; without one, the endpoint's whole prefix."""
     first_hour = start.replace(minute=0, second=0, microsecond=0)
+    if variant:
+        days = {(first_hour + dt.timedelta(hours=h)).strftime("%Y/%m/%d")
+                for h in range(int((end - first_hour).total_seconds() // 3600) + 1)}
+        prefixes = [lake.join(destination, endpoint, variant, day, "") for day in sorted(days)]
+    else:
+        prefixes = [lake.join(destination, endpoint, "")]
     urls = []
-    for url in lake.list_urls(prefix):
+    for url in (u for prefix in prefixes for u in lake.list_urls(prefix)):
         found = _HOUR_PATH.search(url)
         if found:
             hour = dt.datetime(*map(int, found.groups()), tzinfo=dt.UTC)

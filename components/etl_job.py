@@ -52,6 +52,8 @@ class EtlJobArgs(TypedDict):
     number_of_workers: NotRequired[int]
     catalog_arns: NotRequired[Sequence[pulumi.Input[str]]]
     """Glue catalog, database and table ARNs the job may read and add partitions to."""
+    python_modules: NotRequired[Sequence[str]]
+    """Pinned pip requirements a Python shell job installs (``--additional-python-modules``)."""
 
 
 def etl_settings(args: EtlJobArgs) -> EtlJobArgs:
@@ -72,6 +74,9 @@ def etl_settings(args: EtlJobArgs) -> EtlJobArgs:
     for zone, _ in [*args["reads"], *args["writes"]]:
         if zone not in args["lake"].bucket_arns:
             raise ValueError(f"zone must be one of {', '.join(args['lake'].bucket_arns)}, got {zone!r}")
+    for requirement in args.get("python_modules", ()):
+        if "==" not in requirement:
+            raise ValueError(f"python_modules: pin {requirement!r} to one version (name==version)")
     if not Path(args["script_path"]).is_file():
         raise ValueError(f"script_path {args['script_path']!r} is not a file")
     return args
@@ -151,6 +156,8 @@ class EtlJob(pulumi.ComponentResource):
         job_kwargs: dict = {}
         if args["job_type"] == "pythonshell":
             default_arguments["library-set"] = "analytics"  # pandas + pyarrow preinstalled
+            if args.get("python_modules"):
+                default_arguments["--additional-python-modules"] = ",".join(args["python_modules"])
             command = {"name": "pythonshell", "python_version": PYTHON_SHELL_VERSION,
                        "script_location": pulumi.Output.concat("s3://", artifacts, "/", script_key)}
             job_kwargs.update(glue_version=PYTHON_SHELL_GLUE_VERSION, max_capacity=PYTHON_SHELL_DPU)

@@ -29,6 +29,9 @@ from infra.tags import register_ownership_tags
 from workloads.etl import schema
 
 ROOT = Path(__file__).resolve().parent.parent
+# Glue's Python shell (3.9) analytics set ships older pandas/pyarrow than the ETL needs (pandas >= 2, pyarrow
+# >= 13); these are the newest releases that still support Python 3.9. Spark jobs bring their own.
+GLUE_PYTHON_SHELL_MODULES = ("pandas==2.2.3", "pyarrow==17.0.0")
 ETL_DIR = ROOT / "workloads" / "etl"
 
 
@@ -72,6 +75,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         "number_of_workers": config.etl.number_of_workers,
         "library_files": _etl_library(),
         "catalog_arns": catalog_arns,
+        "python_modules": GLUE_PYTHON_SHELL_MODULES,
     }
     validate = EtlJob("validate", {
         **common,
@@ -95,7 +99,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         **common,
         "job_name": f"{prefix}-features",
         "script_path": str(ETL_DIR / "features_job.py"),
-        "reads": [("curated", f"{dataset}/")],
+        # The curated run manifests say which partitions are committed and which files they hold.
+        "reads": [("curated", f"{dataset}/"), ("curated", f"_runs/{dataset}/")],
         "writes": [("features", f"{dataset}/"), ("features", f"_runs/{dataset}/"),
                    ("features", f"_staging/{dataset}/")],
         "arguments": {

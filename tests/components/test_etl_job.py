@@ -177,3 +177,16 @@ def test_bad_args_are_rejected_with_the_field(change, message):
 def test_policy_builder_refuses_wildcard_actions(action):
     with pytest.raises(ValueError, match="wildcard action"):
         docs.allow("Bad", [action], ["*"])
+
+
+def test_python_shell_installs_its_pinned_modules():
+    regs = build(python_modules=["pandas==2.2.3", "pyarrow==17.0.0"])
+    arguments = named(regs, "validate-job").inputs["defaultArguments"]
+    assert arguments["--additional-python-modules"] == "pandas==2.2.3,pyarrow==17.0.0"
+
+
+def test_unpinned_python_modules_are_rejected():
+    args = job_args(python_modules=["pandas"])
+    args["lake"] = type("Refs", (), {"bucket_arns": {"raw": "", "curated": "", "features": "", "artifacts": ""}})()
+    with pytest.raises(ValueError, match="pin 'pandas' to one version"):
+        etl_settings(args)

@@ -87,3 +87,12 @@ def test_catalog_tables_follow_the_declared_schema():
 def test_only_dev_buckets_may_be_force_destroyed():
     assert all(b.inputs["forceDestroy"] for b in of_type(stack_registrations("dev"), "aws:s3/bucket:Bucket"))
     assert not any(b.inputs["forceDestroy"] for b in of_type(stack_registrations("prod"), "aws:s3/bucket:Bucket"))
+
+
+def test_features_job_may_read_the_curated_run_manifests():
+    import json
+
+    regs = stack_registrations("dev")
+    statements = json.loads(named(regs, "features-role-policy").inputs["policy"])["Statement"]
+    read = next(s for s in statements if s["Sid"] == "ReadCurated")
+    assert any(r.endswith("/_runs/churn/*") for r in read["Resource"])

@@ -152,7 +152,7 @@ def test_a_real_fault_is_a_500_that_hides_the_details(model, rows):
 
 
 def test_the_sagemaker_program_exposes_the_same_four_functions():
-    from workloads.serving import inference
+    from workloads.script_mode import inference
 
     assert (inference.model_fn, inference.input_fn, inference.predict_fn, inference.output_fn) == (
         handler.model_fn, handler.input_fn, handler.predict_fn, handler.output_fn)

@@ -40,6 +40,13 @@ def read_zone(prefix: str, day: str, sort: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(sort).reset_index(drop=True)
 
 
+def same_in_both(roots: dict[str, str], zone: str, day: str, sort: list[str]) -> pd.DataFrame:
+    """The zone's partition as each engine wrote it; fails unless the two are equal."""
+    frames = {engine: read_zone(f"{root}/{zone}", day, sort) for engine, root in roots.items()}
+    pd.testing.assert_frame_equal(frames["spark"], frames["pandas"])
+    return frames["spark"]
+
+
 @pytest.fixture(scope="module")
 def lakes(tmp_path_factory, spark_session):
     """The same raw input processed by both engines, each in its own local lake."""
@@ -66,12 +73,9 @@ def test_spark_commits_every_partition_with_rows_that_add_up(lakes):
 @pytest.mark.parametrize("day", DAYS)
 def test_spark_and_pandas_curate_and_quarantine_the_same_rows(lakes, day):
     roots, _ = lakes
-    curated = {e: read_zone(f"{r}/curated/churn/", day, ["customer_id"]) for e, r in roots.items()}
-    pd.testing.assert_frame_equal(curated["spark"], curated["pandas"])
-    assert list(curated["spark"].columns) == [c.name for c in CURATED_COLUMNS]
-    order = ["_source", "_reason", "customer_id", "tenure_months"]
-    quarantined = {e: read_zone(f"{r}/curated/quarantine/churn/", day, order) for e, r in roots.items()}
-    pd.testing.assert_frame_equal(quarantined["spark"], quarantined["pandas"])
+    curated = same_in_both(roots, "curated/churn/", day, ["customer_id"])
+    assert list(curated.columns) == [c.name for c in CURATED_COLUMNS]
+    same_in_both(roots, "curated/quarantine/churn/", day, ["_source", "_reason", "customer_id", "tenure_months"])
     manifests = {e: json.loads(lake.read_bytes(f"{r}/curated/_runs/churn/dt={day}/manifest.json"))
                  for e, r in roots.items()}
     assert manifests["spark"]["failures_by_column"] == manifests["pandas"]["failures_by_column"]
@@ -81,9 +85,8 @@ def test_spark_and_pandas_curate_and_quarantine_the_same_rows(lakes, day):
 @pytest.mark.parametrize("day", DAYS)
 def test_spark_and_pandas_build_the_same_features(lakes, day):
     roots, _ = lakes
-    features = {e: read_zone(f"{r}/features/churn/", day, ["customer_id"]) for e, r in roots.items()}
-    pd.testing.assert_frame_equal(features["spark"], features["pandas"])
-    assert list(features["spark"].columns) == [c.name for c in FEATURES_COLUMNS]
+    features = same_in_both(roots, "features/churn/", day, ["customer_id"])
+    assert list(features.columns) == [c.name for c in FEATURES_COLUMNS]
 
 
 def test_a_spark_rerun_commits_nothing_and_leaves_no_staging(lakes, spark_session):

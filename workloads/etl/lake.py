@@ -16,6 +16,8 @@ S3_SCHEME = "s3://"
 FILE_SCHEME = "file://"
 
 _s3_client = None
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def s3_client():
@@ -115,6 +117,7 @@ def write_bytes(url: str, data: bytes, content_type: str = "application/octet-st
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file what a plain open() would
     os.replace(tmp, path)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workloads.monitoring.baseline import bin_shares
+from workloads.training.baseline import bin_shares
 
 PSI_FLOOR = 1e-4
 """Shares below this are raised to it, so an empty bucket does not make PSI infinite."""

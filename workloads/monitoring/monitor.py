@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 from workloads.etl import lake
 from workloads.etl.schema import DATASET
-from workloads.monitoring.baseline import read_baseline
 from workloads.monitoring.capture import capture_urls, read_inputs
 from workloads.monitoring.drift import drift_report
 from workloads.training.artifacts import BASELINE_FILE
+from workloads.training.baseline import read_baseline
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "prodline/Monitoring"

@@ -3,7 +3,7 @@
 ``SM_MODEL_DIR`` (SageMaker tars it into model.tar.gz at its root):
   model.joblib    the fitted scikit-learn pipeline; ``predict_proba`` over a DataFrame of MODEL_INPUT_COLUMNS
   metadata.json   features, label, schema version, hyperparameters, validation metrics, library versions
-  baseline.json   the training distribution of each input feature (see monitoring.baseline)
+  baseline.json   the training distribution of each input feature (see training.baseline)
 """
 
 from __future__ import annotations

@@ -31,8 +31,8 @@ from workloads.etl.schema import (
     NUMERIC_INPUTS,
     SCHEMA_VERSION,
 )
-from workloads.monitoring.baseline import build_baseline
 from workloads.training.artifacts import save_model
+from workloads.training.baseline import build_baseline
 from workloads.training.data import inputs_and_label, read_channel
 from workloads.training.metrics import classification_metrics
 from workloads.training.model import Hyperparameters, build_pipeline

@@ -1,7 +1,8 @@
 """The training baseline: per-feature distributions the drift monitor compares live traffic against.
 
-Written by training into the model directory as ``baseline.json`` and read by the monitor, so the format
-lives here, with the functions that bin values the same way on both sides. Numeric features keep decile
+Written by training into the model directory as ``baseline.json`` and read by the drift monitor, so the
+format lives here, with the functions that bin values the same way on both sides. It sits with training
+because it ships in the training bundle (the monitor runs with the whole package). Numeric features keep decile
 bin edges with the share of rows in each bin (for PSI) and 101 quantiles (for KS); categorical features
 keep each category's share. Both keep their share of missing values, and numeric features a seeded
 sample of up to 1,000 values, for a two-sample KS test that handles integer-valued features correctly.

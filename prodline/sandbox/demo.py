@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tarfile
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ import joblib
 
 from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox
+from prodline.sandbox.runtimes.containers import extract, tar_directory
 from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
 
 DEMO_OVERRIDES = ("prodline:modelApprovalStatus=PendingManualApproval",)  # a person approves, as in prod
@@ -289,18 +289,14 @@ class Demo:
             bucket, key = good[5:].split("/", 1)
             s3 = sb.clients("s3")
             s3.download_file(bucket, key, str(archive))
-            model_dir = Path(tmp) / "model"
-            with tarfile.open(archive) as tar:
-                tar.extractall(model_dir, filter="data")
+            model_dir = extract(archive, Path(tmp) / "model")
             from sklearn.pipeline import Pipeline
             from sklearn.preprocessing import FunctionTransformer
 
             pipeline = joblib.load(model_dir / "model.joblib")
             joblib.dump(Pipeline([("broken", FunctionTransformer(_broken_transform)), ("model", pipeline)]),
                         model_dir / "model.joblib")
-            with tarfile.open(archive, "w:gz") as tar:
-                for item in sorted(model_dir.iterdir()):
-                    tar.add(item, arcname=item.name)
+            tar_directory(model_dir, archive)
             b_bucket, b_key = broken_url[5:].split("/", 1)
             s3.upload_file(str(archive), b_bucket, b_key)
         current = sm.describe_model_package(ModelPackageName=sm.list_model_packages(

@@ -1,5 +1,6 @@
 import json
 import tarfile
+from pathlib import Path
 
 import boto3
 import pytest
@@ -60,7 +61,14 @@ def test_the_model_finds_the_known_signal(tmp_path, channels):
 def test_without_a_validation_channel_a_share_of_training_is_held_out(tmp_path, channels):
     env = {**sagemaker_env(tmp_path, channels), "SM_CHANNEL_VALIDATION": str(tmp_path / "absent")}
     train.main(["--max-iter", "20"], env)
-    assert json.loads((tmp_path / "model" / METADATA_FILE).read_text())["metrics"]["validation"]["rows"] == 1200
+    from workloads.training.data import is_holdout, read_channel
+
+    rows = read_channel(Path(env["SM_CHANNEL_TRAIN"]))
+    held_out = int(is_holdout(rows).sum())
+    assert 0.15 * len(rows) < held_out < 0.25 * len(rows)
+    metadata = json.loads((tmp_path / "model" / METADATA_FILE).read_text())
+    assert metadata["metrics"]["validation"]["rows"] == held_out
+    assert metadata["training_rows"] == len(rows) - held_out
 
 
 def test_hyperparameters_accept_sagemaker_spellings():
@@ -111,3 +119,15 @@ def test_register_refuses_an_unknown_approval_status():
     with pytest.raises(ValueError, match="approval status must be one of PendingManualApproval, Approved, Rejected"):
         register.model_package_request("g", model_data_url="s3://a/m.tar.gz", image_uri="i",
                                        evaluation_url="s3://a/e.json", approval_status="approved")
+
+
+def test_evaluation_scores_only_customers_training_never_saw():
+    import pandas as pd
+
+    from workloads.training.data import is_holdout
+
+    frame = pd.DataFrame({"customer_id": [f"c-{i}" for i in range(5000)]})
+    held = is_holdout(frame)
+    assert 0.15 < held.mean() < 0.25, "about one customer in five is held out"
+    again = is_holdout(frame.iloc[::-1].reset_index(drop=True))
+    assert list(again[::-1]) == list(held), "the split depends on the customer, not on row order"

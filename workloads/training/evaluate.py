@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from workloads.training.artifacts import load_model
-from workloads.training.data import inputs_and_label, read_channel
+from workloads.training.data import inputs_and_label, is_holdout, read_channel
 from workloads.training.metrics import classification_metrics
 
 REPORT_FILE = "evaluation.json"
@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         parser.add_argument(f"--{name}", default=env.get(f"PRODLINE_EVAL_{name.upper()}", default))
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     model = load_model(Path(args.model))
-    report = evaluation_report(model.pipeline, read_channel(Path(args.test)))
+    test = read_channel(Path(args.test))
+    report = evaluation_report(model.pipeline, test[is_holdout(test)])
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / REPORT_FILE).write_text(json.dumps(report, indent=2))

@@ -3,7 +3,8 @@
 Contract (SageMaker script mode): channels at SM_CHANNEL_TRAIN / SM_CHANNEL_VALIDATION (default
 /opt/ml/input/data/<channel>), the model written to SM_MODEL_DIR (default /opt/ml/model), extra outputs to
 SM_OUTPUT_DATA_DIR (default /opt/ml/output/data), hyperparameters as ``--name value`` arguments (dashes or
-underscores). Without a validation channel, 20% of the training rows (stratified, seeded) are held out.
+underscores). Without a validation channel, one customer in five (a stable hash of the customer id, the
+same customers evaluate.py scores) is held out.
 
 Local run: SM_MODEL_DIR=out/model SM_CHANNEL_TRAIN=data/train python -m workloads.training.train --max-iter 100
 """
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import pandas as pd
 import sklearn
-from sklearn.model_selection import train_test_split
 
 from workloads.etl.schema import (
     CATEGORICAL_INPUTS,
@@ -33,12 +33,11 @@ from workloads.etl.schema import (
 )
 from workloads.training.artifacts import save_model
 from workloads.training.baseline import build_baseline
-from workloads.training.data import inputs_and_label, read_channel
+from workloads.training.data import inputs_and_label, is_holdout, read_channel
 from workloads.training.metrics import classification_metrics
 from workloads.training.model import Hyperparameters, build_pipeline
 
 LOG = logging.getLogger(__name__)
-HOLDOUT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,9 @@ def parse_hyperparameters(argv: Sequence[str]) -> Hyperparameters:
 def train(train_frame: pd.DataFrame, validation_frame: pd.DataFrame | None, hp: Hyperparameters):
     """Fit the pipeline; returns (pipeline, metadata, baseline). Pure: no files, no environment."""
     if validation_frame is None:
-        train_frame, validation_frame = train_test_split(
-            train_frame, test_size=HOLDOUT_SHARE, random_state=hp.random_state, stratify=train_frame[LABEL_COLUMN])
+        # The same customers evaluate.py scores: a stable split by customer id, not a random one.
+        holdout = is_holdout(train_frame)
+        train_frame, validation_frame = train_frame[~holdout], train_frame[holdout]
     features, labels = inputs_and_label(train_frame)
     if labels.nunique() < 2:
         raise ValueError(f"training data needs both classes of {LABEL_COLUMN}; got only {sorted(labels.unique())}")

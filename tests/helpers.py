@@ -49,6 +49,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 LAKE_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/lake"
+SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 
 
 def fake_lake_refs():

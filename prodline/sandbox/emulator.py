@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from prodline.sandbox.processes import alive, terminate_group
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -66,16 +68,6 @@ def _pid_file(sandbox: Path) -> Path:
     return sandbox / "emulator.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.0) -> Emulator:
     """The user's emulator when AWS_ENDPOINT_URL is set, else the embedded moto server (started if needed)."""
     if os.environ.get("AWS_ENDPOINT_URL"):
@@ -89,7 +81,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
     record = _pid_file(sandbox)
     if record.exists():
         known = json.loads(record.read_text())
-        if _alive(known["pid"]) and is_up(known["url"]):
+        if alive(known["pid"]) and is_up(known["url"]):
             return Emulator(known["url"], embedded=True, pid=known["pid"])
         record.unlink()
     if is_up(url):
@@ -111,7 +103,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
             record.write_text(json.dumps({"pid": process.pid, "url": url}))
             return Emulator(url, embedded=True, pid=process.pid)
         time.sleep(0.1)
-    _terminate(process.pid)
+    terminate_group(process.pid)
     raise EmulatorError(f"moto_server did not answer on {url} within {wait_seconds:.0f} s; see {sandbox / 'emulator.log'}")
 
 
@@ -121,28 +113,6 @@ def stop(sandbox: Path, timeout: float = 10.0) -> bool:
     if not record.exists():
         return False
     pid = json.loads(record.read_text())["pid"]
-    stopped = _terminate(pid, timeout)
+    stopped = terminate_group(pid, timeout)
     record.unlink(missing_ok=True)
     return stopped
-
-
-def _terminate(pid: int, timeout: float = 10.0) -> bool:
-    """SIGTERM the process group, then SIGKILL what is left: no orphans."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return True

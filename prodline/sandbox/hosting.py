@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from prodline.sandbox.emulator import Emulator, is_up
+from prodline.sandbox.processes import alive, terminate_group
 from prodline.sandbox.paths import ROOT, sandbox_dir
 
 DEFAULT_PORT = 4571
@@ -72,7 +73,7 @@ def start_gateway(stack: str, emulator: Emulator, region: str, port: int = DEFAU
     try:
         _wait_ready(process, url, wait_seconds, log_path)
     except GatewayError:
-        _terminate(process.pid, timeout=10)
+        terminate_group(process.pid, timeout=10)
         _stop_leftovers(sandbox / WORKDIR / CHILDREN)
         raise
     (sandbox / RECORD).write_text(json.dumps({"pid": process.pid, "url": url, "port": port, "region": region,
@@ -110,7 +111,7 @@ def stop_gateway(stack: str, timeout: float = 30.0) -> bool:
     process it left behind. True when a gateway was running."""
     sandbox = sandbox_dir(stack)
     known = _record(sandbox)
-    stopped = bool(known) and _is_gateway(known["pid"]) and _terminate(known["pid"], timeout)
+    stopped = bool(known) and _is_gateway(known["pid"]) and terminate_group(known["pid"], timeout)
     _stop_leftovers(sandbox / WORKDIR / CHILDREN)
     _forget(sandbox)
     return stopped
@@ -145,33 +146,6 @@ def _is_serve(pid: int) -> bool:
     return "workloads.serving.server" in words or any(Path(word).name == "serve" for word in words[:2])
 
 
-def _terminate(pid: int, timeout: float) -> bool:
-    """SIGTERM the process group (the gateway's session), SIGKILL it if it has not exited in time."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        time.sleep(0.1)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    """Alive and not a zombie (a child of this process that exited but was not yet reaped counts as gone)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _stop_leftovers(children_file: Path) -> None:
     """Kill the serve processes the gateway recorded and that still run (only after an unclean gateway exit)."""
     try:
@@ -179,7 +153,7 @@ def _stop_leftovers(children_file: Path) -> None:
     except (OSError, ValueError):
         return
     for pid in pids:
-        if _alive(pid) and _is_serve(pid):
+        if alive(pid) and _is_serve(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
     children_file.unlink(missing_ok=True)

@@ -17,9 +17,10 @@ from components.pipeline_definition import (
     iter_steps,
     validate_definition,
 )
+from tests.helpers import SKLEARN_IMAGE
 
 SPEC = PipelineSpec(
-    image_uri="141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3",
+    image_uri=SKLEARN_IMAGE,
     role_arn="arn:aws:iam::123456789012:role/pipeline",
     kms_key_arn="arn:aws:kms:eu-west-1:123456789012:key/lake",
     features_uri="s3://features/",

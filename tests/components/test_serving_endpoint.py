@@ -8,6 +8,7 @@ from components.sagemaker_images import has_instance_storage
 from components.serving_endpoint import ServingEndpoint, serving_settings
 from tests.helpers import (
     LAKE_KEY_ARN,
+    SKLEARN_IMAGE,
     component_registrations,
     fake_lake_refs,
     named,
@@ -16,7 +17,7 @@ from tests.helpers import (
     wildcard_actions,
 )
 
-IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+IMAGE = SKLEARN_IMAGE
 PACKAGE = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-test-churn/3"
 
 

@@ -10,6 +10,7 @@ from components.code_bundle import bundle_hash, tar_gz
 from components.pipeline_definition import validate_definition
 from components.training_pipeline import TrainingPipeline, training_settings
 from tests.helpers import (
+    SKLEARN_IMAGE,
     as_list,
     component_registrations,
     fake_lake_refs,
@@ -19,7 +20,7 @@ from tests.helpers import (
     wildcard_actions,
 )
 
-IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
+IMAGE = SKLEARN_IMAGE
 ALARM_ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:prodline-test-churn-drift"
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:alerts"
 CODE = {"train.py": b"print('train')\n", "inference.py": b"from x import model_fn\n"}

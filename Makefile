@@ -43,11 +43,11 @@ test-localstack: $(STAMP)
 bench: bench-serving bench-etl
 
 bench-serving: $(STAMP)
-	$(BIN)/python bench/serving_bench.py
+	$(BIN)/python -m bench.serving_bench
 
 bench-etl: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
-	$(BIN)/python bench/etl_bench.py
+	$(BIN)/python -m bench.etl_bench
 
 # The inference image (docs/container-image.md). Building needs a Docker daemon; linting does not.
 IMAGE ?= prodline-serving
@@ -68,3 +68,9 @@ policy: $(STAMP)
 # Rewrites policies/config/<env>.json (each rule's level per environment) after a rule or a level changes.
 policy-config: $(STAMP)
 	$(BIN)/python -m policies.pack_config
+
+# Rewrites Pulumi.yaml's config block from the declaration in infra/config.py after a key changes
+# (a test fails while they differ).
+.PHONY: pulumi-yaml
+pulumi-yaml: $(STAMP)
+	$(BIN)/python -m infra.config --write-pulumi-yaml

@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: loopback ports, waiting for servers, wrk, percentiles, machine facts.
+"""Shared pieces of the benchmarks: waiting for servers, wrk, latency summaries, machine facts.
 
 Every load generated here goes to 127.0.0.1 only, and every loop is bounded in requests and in time.
 """
@@ -10,7 +10,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import time
@@ -18,15 +17,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prodline.net import LOOPBACK
+from prodline.stats import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(url: str, timeout: float = 120.0) -> None:
@@ -40,11 +35,6 @@ def wait_for(url: str, timeout: float = 120.0) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:

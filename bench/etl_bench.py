@@ -1,7 +1,8 @@
 """ETL benchmark: validate 5 million raw rows, quarantine the invalid ones with reasons and write Parquet
 partitioned by date, with the project's pandas engine and with DuckDB doing the same checks and writes.
 
-    make bench-etl            (or: .venv/bin/python bench/etl_bench.py [--rows 5000000] [--runs 3])
+    make bench-etl
+    .venv/bin/python -m bench.etl_bench [--rows 5000000] [--runs 3]     (the same, from the repository root)
 
 Input: 5 daily partitions of 1M rows each (CSV, 2% invalid rows of every kind the schema rejects), made by
 the project's generator and landed on local disk with their manifests. Both engines read the same files
@@ -25,9 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import WORK, machine, wait_for_quiet, write_results
+from bench.common import ROOT, WORK, machine, wait_for_quiet, write_results
 from workloads.etl.schema import RAW_COLUMNS, Column
 from workloads.etl.validation import FLOAT_PATTERN, INT_PATTERN
 
@@ -117,8 +116,8 @@ ENGINES = {"prodline": run_prodline, "duckdb": run_duckdb}
 def timed_child(engine: str, output: Path) -> dict:
     """One run in a fresh process, which reports its wall time and its own peak RSS."""
     shutil.rmtree(output, ignore_errors=True)
-    result = subprocess.run([sys.executable, __file__, "--child", engine, "--output", str(output)],
-                            check=True, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "bench.etl_bench", "--child", engine, "--output", str(output)],
+                            cwd=ROOT, check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

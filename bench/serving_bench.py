@@ -1,7 +1,8 @@
 """Inference server benchmark: per-request overhead over raw predict, and throughput at concurrency 8,
 ``serve`` side by side with MLServer 1.7.1 + mlserver-sklearn serving the same model file.
 
-    make bench-serving            (or: .venv/bin/python bench/serving_bench.py [--rounds 2] [--seconds 10])
+    make bench-serving
+    .venv/bin/python -m bench.serving_bench [--rounds 2] [--seconds 10]     (the same, from the repository root)
 
 MLServer is installed only in its own venv (bench/.venv-mlserver, created on first run) with uvloop<0.22
 (0.23 breaks its start-up) and the project's scikit-learn/pandas/numpy versions, so it unpickles the
@@ -27,13 +28,9 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.common import (
-    LOOPBACK,
     ROOT,
     WORK,
-    free_port,
     machine,
     summary,
     wait_for,
@@ -41,6 +38,7 @@ from bench.common import (
     write_results,
     wrk,
 )
+from prodline.net import LOOPBACK, free_port
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.serving import payloads

@@ -115,7 +115,7 @@ class EtlJob(pulumi.ComponentResource):
         code_objects: list[pulumi.Resource] = [script]
         arguments: dict[str, pulumi.Input[str]] = {}
         if library:
-            # Glue adds --extra-py-files to sys.path; a zip of packages imports on both job types.
+            # Glue adds --extra-py-files to the import path; a zip of packages imports on both job types.
             library_key = f"{code_prefix}/prodline_workloads.zip"
             code_objects.append(aws.s3.BucketObject(
                 f"{name}-library", bucket=artifacts, key=library_key,

@@ -1,7 +1,8 @@
 """Unpack the model into SM_MODEL_DIR before the server starts, as SageMaker hosting does for its containers.
 
-Runs as the pod's init container (``entrypoint.sh fetch-model``) with the pod's IRSA credentials. It reads
-one object, ``MODEL_S3_URI`` (a ``model.tar.gz``), and refuses archive members that would land outside
+Runs as the pod's init container (``entrypoint.sh fetch-model``) with the pod's IRSA credentials, in the
+image's virtualenv, where the ``workloads`` package is installed (its URL parser is the one every layer uses).
+It reads one object, ``MODEL_S3_URI`` (a ``model.tar.gz``), and refuses archive members that would land outside
 the model directory. Extraction goes to a staging directory first and is moved into place at the end, so
 a retried init container never serves a half-unpacked model.
 """
@@ -15,18 +16,10 @@ import tarfile
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlparse
+
+from workloads.s3_uri import split_s3
 
 DEFAULT_MODEL_DIR = "/opt/ml/model"
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); raise ValueError for anything else."""
-    parsed = urlparse(url)
-    key = parsed.path.lstrip("/")
-    if parsed.scheme != "s3" or not parsed.netloc or not key or key.endswith("/"):
-        raise ValueError(f"MODEL_S3_URI must be s3://bucket/key of one object, got {url!r}")
-    return parsed.netloc, key
 
 
 def unpack(archive: Path, model_dir: Path) -> list[str]:
@@ -53,7 +46,7 @@ def unpack(archive: Path, model_dir: Path) -> list[str]:
 
 def fetch(url: str, model_dir: Path, s3_client) -> list[str]:
     """Download the archive to a temporary file and unpack it into model_dir."""
-    bucket, key = parse_s3_url(url)
+    bucket, key = split_s3(url, object_key=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "model.tar.gz"
@@ -67,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = args[0] if args else os.environ.get("MODEL_S3_URI", "")
     model_dir = Path(args[1] if len(args) > 1 else os.environ.get("SM_MODEL_DIR", DEFAULT_MODEL_DIR))
     try:
-        parse_s3_url(url)
-    except ValueError as err:
-        print(f"fetch-model: {err}", file=sys.stderr)
+        split_s3(url, object_key=True)
+    except ValueError:
+        print(f"fetch-model: MODEL_S3_URI must be s3://bucket/key of one object, got {url!r}", file=sys.stderr)
         return 2
     import boto3
 

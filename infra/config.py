@@ -1,5 +1,10 @@
 """Stack config -> frozen, validated dataclasses. The only module that reads Pulumi config.
 
+Each key is declared once, as a field of the settings dataclass the components' wiring reads
+(``setting(...)``, see ``infra/config_schema.py``): its name, parser, default, per-environment rule and
+description. The key table (``KEYS``), the validation and the ``config:`` block of ``Pulumi.yaml``
+(``python -m infra.config --write-pulumi-yaml``; ``--check`` compares) all derive from those fields.
+
 Every value arrives as the string the Pulumi engine hands the program (project defaults from
 ``Pulumi.yaml`` merged under the stack file). All problems are collected and reported together, each
 naming the key, the bad value and what is allowed, before a single resource is declared.
@@ -7,17 +12,25 @@ naming the key, the bad value and what is allowed, before a single resource is d
 
 from __future__ import annotations
 
+import argparse
 import json
-import math
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from infra import environments as envs
+from infra import config_parsers as p
+from infra import config_schema as schema
+from infra.config_parsers import Invalid
+from infra.config_schema import allowed_in, at_least, at_most, setting
+from standards import environments as envs
+from standards.ownership import ownership_tags
 
 NAMESPACE = "prodline"
 PROJECT = "prodline"
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
 
 
 class ConfigError(ValueError):
@@ -28,272 +41,187 @@ class ConfigError(ValueError):
         super().__init__("invalid stack config:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
-class _Invalid(ValueError):
-    """A parser's complaint: the text says what is allowed."""
+def _on_kubernetes(values: Mapping[str, Any]) -> bool:
+    return values.get("servingPlatform") == "kubernetes"
 
 
-# --- parsers: str -> value, or _Invalid naming what is allowed -------------------------------------
-
-def _integer(lo: int, hi: int | None = None) -> Callable[[str], int]:
-    allowed = f"an integer >= {lo}" if hi is None else f"an integer from {lo} to {hi}"
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise _Invalid(allowed) from None
-        if value < lo or (hi is not None and value > hi):
-            raise _Invalid(allowed)
-        return value
-
-    return parse
-
-
-def _decimal(lo: float, hi: float, *, lo_open: bool = False) -> Callable[[str], float]:
-    allowed = f"a number {'>' if lo_open else '>='} {lo} and <= {hi}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise _Invalid(allowed) from None
-        if math.isnan(value) or value > hi or value < lo or (lo_open and value == lo):
-            raise _Invalid(allowed)
-        return value
-
-    return parse
-
-
-def _choice(values: tuple[Any, ...], convert: Callable[[str], Any] = str) -> Callable[[str], Any]:
-    allowed = "one of " + ", ".join(str(v) for v in values)
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise _Invalid(allowed) from None
-        if value not in values:
-            raise _Invalid(allowed)
-        return value
-
-    return parse
-
-
-def _pattern(regex: str, allowed: str) -> Callable[[str], str]:
-    compiled = re.compile(regex)
-
-    def parse(text: str) -> str:
-        if not compiled.fullmatch(text):
-            raise _Invalid(allowed)
-        return text
-
-    return parse
-
-
-def _boolean(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise _Invalid("true or false")
-
-
-# AWS tag values: letters, digits, spaces and + - = . _ : / @, at most 256 characters.
-_tag_value = _pattern(r"[\w .:/=+@-]{1,256}", "1-256 characters of letters, digits, spaces and + - = . _ : / @")
-_email = _pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-                  "an e-mail address like team@example.com")
-# EventBridge / Glue schedule expressions: cron with six fields, or rate(N unit).
-_schedule = _pattern(
-    r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)",
-    "cron(min hour day-of-month month day-of-week year) or rate(N minutes|hours|days)",
-)
-_instance_type = _pattern(r"ml\.[a-z0-9]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
-_optional = lambda parse: lambda text: "" if text == "" else parse(text)  # noqa: E731 - a tiny combinator
-_dns_label = _pattern(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a DNS label: lowercase letters, digits and -")
-_image_tag = _pattern(r"(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag other than latest, e.g. 0.1.0")
-_model_package = _pattern(
-    r"latest|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
-    "latest (the newest approved package in the group), none (declare no endpoint yet) or a model package ARN",
-)
-
-
-@dataclass(frozen=True)
-class Key:
-    """One config key: its Pulumi.yaml type, how to parse it, and what it means."""
-
-    name: str
-    kind: str  # the Pulumi.yaml schema type: string | integer | boolean
-    parse: Callable[[str], Any]
-    description: str
-    required: bool = False
-
-
-KEYS: dict[str, Key] = {k.name: k for k in (
-    Key("environment", "string", _choice(envs.ENVIRONMENTS), "Environment this stack is: dev, staging or prod.",
-        required=True),
-    Key("owner", "string", _tag_value, "Team that owns the stack; becomes the `owner` tag.", required=True),
-    Key("costCenter", "string", _tag_value, "Cost center billed; becomes the `cost-center` tag.", required=True),
-    Key("alertEmail", "string", _email, "E-mail address subscribed to the stack's alerts.", required=True),
-    Key("lakeRetentionDays", "integer", _integer(1),
-        "Days a superseded (noncurrent) object version is kept in the lake before it expires."),
-    Key("lakeRawTransitionDays", "integer", _integer(30),
-        "Days after which raw-zone objects move to STANDARD_IA (S3 requires at least 30)."),
-    Key("logRetentionDays", "integer", _choice(envs.LOG_RETENTION_DAYS, int),
-        "Retention of every CloudWatch log group, in days (a value CloudWatch Logs accepts)."),
-    Key("etlJobType", "string", _choice(envs.GLUE_JOB_TYPES),
-        "Glue job type: pythonshell (pandas, small data) or glueetl (Spark, data that outgrows one machine)."),
-    Key("etlSchedule", "string", _schedule, "When the ETL runs: a Glue/EventBridge cron() or rate() expression."),
-    Key("etlWorkerType", "string", _choice(envs.GLUE_WORKER_TYPES), "Glue Spark worker type (glueetl only)."),
-    Key("etlNumberOfWorkers", "integer", _integer(2, 100), "Glue Spark worker count (glueetl only)."),
-    Key("etlTimeoutMinutes", "integer", _integer(1, 2880), "Minutes after which a Glue job run is stopped."),
-    Key("etlMaxRetries", "integer", _integer(0, 3), "Times Glue retries a failed job run."),
-    Key("trainingInstanceType", "string", _instance_type,
-        "SageMaker training instance type; each environment allows its own list."),
-    Key("trainingQualityThreshold", "string", _decimal(0.0, 1.0, lo_open=True),
-        "Least validation AUC a trained model needs to be registered (0 < x <= 1)."),
-    Key("trainingSchedule", "string", _schedule, "When the training pipeline runs: an EventBridge cron() or rate()."),
-    Key("modelApprovalStatus", "string", _choice(envs.MODEL_APPROVAL_STATUSES),
-        "Status a newly registered model gets; Approved (auto-deploy) is allowed in dev only."),
-    Key("modelPackageArn", "string", _model_package,
-        "Model version to serve: latest approved in the group, none, or an explicit model package ARN."),
-    Key("servingInstanceType", "string", _instance_type,
-        "SageMaker endpoint instance type; each environment allows its own list."),
-    Key("servingMinCapacity", "integer", _integer(1), "Fewest endpoint instances (prod needs at least 2)."),
-    Key("servingMaxCapacity", "integer", _integer(1), "Most endpoint instances autoscaling may reach."),
-    Key("servingServerless", "boolean", _boolean,
-        "Serve from a serverless endpoint (scales to zero; no data capture) instead of instances; dev only."),
-    Key("servingTargetInvocations", "integer", _integer(1, 100000),
-        "Invocations per instance per minute that target-tracking autoscaling aims for."),
-    Key("servingScaleInCooldownSeconds", "integer", _integer(0, 3600),
-        "Seconds autoscaling waits after a scale-in before scaling in again."),
-    Key("dataCapturePercent", "integer", _integer(0, 100),
-        "Share of requests and responses captured to the lake for drift monitoring (staging/prod need > 0)."),
-    Key("canaryPercent", "integer", _integer(1, 50), "Share of traffic a new model version gets during its canary."),
-    Key("canaryBakeSeconds", "integer", _integer(60, 3600),
-        "Seconds a canary serves its share, watched by the rollback alarms, before the rest of the traffic moves."),
-    Key("servingImageSource", "string", _choice(envs.SERVING_IMAGE_SOURCES),
-        "Image a SageMaker endpoint runs: framework (SageMaker's scikit-learn container) or project (this "
-        "project's image from the stack's ECR repository, at servingImageTag)."),
-    Key("servingPlatform", "string", _choice(envs.SERVING_PLATFORMS),
-        "Where the model is served: sagemaker (endpoints) or kubernetes (the same image on a cluster)."),
-    Key("eksClusterName", "string", _optional(_pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name")),
-        "Existing EKS cluster to serve on when servingPlatform is kubernetes (or give kubeconfig)."),
-    Key("kubeconfig", "string", lambda text: text,
-        "Kubeconfig of a non-EKS cluster (set it as a secret); needs k8sOidcIssuerUrl for pod IAM roles."),
-    Key("k8sOidcIssuerUrl", "string", _optional(_pattern(r"https://\S+", "an https:// URL")),
-        "OIDC issuer of the cluster given by kubeconfig (for IAM roles for service accounts)."),
-    Key("servingImageTag", "string", _image_tag, "Tag of the serving image in the stack's ECR repository."),
-    Key("k8sCanaryImageTag", "string", _optional(_image_tag),
-        "Image tag of a canary Deployment that gets canaryPercent of the traffic (needs k8sIngressHost)."),
-    Key("k8sNamespace", "string", _dns_label, "Namespace of the serving objects."),
-    Key("k8sIngressNamespace", "string", _dns_label, "Namespace of the ingress controller: the only allowed caller."),
-    Key("k8sIngressHost", "string", _optional(_pattern(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}",
-                                                       "a DNS name like churn.example.com")),
-        "Host name of the serving Ingress (empty: no Ingress)."),
-    Key("k8sMinReplicas", "integer", _integer(1), "Fewest serving pods (prod needs at least 2)."),
-    Key("k8sMaxReplicas", "integer", _integer(1), "Most serving pods the HorizontalPodAutoscaler may reach."),
-    Key("k8sCpuTargetPercent", "integer", _integer(1, 100), "CPU utilization the HorizontalPodAutoscaler aims for."),
-    Key("k8sRequestsPerSecondTarget", "integer", _integer(0),
-        "Requests per second per pod to scale on (needs a metrics adapter); 0 scales on CPU only."),
-    Key("alarmLatencyP99Ms", "integer", _integer(1, 60000),
-        "p99 model latency, in ms, above which the latency alarm fires."),
-    Key("alarm5xxThreshold", "integer", _integer(1), "5xx errors per minute at or above which the error alarm fires."),
-    Key("alarmInvocationsFloor", "integer", _integer(0),
-        "Fewest invocations per 5 minutes before the traffic-floor alarm fires; 0 turns it off (prod needs >= 1)."),
-    Key("alarm4xxRatePercent", "string", _decimal(0.0, 100.0, lo_open=True),
-        "Share of requests answered 4xx, in percent, above which the client-error alarm fires."),
-    Key("driftThreshold", "string", _decimal(0.0, 10.0, lo_open=True),
-        "Population stability index above which the drift alarm fires (0.2 is a common choice)."),
-)}
-
-_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
-
-
-# --- typed settings ---------------------------------------------------------------------------------
+# --- the settings: one field per key ------------------------------------------------------------------
+# Keys with no default come first in Pulumi.yaml; the rest follow in the order of the fields below.
 
 @dataclass(frozen=True)
 class Ownership:
-    owner: str
-    cost_center: str
-    environment: str
+    environment: str = setting(
+        "environment", p.choice(envs.ENVIRONMENTS), "Environment this stack is: dev, staging or prod.")
+    owner: str = setting("owner", p.tag_value, "Team that owns the stack; becomes the `owner` tag.")
+    cost_center: str = setting("costCenter", p.tag_value, "Cost center billed; becomes the `cost-center` tag.")
     project: str = PROJECT
 
     def tags(self) -> dict[str, str]:
         """The five tags every taggable resource carries."""
-        return {
-            "owner": self.owner,
-            "cost-center": self.cost_center,
-            "environment": self.environment,
-            "project": self.project,
-            "managed-by": "pulumi",
-        }
+        return ownership_tags(owner=self.owner, cost_center=self.cost_center, environment=self.environment,
+                              project=self.project)
 
 
 @dataclass(frozen=True)
 class LakeSettings:
-    retention_days: int
-    raw_transition_days: int
-    log_retention_days: int
+    retention_days: int = setting(
+        "lakeRetentionDays", p.integer(1),
+        "Days a superseded (noncurrent) object version is kept in the lake before it expires.", default=90)
+    raw_transition_days: int = setting(
+        "lakeRawTransitionDays", p.integer(30),
+        "Days after which raw-zone objects move to STANDARD_IA (S3 requires at least 30).", default=30)
+    log_retention_days: int = setting(
+        "logRetentionDays", p.choice(envs.LOG_RETENTION_DAYS, int),
+        "Retention of every CloudWatch log group, in days (a value CloudWatch Logs accepts).", default=30)
 
 
 @dataclass(frozen=True)
 class EtlSettings:
-    job_type: str
-    schedule: str
-    worker_type: str
-    number_of_workers: int
-    timeout_minutes: int
-    max_retries: int
+    job_type: str = setting(
+        "etlJobType", p.choice(envs.GLUE_JOB_TYPES),
+        "Glue job type: pythonshell (pandas, small data) or glueetl (Spark, data that outgrows one machine).",
+        default="pythonshell")
+    schedule: str = setting(
+        "etlSchedule", p.schedule, "When the ETL runs: a Glue/EventBridge cron() or rate() expression.",
+        default="cron(0 2 * * ? *)")
+    worker_type: str = setting(
+        "etlWorkerType", p.choice(envs.GLUE_WORKER_TYPES), "Glue Spark worker type (glueetl only).", default="G.1X")
+    number_of_workers: int = setting(
+        "etlNumberOfWorkers", p.integer(2, 100), "Glue Spark worker count (glueetl only).", default=2)
+    timeout_minutes: int = setting(
+        "etlTimeoutMinutes", p.integer(1, 2880), "Minutes after which a Glue job run is stopped.", default=60)
+    max_retries: int = setting(
+        "etlMaxRetries", p.integer(0, 3), "Times Glue retries a failed job run.", default=1)
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    instance_type: str
-    quality_threshold: float
-    schedule: str
-    approval_status: str
+    instance_type: str = setting(
+        "trainingInstanceType", p.instance_type,
+        "SageMaker training instance type; each environment allows its own list.", default="ml.m5.large",
+        per_environment=allowed_in(envs.TRAINING_INSTANCE_TYPES))
+    quality_threshold: float = setting(
+        "trainingQualityThreshold", p.decimal(0.0, 1.0, lo_open=True),
+        "Least validation AUC a trained model needs to be registered (0 < x <= 1).", default="0.75")
+    schedule: str = setting(
+        "trainingSchedule", p.schedule, "When the training pipeline runs: an EventBridge cron() or rate().",
+        default="rate(7 days)")
+    approval_status: str = setting(
+        "modelApprovalStatus", p.choice(envs.MODEL_APPROVAL_STATUSES),
+        "Status a newly registered model gets; Approved (auto-deploy) is allowed in dev only.",
+        default="PendingManualApproval",
+        per_environment=allowed_in(envs.APPROVAL_STATUSES_ALLOWED,
+                                   "new models must wait for a person's approval there (PendingManualApproval)"))
 
 
 @dataclass(frozen=True)
 class ServingSettings:
-    instance_type: str
-    min_capacity: int
-    max_capacity: int
-    canary_percent: int
-    canary_bake_seconds: int
-    serverless: bool
-    target_invocations: int
-    scale_in_cooldown_seconds: int
-    data_capture_percent: int
-    model_package: str
+    model_package: str = setting(
+        "modelPackageArn", p.model_package,
+        "Model version to serve: latest approved in the group, none, or an explicit model package ARN.",
+        default="latest")
     """'latest', 'none' or a model package ARN."""
-    platform: str
-    image_source: str
+    instance_type: str = setting(
+        "servingInstanceType", p.instance_type,
+        "SageMaker endpoint instance type; each environment allows its own list.", default="ml.m5.large",
+        per_environment=allowed_in(envs.SERVING_INSTANCE_TYPES))
+    min_capacity: int = setting(
+        "servingMinCapacity", p.integer(1), "Fewest endpoint instances (prod needs at least 2).", default=1,
+        per_environment=at_least(envs.MIN_SERVING_CAPACITY, "it needs at least {limit} so the endpoint survives "
+                                                            "the loss of an availability zone"))
+    max_capacity: int = setting(
+        "servingMaxCapacity", p.integer(1), "Most endpoint instances autoscaling may reach.", default=2,
+        per_environment=at_most(envs.MAX_SERVING_CAPACITY, "at most {limit} (cost cap)"))
+    serverless: bool = setting(
+        "servingServerless", p.boolean,
+        "Serve from a serverless endpoint (scales to zero; no data capture) instead of instances; dev only.",
+        default=False,
+        per_environment=allowed_in(envs.SERVERLESS_ALLOWED, "serverless endpoints have no data capture and no "
+                                                            "instance floor, so only dev may use them"))
+    target_invocations: int = setting(
+        "servingTargetInvocations", p.integer(1, 100000),
+        "Invocations per instance per minute that target-tracking autoscaling aims for.", default=100)
+    scale_in_cooldown_seconds: int = setting(
+        "servingScaleInCooldownSeconds", p.integer(0, 3600),
+        "Seconds autoscaling waits after a scale-in before scaling in again.", default=300)
+    data_capture_percent: int = setting(
+        "dataCapturePercent", p.integer(0, 100),
+        "Share of requests and responses captured to the lake for drift monitoring (staging/prod need > 0).",
+        default=20, per_environment=at_least(envs.MIN_DATA_CAPTURE_PERCENT, "at least {limit}, or drift goes unseen"))
+    canary_percent: int = setting(
+        "canaryPercent", p.integer(1, 50), "Share of traffic a new model version gets during its canary.",
+        default=10)
+    canary_bake_seconds: int = setting(
+        "canaryBakeSeconds", p.integer(60, 3600),
+        "Seconds a canary serves its share, watched by the rollback alarms, before the rest of the traffic moves.",
+        default=600)
+    image_source: str = setting(
+        "servingImageSource", p.choice(envs.SERVING_IMAGE_SOURCES),
+        "Image a SageMaker endpoint runs: framework (SageMaker's scikit-learn container) or project (this "
+        "project's image from the stack's ECR repository, at servingImageTag).", default="framework")
+    platform: str = setting(
+        "servingPlatform", p.choice(envs.SERVING_PLATFORMS),
+        "Where the model is served: sagemaker (endpoints) or kubernetes (the same image on a cluster).",
+        default="sagemaker")
 
 
 @dataclass(frozen=True)
 class KubernetesSettings:
-    eks_cluster_name: str
-    kubeconfig: str
-    oidc_issuer_url: str
-    image_tag: str
-    canary_image_tag: str
-    namespace: str
-    ingress_namespace: str
-    ingress_host: str
-    min_replicas: int
-    max_replicas: int
-    cpu_target_percent: int
-    requests_per_second_target: int
+    eks_cluster_name: str = setting(
+        "eksClusterName", p.optional(p.eks_cluster_name),
+        "Existing EKS cluster to serve on when servingPlatform is kubernetes (or give kubeconfig).", default="")
+    kubeconfig: str = setting(
+        "kubeconfig", p.text,
+        "Kubeconfig of a non-EKS cluster (set it as a secret); needs k8sOidcIssuerUrl for pod IAM roles.", default="")
+    oidc_issuer_url: str = setting(
+        "k8sOidcIssuerUrl", p.optional(p.https_url),
+        "OIDC issuer of the cluster given by kubeconfig (for IAM roles for service accounts).", default="")
+    image_tag: str = setting(
+        "servingImageTag", p.image_tag, "Tag of the serving image in the stack's ECR repository.", default="0.1.0")
+    canary_image_tag: str = setting(
+        "k8sCanaryImageTag", p.optional(p.image_tag),
+        "Image tag of a canary Deployment that gets canaryPercent of the traffic (needs k8sIngressHost).", default="")
+    namespace: str = setting(
+        "k8sNamespace", p.dns_label, "Namespace of the serving objects.", default="prodline-serving")
+    ingress_namespace: str = setting(
+        "k8sIngressNamespace", p.dns_label, "Namespace of the ingress controller: the only allowed caller.",
+        default="ingress-nginx")
+    ingress_host: str = setting(
+        "k8sIngressHost", p.optional(p.dns_name), "Host name of the serving Ingress (empty: no Ingress).", default="")
+    min_replicas: int = setting(
+        "k8sMinReplicas", p.integer(1), "Fewest serving pods (prod needs at least 2).", default=1,
+        per_environment=at_least(envs.MIN_SERVING_CAPACITY, "it needs at least {limit}", when=_on_kubernetes))
+    max_replicas: int = setting(
+        "k8sMaxReplicas", p.integer(1), "Most serving pods the HorizontalPodAutoscaler may reach.", default=2,
+        per_environment=at_most(envs.MAX_SERVING_CAPACITY, "at most {limit}", when=_on_kubernetes))
+    cpu_target_percent: int = setting(
+        "k8sCpuTargetPercent", p.integer(1, 100), "CPU utilization the HorizontalPodAutoscaler aims for.",
+        default=70)
+    requests_per_second_target: int = setting(
+        "k8sRequestsPerSecondTarget", p.integer(0),
+        "Requests per second per pod to scale on (needs a metrics adapter); 0 scales on CPU only.", default=0)
 
 
 @dataclass(frozen=True)
 class AlarmSettings:
-    latency_p99_ms: int
-    errors_5xx: int
-    rate_4xx_percent: float
-    drift_threshold: float
-    alert_email: str
-    invocations_floor: int
+    latency_p99_ms: int = setting(
+        "alarmLatencyP99Ms", p.integer(1, 60000), "p99 model latency, in ms, above which the latency alarm fires.",
+        default=500)
+    errors_5xx: int = setting(
+        "alarm5xxThreshold", p.integer(1), "5xx errors per minute at or above which the error alarm fires.",
+        default=5)
+    invocations_floor: int = setting(
+        "alarmInvocationsFloor", p.integer(0),
+        "Fewest invocations per 5 minutes before the traffic-floor alarm fires; 0 turns it off (prod needs >= 1).",
+        default=0, per_environment=at_least(envs.MIN_INVOCATIONS_FLOOR,
+                                            "at least {limit}, so a silent endpoint pages someone"))
+    rate_4xx_percent: float = setting(
+        "alarm4xxRatePercent", p.decimal(0.0, 100.0, lo_open=True),
+        "Share of requests answered 4xx, in percent, above which the client-error alarm fires.", default="5")
+    drift_threshold: float = setting(
+        "driftThreshold", p.decimal(0.0, 10.0, lo_open=True),
+        "Population stability index above which the drift alarm fires (0.2 is a common choice).", default="0.2")
+    alert_email: str = setting("alertEmail", p.email, "E-mail address subscribed to the stack's alerts.")
 
 
 @dataclass(frozen=True)
@@ -312,6 +240,12 @@ class StackConfig:
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+
+KEYS: dict[str, schema.Setting] = schema.key_table(StackConfig)
+"""Every key, by name: required keys first, then in the order the settings dataclasses declare them."""
+
+_REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 
 
 # --- parsing ----------------------------------------------------------------------------------------
@@ -335,127 +269,57 @@ def parse_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
         text = _as_text(raw[full_key])
         try:
             values[key.name] = key.parse(text)
-        except _Invalid as err:
+        except Invalid as err:
             problems.append(f"{full_key}: {text!r} is not allowed; expected {err}")
 
     region = _as_text(raw.get("aws:region", ""))
     if not _REGION.fullmatch(region):
         problems.append(f"aws:region: {region!r} is not allowed; expected an AWS region like eu-west-1")
 
+    problems.extend(_environment_rules(values))
     problems.extend(_cross_checks(values))
     if problems:
         raise ConfigError(problems)
 
-    env = values["environment"]
-    return StackConfig(
-        stack=stack,
-        environment=env,
-        region=region,
-        ownership=Ownership(owner=values["owner"], cost_center=values["costCenter"], environment=env),
-        lake=LakeSettings(
-            retention_days=values["lakeRetentionDays"],
-            raw_transition_days=values["lakeRawTransitionDays"],
-            log_retention_days=values["logRetentionDays"],
-        ),
-        etl=EtlSettings(
-            job_type=values["etlJobType"],
-            schedule=values["etlSchedule"],
-            worker_type=values["etlWorkerType"],
-            number_of_workers=values["etlNumberOfWorkers"],
-            timeout_minutes=values["etlTimeoutMinutes"],
-            max_retries=values["etlMaxRetries"],
-        ),
-        training=TrainingSettings(
-            instance_type=values["trainingInstanceType"],
-            quality_threshold=values["trainingQualityThreshold"],
-            schedule=values["trainingSchedule"],
-            approval_status=values["modelApprovalStatus"],
-        ),
-        serving=ServingSettings(
-            instance_type=values["servingInstanceType"],
-            min_capacity=values["servingMinCapacity"],
-            max_capacity=values["servingMaxCapacity"],
-            canary_percent=values["canaryPercent"],
-            canary_bake_seconds=values["canaryBakeSeconds"],
-            serverless=values["servingServerless"],
-            target_invocations=values["servingTargetInvocations"],
-            scale_in_cooldown_seconds=values["servingScaleInCooldownSeconds"],
-            data_capture_percent=values["dataCapturePercent"],
-            model_package=values["modelPackageArn"],
-            platform=values["servingPlatform"],
-            image_source=values["servingImageSource"],
-        ),
-        kubernetes=KubernetesSettings(
-            eks_cluster_name=values["eksClusterName"],
-            kubeconfig=values["kubeconfig"],
-            oidc_issuer_url=values["k8sOidcIssuerUrl"],
-            image_tag=values["servingImageTag"],
-            canary_image_tag=values["k8sCanaryImageTag"],
-            namespace=values["k8sNamespace"],
-            ingress_namespace=values["k8sIngressNamespace"],
-            ingress_host=values["k8sIngressHost"],
-            min_replicas=values["k8sMinReplicas"],
-            max_replicas=values["k8sMaxReplicas"],
-            cpu_target_percent=values["k8sCpuTargetPercent"],
-            requests_per_second_target=values["k8sRequestsPerSecondTarget"],
-        ),
-        alarms=AlarmSettings(
-            latency_p99_ms=values["alarmLatencyP99Ms"],
-            errors_5xx=values["alarm5xxThreshold"],
-            rate_4xx_percent=values["alarm4xxRatePercent"],
-            drift_threshold=values["driftThreshold"],
-            alert_email=values["alertEmail"],
-            invocations_floor=values["alarmInvocationsFloor"],
-        ),
-    )
+    return schema.assemble(StackConfig, values, stack=stack, environment=values["environment"], region=region)
 
 
-def _cross_checks(values: Mapping[str, Any]) -> list[str]:
-    """Rules that relate keys to each other or to the environment; run only on keys that parsed."""
+def _environment_rules(values: Mapping[str, Any]) -> list[str]:
+    """Each key's per-environment rule (tables in standards/environments.py); run only on keys that parsed."""
     env = values.get("environment")
     if env is None:
         return []
     problems = []
-    for key, table in (("trainingInstanceType", envs.TRAINING_INSTANCE_TYPES),
-                       ("servingInstanceType", envs.SERVING_INSTANCE_TYPES)):
-        value = values.get(key)
-        if value is not None and value not in table[env]:
-            problems.append(f"{NAMESPACE}:{key}: {value!r} is not allowed in {env}; allowed: {', '.join(table[env])}")
+    for key in KEYS.values():
+        if key.per_environment is None or key.name not in values:
+            continue
+        value = values[key.name]
+        complaint = key.per_environment.check(value, env, values)
+        if complaint:
+            problems.append(f"{NAMESPACE}:{key.name}: {_show(value)} is not allowed in {env}; {complaint}")
+    return problems
 
-    low, high = values.get("servingMinCapacity"), values.get("servingMaxCapacity")
-    if low is not None and low < envs.MIN_SERVING_CAPACITY[env]:
-        problems.append(f"{NAMESPACE}:servingMinCapacity: {low} is not allowed in {env}; it needs at least "
-                        f"{envs.MIN_SERVING_CAPACITY[env]} so the endpoint survives the loss of an availability zone")
-    if high is not None and high > envs.MAX_SERVING_CAPACITY[env]:
-        problems.append(f"{NAMESPACE}:servingMaxCapacity: {high} is not allowed in {env}; "
-                        f"at most {envs.MAX_SERVING_CAPACITY[env]} (cost cap)")
-    if values.get("modelApprovalStatus") == "Approved" and env != "dev":
-        problems.append(f"{NAMESPACE}:modelApprovalStatus: 'Approved' is not allowed in {env}; new models must "
-                        "wait for a person's approval there (PendingManualApproval)")
-    if values.get("servingServerless") and env != "dev":
-        problems.append(f"{NAMESPACE}:servingServerless: true is not allowed in {env}; serverless endpoints have no "
-                        "data capture and no instance floor, so only dev may use them")
+
+def _cross_checks(values: Mapping[str, Any]) -> list[str]:
+    """Rules that relate keys to each other; run only on keys that parsed."""
+    if values.get("environment") is None:
+        return []
+    problems = []
     capture = values.get("dataCapturePercent")
     if values.get("servingServerless") and capture:
         problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed with servingServerless=true; "
                         "serverless endpoints cannot capture data, set it to 0")
-    if capture is not None and capture < 1 and env != "dev":
-        problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed in {env}; at least 1, "
-                        "or drift goes unseen")
-    floor = values.get("alarmInvocationsFloor")
-    if floor is not None and floor < 1 and env == "prod":
-        problems.append(f"{NAMESPACE}:alarmInvocationsFloor: {floor} is not allowed in prod; at least 1, "
-                        "so a silent endpoint pages someone")
-    problems.extend(_kubernetes_checks(values, env))
+    problems.extend(_kubernetes_checks(values))
+    low, high = values.get("servingMinCapacity"), values.get("servingMaxCapacity")
     if low is not None and high is not None and low > high:
         problems.append(f"{NAMESPACE}:servingMinCapacity: {low} is greater than "
                         f"{NAMESPACE}:servingMaxCapacity {high}; min must be <= max")
     return problems
 
 
-def _kubernetes_checks(values: Mapping[str, Any], env: str) -> list[str]:
-    """Kubernetes serving needs a cluster, and the same replica floor and cap as SageMaker capacity."""
-    if values.get("servingPlatform") != "kubernetes":
+def _kubernetes_checks(values: Mapping[str, Any]) -> list[str]:
+    """Kubernetes serving needs one cluster, an OIDC issuer for a kubeconfig cluster, and sane replicas."""
+    if not _on_kubernetes(values):
         return []
     problems = []
     key = f"{NAMESPACE}:"
@@ -468,15 +332,16 @@ def _kubernetes_checks(values: Mapping[str, Any], env: str) -> list[str]:
     if values.get("k8sNamespace") and values.get("k8sNamespace") == values.get("k8sIngressNamespace"):
         problems.append(f"{key}k8sIngressNamespace: must differ from {key}k8sNamespace")
     low, high = values.get("k8sMinReplicas"), values.get("k8sMaxReplicas")
-    if low is not None and low < envs.MIN_SERVING_CAPACITY[env]:
-        problems.append(f"{key}k8sMinReplicas: {low} is not allowed in {env}; it needs at least "
-                        f"{envs.MIN_SERVING_CAPACITY[env]}")
-    if high is not None and high > envs.MAX_SERVING_CAPACITY[env]:
-        problems.append(f"{key}k8sMaxReplicas: {high} is not allowed in {env}; "
-                        f"at most {envs.MAX_SERVING_CAPACITY[env]}")
     if low is not None and high is not None and low > high:
         problems.append(f"{key}k8sMinReplicas: {low} is greater than {key}k8sMaxReplicas {high}")
     return problems
+
+
+def _show(value: Any) -> str:
+    """A parsed value as a problem quotes it: strings in quotes, booleans as config spells them."""
+    if isinstance(value, str):
+        return repr(value)
+    return _as_text(value)
 
 
 def _as_text(value: Any) -> str:
@@ -495,3 +360,20 @@ def from_pulumi() -> StackConfig:
 
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     return parse_config(raw, pulumi.get_stack())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m infra.config --write-pulumi-yaml`` regenerates Pulumi.yaml's config block; ``--check`` compares."""
+    parser = argparse.ArgumentParser(prog="python -m infra.config", description=main.__doc__)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write-pulumi-yaml", action="store_true", help="rewrite the config block of Pulumi.yaml")
+    mode.add_argument("--check", action="store_true", help="exit 1 when Pulumi.yaml's config block is stale")
+    parser.add_argument("--file", type=Path, default=PROJECT_FILE, help="the project file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    ok, message = schema.write_or_check(args.file, KEYS, write=args.write_pulumi_yaml)
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,10 +22,10 @@ from components.observability import Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
 from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
-from infra import environments as envs
 from infra.config import StackConfig
 from infra.model_version import model_data_url, resolve_model_package
 from infra.tags import register_ownership_tags
+from standards import environments as envs
 from workloads.etl import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -300,10 +300,14 @@ def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: 
     return patterns
 
 
+# Top-level modules of the workloads package that every shipped bundle needs beside its subpackages.
+SHARED_WORKLOAD_MODULES = ("__init__.py", "s3_uri.py")
+
+
 def training_bundle() -> dict[str, bytes]:
     """The script-mode bundle: the workloads package plus train.py / inference.py at the top."""
     workloads = ROOT / "workloads"
-    files = {"workloads/__init__.py": (workloads / "__init__.py").read_bytes()}
+    files = {f"workloads/{name}": (workloads / name).read_bytes() for name in SHARED_WORKLOAD_MODULES}
     for package in ("etl", "training", "serving"):
         for path in sorted((workloads / package).glob("*.py")):
             files[str(path.relative_to(ROOT))] = path.read_bytes()
@@ -322,5 +326,5 @@ def _s3(bucket: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
 
 def _etl_library() -> dict[str, str]:
     """The files a Glue job needs to ``import workloads.etl``: archive path -> local path."""
-    files = [ROOT / "workloads" / "__init__.py", *sorted(ETL_DIR.glob("*.py"))]
+    files = [*(ROOT / "workloads" / name for name in SHARED_WORKLOAD_MODULES), *sorted(ETL_DIR.glob("*.py"))]
     return {str(path.relative_to(ROOT)): str(path) for path in files}

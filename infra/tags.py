@@ -6,35 +6,13 @@ inputs, where ``pulumi preview``, the offline preview and the policy pack all se
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Mapping
-from functools import cache
 
 import pulumi
 
+from standards.ownership import takes_tags, type_takes_tags
 
-@cache
-def takes_tags(resource_class: type) -> bool:
-    """True when a resource class accepts a ``tags`` map (pulumi-aws declares it on ``_internal_init``)."""
-    init = getattr(resource_class, "_internal_init", None)
-    return init is not None and "tags" in inspect.signature(init).parameters
-
-
-def class_for(type_token: str) -> type | None:
-    """The SDK class of a type token such as ``aws:s3/bucket:Bucket`` (None for non-AWS types)."""
-    package, module_path, class_name = type_token.split(":")
-    if package != "aws":
-        return None
-    module = module_path.split("/")[0]
-    python_module = "pulumi_aws" if module == "index" else f"pulumi_aws.{module}"
-    return getattr(importlib.import_module(python_module), class_name, None)
-
-
-def type_takes_tags(type_token: str) -> bool:
-    """True when resources of this type token accept tags: what the ownership check is owed."""
-    cls = class_for(type_token)
-    return cls is not None and takes_tags(cls)
+__all__ = ["ownership_transformation", "register_ownership_tags", "takes_tags", "type_takes_tags"]
 
 
 def ownership_transformation(tags: Mapping[str, str]):

@@ -13,21 +13,17 @@ the CLI passes it (``PULUMI_STACK``) and it names an environment, else of prod, 
 """
 
 import os
-import sys
-from pathlib import Path
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-# The CLI runs this folder as a script, so the folder itself is first on sys.path: its modules (s3, iam,
-# kubernetes ...) would shadow packages of those names. Import them as the `policies` package instead,
-# from the repository root, where the rules also find the project's tables (infra/).
-PACK = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != PACK]
-sys.path.insert(0, str(PACK.parent))
+from policies.pack_config import initial_config
+from policies.registry import RULES
 
-from infra.environments import ENVIRONMENTS  # noqa: E402 (needs the path above)
-from policies.pack_config import initial_config  # noqa: E402
-from policies.registry import RULES  # noqa: E402
+# The CLI runs this folder as a script, so the folder itself is first on the import path. Nothing here may shadow an
+# installed module: the folder holds only this entry point and modules with names of their own (pack_config,
+# registry, rule), and the rules live in the policies.rules subpackage. The project is installed in the
+# virtualenv the pack runs in (PulumiPolicy.yaml), so `policies` and `infra` import as packages from there.
+from standards.environments import ENVIRONMENTS
 
 
 def environment() -> str:

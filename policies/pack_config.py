@@ -16,8 +16,8 @@ from typing import Any
 
 from pulumi_policy import EnforcementLevel
 
-from infra.environments import ENVIRONMENTS
 from policies.registry import RULES
+from standards.environments import ENVIRONMENTS
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 

@@ -24,7 +24,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from infra.environments import ENVIRONMENTS
+from standards.environments import ENVIRONMENTS
 
 ADVISORY, MANDATORY, DISABLED = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY, EnforcementLevel.DISABLED
 # With no config (someone runs the pack bare), a rule judges as in prod: the strictest reading.

@@ -7,13 +7,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-EXIT_CONFIG = 2
-
-
-def _add_stack_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", required=True, help="stack to use: dev, staging or prod (a Pulumi.<stack>.yaml)")
-    parser.add_argument("-c", "--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config value for this run, as `pulumi preview -c` does (repeatable)")
+from prodline import policy_cli, sandbox_cli
+from prodline.stack_args import EXIT_OK, add_stack_args, run_stack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,31 +17,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = commands.add_parser(
         "preview", help="run the Pulumi program offline and list what `pulumi up` would create")
-    _add_stack_args(preview)
+    add_stack_args(preview)
     preview.add_argument("--json", action="store_true", help="print the resources as JSON")
     preview.add_argument("--k8s-yaml", metavar="DIR",
                          help="also write the Kubernetes objects as YAML manifests into DIR (one file per object)")
     preview.set_defaults(handler=cmd_preview)
 
-    from prodline import sandbox_cli
-    from prodline.policy_cli import add_policy_parser
-
-    add_policy_parser(commands)
-    sandbox_cli.add_parsers(commands, _add_stack_args)
+    policy_cli.add_policy_parser(commands)
+    sandbox_cli.add_parsers(commands)
     return parser
-
-
-def run_stack(args: argparse.Namespace):
-    """Run the program for --stack with -c overrides; config problems exit 2 with the message, no traceback."""
-    from infra.config import ConfigError
-    from prodline.program import run_program
-    from prodline.stack_files import StackFileError
-
-    try:
-        return run_program(args.stack, args.config)
-    except (ConfigError, StackFileError) as err:
-        print(f"prodline: stack {args.stack}: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -63,7 +42,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         preview.print_table(registrations, args.stack)
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

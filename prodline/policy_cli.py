@@ -10,18 +10,24 @@ import argparse
 import json
 import sys
 
+from prodline.stack_args import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_stack_args,
+    fail,
+    run_stack,
+    stack_config,
+)
+
 FORMATS = ("table", "json", "sarif")
 
 
 def add_policy_parser(subparsers) -> None:
-    from prodline.cli import _add_stack_args
-
     policy = subparsers.add_parser(
         "policy", help="check a stack's offline preview against the policy pack (exit 1 on a mandatory violation)")
-    _add_stack_args(policy)
-    for action in policy._actions:  # --list needs no stack; every other use checks for one
-        if action.dest == "stack":
-            action.required = False
+    add_stack_args(policy, required=False)  # --list needs no stack; cmd_policy checks for one otherwise
     policy.add_argument("--format", choices=FORMATS, default="table",
                         help="table (default), json, or sarif (SARIF 2.1.0, for code scanning)")
     policy.add_argument("--preview-json", metavar="FILE",
@@ -38,7 +44,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         return _list_rules(args.format)
     if not args.stack:
         return _usage("--stack is required (unless --list)")
-    config = _stack_config(args)
+    config = stack_config(args)
     registrations = _registrations(args)
     from prodline.policy_runner import evaluate
 
@@ -49,7 +55,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         _dump(policy_report.as_sarif(report, f"Pulumi.{args.stack}.yaml"))
     else:
         policy_report.print_report(report)
-    return 1 if report.mandatory else 0
+    return EXIT_FAILED if report.mandatory else EXIT_OK
 
 
 def _list_rules(output: str) -> int:
@@ -61,24 +67,10 @@ def _list_rules(output: str) -> int:
         _dump(policy_report.rule_rows())
     else:
         policy_report.print_rules()
-    return 0
-
-
-def _stack_config(args: argparse.Namespace):
-    """The stack's parsed config (its environment and region); problems exit 2 as `prodline preview` does."""
-    from infra.config import ConfigError, parse_config
-    from prodline.cli import EXIT_CONFIG
-    from prodline.stack_files import StackFileError, load
-
-    try:
-        return parse_config(load(args.stack, args.config), args.stack)
-    except (ConfigError, StackFileError) as err:
-        print(f"prodline: stack {args.stack}: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+    return EXIT_OK
 
 
 def _registrations(args: argparse.Namespace):
-    from prodline.cli import EXIT_CONFIG, run_stack
     from prodline.policy_runner import PreviewFileError, load_preview_json
 
     if not args.preview_json:
@@ -86,13 +78,12 @@ def _registrations(args: argparse.Namespace):
     try:
         return load_preview_json(args.preview_json)
     except PreviewFileError as err:
-        print(f"prodline: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
+        fail(str(err), EXIT_CONFIG)
 
 
 def _usage(problem: str) -> int:
     print(f"prodline policy: {problem}", file=sys.stderr)
-    return 2
+    return EXIT_USAGE
 
 
 def _dump(value) -> None:

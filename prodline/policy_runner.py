@@ -10,7 +10,7 @@ Where the offline view differs from the engine's, and why the rules do not mind:
 - Stack rules see the recording mocks' outputs (the inputs plus plausible ids, names and ARNs, the
   same ones ``prodline preview`` shows) where the engine shows real outputs.
 - Property dependencies are not recorded (the preview JSON has none), so stack rules link resources by
-  value too (``policies/links.py``). A caller that has them (from an engine plan, or a test emulating
+  value too (``policies/rules/links.py``). A caller that has them (from an engine plan, or a test emulating
   a preview where values are unknown) passes them in.
 Properties are wrapped in the SDK's unknown-checking proxies, so a rule that treats them as dicts, or
 trips on a value unknown during preview, fails here as it would under the CLI.

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 
+from prodline.input_tree import plain
 from prodline.program import Registration
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,10 +21,10 @@ SUMMARY_WIDTH = 90
 
 def to_jsonable(value: Any) -> Any:
     """Inputs as plain JSON: assets become their path relative to the repo, archives their members."""
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
+    return plain(value, _json_leaf)
+
+
+def _json_leaf(value: Any) -> Any:
     if isinstance(value, pulumi.FileAsset):
         return {"asset": {"path": _relative(value.path)}}
     if isinstance(value, pulumi.StringAsset):
@@ -31,7 +32,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, pulumi.FileArchive):
         return {"archive": {"path": _relative(value.path)}}
     if isinstance(value, pulumi.AssetArchive):
-        return {"archive": {"assets": {k: to_jsonable(v) for k, v in value.assets.items()}}}
+        return {"archive": {"assets": to_jsonable(value.assets)}}
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

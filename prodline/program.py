@@ -1,6 +1,6 @@
 """Run the real Pulumi program from ``infra/`` under mocks and record every registration.
 
-One runner, two kinds of mocks (ARCHITECTURE.md): the recording mocks here return plausible fake
+One runner, two kinds of mocks (docs/architecture.md): the recording mocks here return plausible fake
 outputs for the offline preview and the policy pack; the sandbox's realizing mocks create each resource
 in an emulator. Both see the same registrations, so no resource is declared twice.
 """

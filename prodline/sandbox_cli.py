@@ -6,12 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 
-EXIT_FAILED = 1
+from prodline.stack_args import EXIT_FAILED, EXIT_OK, add_stack_args, fail
 
 
-def add_parsers(commands, add_stack_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parsers(commands) -> None:
     sandbox = commands.add_parser("sandbox", help="the same stack, realized into a local AWS emulator")
     actions = sandbox.add_subparsers(dest="action", required=True)
     for name, handler, text in (
@@ -55,8 +54,7 @@ def _sandbox(args: argparse.Namespace):
     try:
         return Sandbox(args.stack, args.config, on_progress=lambda message: print(f"  {message}", file=sys.stderr))
     except EmulatorError as err:
-        print(f"prodline: sandbox: {err}", file=sys.stderr)
-        raise SystemExit(EXIT_FAILED) from None
+        fail(f"sandbox: {err}", EXIT_FAILED)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -77,7 +75,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoints = [e.id for e in sandbox.resources("aws:sagemaker/endpoint:Endpoint")]
     print(f"endpoints     {', '.join(endpoints) or 'none yet (approve a model version, then run up again)'}")
     print(f"try           prodline invoke --endpoint {endpoints[0] if endpoints else '<name>'} --file rows.csv")
-    return 0
+    return EXIT_OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -85,7 +83,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     for failure in failures:
         print(f"  not deleted: {failure}", file=sys.stderr)
     print("sandbox stopped: gateway, model servers and the embedded emulator are down")
-    return 0
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -101,7 +99,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row(entry.type, entry.name, entry.status, entry.id, entry.note)
     Console(width=200).print(table)
     print(f"gateway: {hosting.gateway_url(args.stack) or 'not running'}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_etl(args: argparse.Namespace) -> int:
@@ -111,7 +109,7 @@ def cmd_etl(args: argparse.Namespace) -> int:
         print(json.dumps({"job": run.job_name, "run_id": run.run_id, "state": run.state,
                           "seconds": round(run.completed_on - run.started_on, 1), "output": run.output or None,
                           "error": run.error or None}))
-    return 0 if all(run.state == "SUCCEEDED" for run in runs) else EXIT_FAILED
+    return EXIT_OK if all(run.state == "SUCCEEDED" for run in runs) else EXIT_FAILED
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -119,12 +117,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps({"execution": execution.execution_arn, "status": execution.status,
                       "model_package": execution.model_package_arn or None, "failure": execution.failure or None,
                       "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}, indent=1))
-    return 0 if execution.status == "Succeeded" else EXIT_FAILED
+    return EXIT_OK if execution.status == "Succeeded" else EXIT_FAILED
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
     print(_sandbox(args).approve(args.package))
-    return 0
+    return EXIT_OK
 
 
 def cmd_alarms(args: argparse.Namespace) -> int:
@@ -133,7 +131,7 @@ def cmd_alarms(args: argparse.Namespace) -> int:
         print(f"{judgement.alarm}: {judgement.previous} -> {judgement.state} ({judgement.reason})")
     for delivery in sandbox.router.deliveries:
         print(f"  routed by {delivery.rule} to {delivery.kind} {delivery.target}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import tempfile
 import threading
 import time
@@ -96,7 +97,8 @@ class Demo:
 
     def _lifecycle(self) -> None:
         with self.step("sandbox up") as s:
-            self.sandbox = Sandbox(self.stack, DEMO_OVERRIDES, on_progress=lambda m: self.console.print(f"  [dim]{m}[/dim]"))
+            self.sandbox = Sandbox(self.stack, DEMO_OVERRIDES,
+                                   on_progress=lambda m: self.console.print(f"  [dim]{m}[/dim]"))
             result = self.sandbox.up()
             s["result"] = (f"{len(result.created)} resources realized in {self.sandbox.emulator.endpoint_url}, "
                            f"{len(result.declared_only)} declared only; no model approved yet, so no endpoint")
@@ -145,7 +147,8 @@ class Demo:
             s["result"] = self._broken_version(endpoint)
         with self.step("endpoint still serves v2 after the rollback") as s:
             predictions = self._invoke_sample(endpoint)
-            s["result"] = f"{len(predictions)} predictions, model {self.sandbox.served_model_url(endpoint).split('/')[-3]}"
+            model = self.sandbox.served_model_url(endpoint).split("/")[-3]
+            s["result"] = f"{len(predictions)} predictions, model {model}"
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -192,7 +195,7 @@ class Demo:
                                                 Accept="application/json")
         return [f"{p:.3f}" for p in json.loads(answer["Body"].read())["predictions"]]
 
-    def _traffic(self, endpoint: str, rows: int, seed: int, drift: bool, label: str,
+    def _traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
                  stop: threading.Event | None = None) -> tuple[int, int]:
         """One request per row, as live traffic; returns (ok, failed)."""
         client, ok, failed, latencies = self.runtime(), 0, 0, []
@@ -203,7 +206,7 @@ class Demo:
             try:
                 client.invoke_endpoint(EndpointName=endpoint, Body=line.encode(), ContentType="text/csv")
                 ok += 1
-            except Exception:  # noqa: BLE001 - a failed request is what the canary measures
+            except Exception:  # any failed request: what the canary measures
                 failed += 1
             latencies.append((time.perf_counter() - started) * 1000)
         self.state.latencies.setdefault(label, []).extend(latencies)
@@ -319,8 +322,7 @@ class Demo:
         if self.state.drift:
             charts.append(html_report.bar_chart("Drift per feature (PSI)", self.state.drift, threshold=0.2))
         if self.state.versions:
-            charts.append(html_report.bar_chart("Model metrics per version", {
-                version: metrics for version, metrics in self.state.versions.items()}))
+            charts.append(html_report.bar_chart("Model metrics per version", dict(self.state.versions)))
         if self.state.latencies:
             charts.append(html_report.line_chart("Endpoint latency per request (client side)",
                                                  {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
@@ -349,7 +351,7 @@ def _version(package_arn: str) -> str:
 
 
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _credentials() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The AWS emulator the sandbox talks to: the user's (``AWS_ENDPOINT_URL``) or an embedded moto server.
 
-The embedded default listens on 127.0.0.1:4566, LocalStack's edge port, so ``localstack-client`` and
-``pulumilocal``-style settings work unchanged. It runs as a child process in its own process group,
-logs to ``sandbox/<stack>/emulator.log`` and is stopped by ``prodline sandbox down``.
+The embedded default listens on 127.0.0.1:4566, LocalStack's edge port, so tools that default to it
+(``awslocal``, ``pulumilocal``) work unchanged; boto3 itself follows ``AWS_ENDPOINT_URL``. It runs as a child
+process in its own process group, logs to ``sandbox/<stack>/emulator.log`` and is stopped by
+``prodline sandbox down``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -56,7 +56,7 @@ def require_loopback(url: str) -> str:
 def is_up(url: str, timeout: float = 1.0) -> bool:
     """True when something answers HTTP at the URL (moto and LocalStack both answer their root)."""
     try:
-        with urllib.request.urlopen(url + "/", timeout=timeout):  # noqa: S310 - loopback only, checked above
+        with urllib.request.urlopen(url + "/", timeout=timeout):
             return True
     except urllib.error.HTTPError:
         return True  # an HTTP error is still an answer
@@ -92,7 +92,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
     if server is None:
         raise EmulatorError("moto_server is not installed; run `make setup`")
     log = (sandbox / "emulator.log").open("ab")
-    process = subprocess.Popen(  # noqa: S603 - fixed argv, loopback only
+    process = subprocess.Popen(
         [server, "-H", DEFAULT_HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **DUMMY_CREDENTIALS})
     deadline = time.monotonic() + wait_seconds
@@ -104,7 +104,8 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
             return Emulator(url, embedded=True, pid=process.pid)
         time.sleep(0.1)
     terminate_group(process.pid)
-    raise EmulatorError(f"moto_server did not answer on {url} within {wait_seconds:.0f} s; see {sandbox / 'emulator.log'}")
+    raise EmulatorError(f"moto_server did not answer on {url} within {wait_seconds:.0f} s; "
+                        f"see {sandbox / 'emulator.log'}")
 
 
 def stop(sandbox: Path, timeout: float = 10.0) -> bool:

@@ -21,12 +21,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from prodline.net import LOOPBACK
 from prodline.sandbox.emulator import Emulator, is_up
-from prodline.sandbox.processes import alive, terminate_group
 from prodline.sandbox.paths import ROOT, sandbox_dir
+from prodline.sandbox.processes import alive, terminate_group
 
 DEFAULT_PORT = 4571
-HOST = "127.0.0.1"
 RECORD = "gateway.json"
 LOG_FILE = "gateway.log"
 WORKDIR = "gateway"
@@ -60,7 +60,7 @@ def start_gateway(stack: str, emulator: Emulator, region: str, port: int = DEFAU
     if live:
         return live
     stop_gateway(stack)  # a recorded gateway that no longer answers, and any serve it left behind
-    url = f"http://{HOST}:{port}"
+    url = f"http://{LOOPBACK}:{port}"
     if is_up(url, timeout=0.5):
         raise GatewayError(f"{url} is taken by a process this sandbox did not start; stop it or pass another port")
     log_path = sandbox / LOG_FILE

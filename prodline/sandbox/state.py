@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
+from prodline.input_tree import plain
+
 REALIZED = "realized"
 RECORDED = "recorded"  # held by the sandbox, not applied to the emulator (the note says why)
 DECLARED_ONLY = "declared-only"
@@ -60,4 +64,20 @@ class SandboxState:
 
 
 def inputs_hash(inputs: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """A fingerprint of a resource's inputs: the same inputs (and file contents) give the same hash every run."""
+    return hashlib.sha256(json.dumps(canonical(inputs), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def canonical(value: Any) -> Any:
+    """Inputs with assets replaced by their content hashes, so unchanged files hash the same every run."""
+    return plain(value, _fingerprint_leaf)
+
+
+def _fingerprint_leaf(value: Any) -> Any:
+    if isinstance(value, pulumi.FileAsset):
+        return {"asset": hashlib.sha256(Path(value.path).read_bytes()).hexdigest()}
+    if isinstance(value, pulumi.StringAsset):
+        return {"asset": hashlib.sha256(value.text.encode()).hexdigest()}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": canonical(dict(sorted(value.assets.items())))}
+    return value

@@ -162,6 +162,24 @@ def test_pinned_packages_cover_every_import_of_the_server():
         assert dists & pinned, f"{path} imports {module}; add it to {REQUIREMENTS.name}"
 
 
+def test_fetch_model_imports_only_what_the_image_venv_holds():
+    """fetch_model.py runs beside the entry point with the image's venv: the project packages it imports must be
+    copied into the builder and installed there (only workloads is), and its other imports pinned."""
+    fetcher = ROOT / "docker" / "fetch_model.py"
+    project = {name.split(".")[0] for name in _imports(fetcher)} & {"infra", "components", "policies", "prodline",
+                                                                    "workloads", "bench"}
+    assert project <= {"workloads"}, f"fetch_model.py imports {sorted(project)}, which the image does not install"
+    builder = stages()[0]
+    copied = [i["value"] for i in builder if i["instruction"] == "COPY"]
+    assert "workloads ./workloads" in copied, "the builder must copy the workloads package"
+    assert any(re.search(r"pip install .*--no-deps \.(\s|$)", i["value"]) for i in builder if i["instruction"] == "RUN")
+    providers = metadata.packages_distributions()
+    pinned = {line.split("==")[0] for line in _requirement_lines()}
+    for path, module in sorted(_third_party_imports([fetcher])):
+        dists = {_normal(d) for d in providers.get(module, [module])}
+        assert dists & pinned, f"{path} imports {module}; add it to {REQUIREMENTS.name}"
+
+
 def test_hadolint_finds_nothing():
     hadolint = venv_tool("hadolint")
     if hadolint is None:

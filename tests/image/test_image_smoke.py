@@ -11,7 +11,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from prodline.net import free_port
 from tests.image.test_fetch_model import load_fetcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +43,6 @@ def model_archive(path: Path) -> Path:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ping(url: str) -> int | None:

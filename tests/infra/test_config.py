@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from infra import config as cfg
-from infra import environments as envs
 from prodline import stack_files
+from standards import environments as envs
 from tests.helpers import STACKS
 
 

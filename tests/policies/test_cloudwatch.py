@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import cloudwatch
+from policies.rules import cloudwatch
 from tests.policies.cases import DELETE, KEY_ARN, assert_fails, assert_passes, change, resource
 
 TOPIC_ARN = "arn:aws:sns:eu-west-1:123456789012:prodline-prod-alerts"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from infra import environments as envs
-from policies import cost
+from policies.rules import cost
+from standards import environments as envs
 from tests.helpers import named, stack_registrations
 from tests.policies.cases import assert_fails, assert_passes, change, changed_stack, judge
 

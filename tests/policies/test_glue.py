@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import glue
+from policies.rules import glue
 from tests.policies.cases import DELETE, KEY_ARN, assert_fails, assert_passes, change, resource
 
 SECURITY = {"name": "prodline-prod-validate-security", "encryptionConfiguration": {

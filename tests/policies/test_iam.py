@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policies import iam
+from policies.rules import iam
 from tests.policies.cases import assert_fails, assert_passes, resource
 
 TRUST = {"Sid": "AssumedByService", "Effect": "Allow", "Principal": {"Service": ["sagemaker.amazonaws.com"]},

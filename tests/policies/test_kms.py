@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policies import kms
+from policies.rules import kms
 from tests.policies.cases import DELETE, assert_fails, assert_passes, change, resource
 
 ADMIN = {"Sid": "AccountAdministersKeyThroughIam", "Effect": "Allow",

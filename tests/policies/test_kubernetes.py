@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import kubernetes
+from policies.rules import kubernetes
 from tests.helpers import stack_registrations
 from tests.policies.cases import DELETE, assert_fails, assert_passes, change, judge, resource
 

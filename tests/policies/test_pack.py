@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import json
+import os
 import re
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,9 +15,9 @@ import pulumi_policy
 import pytest
 import yaml
 
-from infra.environments import ENVIRONMENTS
 from policies import pack_config, registry
 from policies.rule import ResourceRule, StackRule
+from standards.environments import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
@@ -54,8 +58,43 @@ def test_environments_change_enforcement():
 
 
 def test_only_the_entry_point_constructs_the_policy_pack():
-    constructing = [p.name for p in POLICIES.glob("*.py") if "PolicyPack(" in p.read_text()]
+    constructing = [p.relative_to(POLICIES).as_posix() for p in POLICIES.rglob("*.py")
+                    if "PolicyPack(" in p.read_text()]
     assert constructing == ["__main__.py"]
+
+
+def test_the_rules_live_in_their_own_package_one_module_per_service():
+    assert {module.__name__ for module in registry.MODULES} == {f"policies.rules.{name}" for name in SERVICES}
+
+
+def test_nothing_in_the_pack_folder_shadows_an_installed_module():
+    # The CLI runs the folder as a script, so each module or package at its top level becomes importable under
+    # its bare name (a policies/s3.py would be `s3`, a policies/sagemaker.py would hide the SageMaker SDK).
+    modules = {p.stem for p in POLICIES.glob("*.py")} - {"__init__", "__main__"}
+    names = modules | {p.name for p in POLICIES.iterdir() if (p / "__init__.py").is_file()}
+    elsewhere = [entry for entry in sys.path if Path(entry or ".").resolve() not in (POLICIES, ROOT)]
+    shadowed = {name: spec.origin for name in names
+                if (spec := importlib.machinery.PathFinder.find_spec(name, elsewhere)) is not None}
+    assert not shadowed, f"modules in policies/ hide installed ones when the CLI runs the pack: {shadowed}"
+
+
+# Run in a fresh interpreter as the CLI runs the pack: the folder as a script, so the folder is first on sys.path
+# and `policies` resolves as the project's installed package. PolicyPack is stubbed: the real one serves forever.
+AS_THE_CLI_RUNS_IT = """
+import json, runpy, sys
+import pulumi_policy
+pulumi_policy.PolicyPack = lambda **pack: print(json.dumps([policy.name for policy in pack["policies"]]))
+sys.path.insert(0, sys.argv[1])
+runpy.run_path(sys.argv[1], run_name="__main__")
+"""
+
+
+def test_the_pack_starts_in_a_fresh_interpreter_as_the_cli_runs_it():
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    done = subprocess.run([sys.executable, "-c", AS_THE_CLI_RUNS_IT, str(POLICIES)], cwd=POLICIES, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [rule.name for rule in registry.RULES]
 
 
 @pytest.mark.parametrize(("variables", "environment"), [
@@ -67,14 +106,16 @@ def test_only_the_entry_point_constructs_the_policy_pack():
 def test_the_entry_point_builds_the_pack_with_every_rule(monkeypatch, variables, environment):
     built = {}
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
-    # As the CLI runs it (runpy on the folder): the pack's folder first on sys.path.
-    monkeypatch.setattr(sys, "path", [str(POLICIES), *sys.path])
+    # As the CLI runs it (runpy on the folder): the pack's folder first on sys.path, and `policies` importable as
+    # the project's installed package, not from the folder or the working directory.
+    monkeypatch.setattr(sys, "path", [str(POLICIES), *(p for p in sys.path if Path(p or ".").resolve() != ROOT)])
     for name in ("PRODLINE_ENVIRONMENT", "PULUMI_STACK"):
         monkeypatch.delenv(name, raising=False)
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
+    path_before = list(sys.path)
     runpy.run_path(str(POLICIES), run_name="__main__")
-    assert str(POLICIES) not in sys.path, "the pack's modules would shadow packages named s3, kubernetes ..."
+    assert sys.path == path_before, "the entry point must not edit sys.path"
     assert built["name"] == "prodline"
     assert built["policies"] == list(registry.RULES)
     config = built["initial_config"]

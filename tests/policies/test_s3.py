@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policies import cost, s3
+from policies.rules import cost, s3
 from tests.policies.cases import (
     DELETE,
     KEY_ARN,

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from components.sagemaker_images import has_instance_storage as component_has_instance_storage
-from infra import environments as envs
-from policies import sagemaker
+from policies.rules import sagemaker
+from standards import environments as envs
 from tests.helpers import named, stack_registrations
 from tests.policies.cases import DELETE, assert_fails, assert_passes, change, changed_stack, judge, without
 

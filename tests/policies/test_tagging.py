@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies import tagging
+from policies.rules import tagging
 from tests.helpers import OWNERSHIP_TAGS
 from tests.policies.cases import DELETE, assert_fails, assert_passes, change, judge, resource
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from prodline.net import free_port
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +22,7 @@ def emulator_url():
         yield os.environ["AWS_ENDPOINT_URL"]
         return
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"

@@ -26,14 +26,21 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from prodline.sandbox import gateway as gw
+from prodline.net import free_port
 from prodline.sandbox import hosting
 from prodline.sandbox.emulator import Emulator
+from prodline.sandbox.gateway.api import FLEET_HEADER
+from prodline.sandbox.gateway.declared import CaptureSpec
+from prodline.sandbox.gateway.errors import FleetStartError, ModelError
+from prodline.sandbox.gateway.fleet import WeightedRotation
+from prodline.sandbox.gateway.servers import ContainerAnswer, Invocation, Sampler, call_container, fetch_model
+from prodline.sandbox.gateway.telemetry import MetricsBuffer, capture_channel, capture_key, capture_record
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.monitoring import capture
@@ -58,41 +65,46 @@ CAPTURE_KEY = re.compile(rf"^capture/{ENDPOINT}/{VARIANT}/\d{{4}}/\d{{2}}/\d{{2}
 # --- pure helpers -----------------------------------------------------------------------------------------------
 
 def test_weighted_rotation_gives_exact_interleaved_shares():
-    rotation = gw.WeightedRotation({"blue": 75, "green": 25})
+    rotation = WeightedRotation({"blue": 75, "green": 25})
     picks = [rotation.next() for _ in range(40)]
     assert Counter(picks) == {"blue": 30, "green": 10}
     assert all("green" in picks[i:i + 4] for i in range(0, 40, 4)), "the canary share must be spread evenly"
 
 
 def test_weighted_rotation_skips_zero_weights():
-    rotation = gw.WeightedRotation({"blue": 100, "green": 0})
+    rotation = WeightedRotation({"blue": 100, "green": 0})
     assert {rotation.next() for _ in range(10)} == {"blue"}
 
 
 def test_sampler_captures_exactly_the_configured_share():
-    sampler = gw.Sampler(20)
+    sampler = Sampler(20)
     assert sum(sampler.take() for _ in range(100)) == 20
-    assert not any(gw.Sampler(0).take() for _ in range(50))
+    assert not any(Sampler(0).take() for _ in range(50))
 
 
-def test_p99_is_nearest_rank():
-    assert gw.p99([float(v) for v in range(1, 101)]) == 99.0
-    assert gw.p99([5.0]) == 5.0
+def test_latency_datums_are_the_windows_nearest_rank_p99():
+    sent: list[dict] = []
+    buffer = MetricsBuffer(SimpleNamespace(put_metric_data=lambda **call: sent.extend(call["MetricData"])))
+    for latency in range(1, 101):
+        buffer.record(ENDPOINT, VARIANT, 200, float(latency), 5.0)
+    assert buffer.flush() == len(sent)
+    values = {datum["MetricName"]: datum["Value"] for datum in sent}
+    assert values["ModelLatency"] == 99.0 and values["OverheadLatency"] == 5.0 and values["Invocations"] == 100
 
 
-def _spec(**overrides) -> gw.CaptureSpec:
+def _spec(**overrides) -> CaptureSpec:
     fields = {"destination": CAPTURE_PREFIX, "percent": 100, "kms_key_id": None, "capture_input": True,
               "capture_output": True, "csv_types": frozenset({"text/csv"}),
               "json_types": frozenset({"application/json"})}
-    return gw.CaptureSpec(**{**fields, **overrides})
+    return CaptureSpec(**{**fields, **overrides})
 
 
 def test_capture_record_is_the_format_the_drift_monitor_reads():
     when = dt.datetime(2026, 11, 25, 13, 4, 5, 678000, tzinfo=dt.UTC)
     for body, kind in ((ROW.encode(), "text/csv"), (json.dumps([RECORD]).encode(), "application/json")):
-        request = gw.Invocation(ENDPOINT, body, kind, "application/json")
-        answer = gw.ContainerAnswer(200, b'{"predictions": [0.25]}', "application/json")
-        ours = gw.capture_record(_spec(), request, answer, "event-1", when)
+        request = Invocation(ENDPOINT, body, kind, "application/json")
+        answer = ContainerAnswer(200, b'{"predictions": [0.25]}', "application/json")
+        ours = capture_record(_spec(), request, answer, "event-1", when)
         theirs = capture.capture_record(body, kind, output=answer.body, output_type=answer.content_type,
                                         event_id="event-1", when=when)
         assert ours == theirs, f"capture record for {kind} differs from workloads.monitoring.capture's"
@@ -101,18 +113,18 @@ def test_capture_record_is_the_format_the_drift_monitor_reads():
 
 def test_unlisted_content_types_and_binary_bodies_are_captured_as_base64():
     spec = _spec(csv_types=frozenset(), capture_output=False)
-    request = gw.Invocation(ENDPOINT, ROW.encode(), "text/csv", "")
-    record = gw.capture_record(spec, request, gw.ContainerAnswer(200, b"0.5", "text/csv"), "e", dt.datetime.now(dt.UTC))
+    request = Invocation(ENDPOINT, ROW.encode(), "text/csv", "")
+    record = capture_record(spec, request, ContainerAnswer(200, b"0.5", "text/csv"), "e", dt.datetime.now(dt.UTC))
     assert record["captureData"]["endpointInput"]["encoding"] == "BASE64"
     assert "endpointOutput" not in record["captureData"], "CaptureOptions without Output must not capture outputs"
     assert capture.read_inputs([json.dumps(record).encode()]).frame.shape == (1, 9)
-    binary = gw.capture_channel(b"\xff\xfe", "application/json", "INPUT", _spec())
+    binary = capture_channel(b"\xff\xfe", "application/json", "INPUT", _spec())
     assert binary["encoding"] == "BASE64"
 
 
 def test_capture_key_follows_sagemaker_layout():
     when = dt.datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC)
-    bucket, key = gw.capture_key(_spec(), ENDPOINT, VARIANT, when)
+    bucket, key = capture_key(_spec(), ENDPOINT, VARIANT, when)
     assert bucket == BUCKET and CAPTURE_KEY.match(key), key
     assert key.startswith(f"capture/{ENDPOINT}/{VARIANT}/2026/01/02/03/04-05-006-")
 
@@ -127,19 +139,19 @@ def test_a_container_answering_garbage_is_a_model_error_not_a_crash():
 
         thread = threading.Thread(target=answer_garbage)
         thread.start()
-        with pytest.raises(gw.ModelError) as raised:
-            gw.call_container(listener.getsockname()[1], gw.Invocation(ENDPOINT, b"1", "text/csv", ""), timeout=5)
+        with pytest.raises(ModelError) as raised:
+            call_container(listener.getsockname()[1], Invocation(ENDPOINT, b"1", "text/csv", ""), timeout=5)
         thread.join(timeout=5)
     assert raised.value.original_status == 0
 
 
+@pytest.mark.parametrize("url", ["https://bucket/model.tar.gz", "s3://bucket", "s3://bucket/models/", "s3:///m.tgz"])
+def test_a_model_data_url_that_names_no_object_is_a_fleet_start_error(url, tmp_path):
+    with pytest.raises(FleetStartError, match="is not an s3://bucket/key URL"):
+        fetch_model(None, url, tmp_path)
+
+
 # --- end to end: fixtures -------------------------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _answers(url: str) -> bool:
     try:
@@ -163,7 +175,7 @@ def moto_url():
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
     if server is None:
         pytest.fail("moto_server is not installed (pip install 'moto[server]')")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -253,7 +265,7 @@ def sandbox(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gateway(world, sandbox) -> str:
-    url = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=_free_port())
+    url = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=free_port())
     try:
         yield url
     finally:
@@ -269,7 +281,7 @@ def _invoke(runtime, body: str = ROW, content_type: str = "text/csv", endpoint: 
     response = runtime.invoke_endpoint(EndpointName=endpoint, Body=body.encode(), ContentType=content_type, **extra)
     return {"body": response["Body"].read(), "variant": response["InvokedProductionVariant"],
             "content_type": response["ContentType"],
-            "fleet": response["ResponseMetadata"]["HTTPHeaders"][gw.FLEET_HEADER.lower()]}
+            "fleet": response["ResponseMetadata"]["HTTPHeaders"][FLEET_HEADER.lower()]}
 
 
 def _fleets(runtime, requests: int) -> Counter:
@@ -561,7 +573,7 @@ def test_a_broken_endpoint_is_reported_not_fatal(world, gateway, runtime):
 @pytest.mark.e2e
 def test_sigterm_flushes_buffered_capture_and_metrics_and_stops_serve(world, gateway, runtime, tmp_path):
     """A second gateway with hour-long flush intervals: only the SIGTERM path can have written its telemetry."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "prodline.sandbox.gateway", "--stack", "sigterm", "--port", str(port),
          "--endpoint-url", world.emulator_url, "--region", REGION, "--workdir", str(tmp_path),
@@ -602,7 +614,7 @@ def _ready(url: str) -> bool:
 @pytest.mark.e2e
 def test_stop_after_the_gateway_was_killed_still_stops_its_serve_processes(world, gateway):
     url = hosting.start_gateway("gateway-killed", Emulator(world.emulator_url, embedded=False), REGION,
-                                port=_free_port())
+                                port=free_port())
     state = hosting.status(url)
     pids = _pids(state["endpoints"][ENDPOINT])
     os.kill(state["pid"], signal.SIGKILL)
@@ -619,7 +631,7 @@ def test_stop_after_the_gateway_was_killed_still_stops_its_serve_processes(world
 
 @pytest.mark.e2e
 def test_start_is_idempotent_and_stop_flushes_and_leaves_no_serve_process(world, gateway, runtime, sandbox):
-    again = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=_free_port())
+    again = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=free_port())
     assert again == gateway == hosting.gateway_url(STACK), "a live gateway must be reused"
     _invoke(runtime, "7,20.0,140.0,month-to-month,card,none,0,1,99\n")  # left in the buffer: stop must flush it
     pids = _pids(_endpoint_status(gateway))

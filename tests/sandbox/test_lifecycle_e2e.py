@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -67,7 +68,7 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
     _, env, _ = demo
     rows = generate_typed(3, 7)[list(INPUTS)]
     csv_file = tmp_path / "rows.csv"
-    csv_file.write_text("\n".join(",".join("" if v != v else str(v) for v in row)
+    csv_file.write_text("\n".join(",".join("" if isinstance(v, float) and math.isnan(v) else str(v) for v in row)
                                   for row in rows.itertuples(index=False)) + "\n")
     result = prodline(env, "invoke", "--endpoint", ENDPOINT, "--file", str(csv_file), timeout=120)
     assert result.returncode == 0, result.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from prodline.sandbox import realizer
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.handlers import TLS_NOTE
+from prodline.sandbox.realizer.s3 import TLS_NOTE
 from prodline.sandbox.state import REALIZED
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from prodline.net import free_port
 from workloads.etl import lake
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
@@ -32,12 +32,6 @@ from workloads.training.train import train
 
 REGION = "eu-west-1"
 ZONES = ("raw", "curated", "features", "artifacts")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(check, timeout: float, what: str) -> None:

@@ -1,64 +1,188 @@
-"""The endpoint client: batching, retries with backoff on throttling, a clear error for a missing endpoint."""
+"""The endpoint client: batching, botocore's retries on throttling, a clear error for a missing endpoint.
 
-import io
+Retries are botocore's (standard mode), so they are tested the way botocore meets them: a local HTTP
+server on 127.0.0.1 answers InvokeEndpoint from a script of responses and records every request.
+"""
+
+from __future__ import annotations
+
 import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from botocore.exceptions import ClientError
 
 from workloads.client import invoke
-from workloads.client.invoke import Batch, EndpointUnavailable, InvokeFailed, invoke_with_retries
+from workloads.client.invoke import Batch, EndpointUnavailable, InvokeFailed, invoke_batch, runtime_client
 
 ROW = "12,70.5,800,one-year,card,dsl,1,2,40"
 HEADER = "tenure_months,monthly_charges,total_charges,contract,payment_method,internet_service,support_calls," \
          "num_products,age"
+PREDICTIONS = b'{"predictions": [0.5]}'
 
 
-def client_error(code: str, message: str = "", **extra) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}, **extra}, "InvokeEndpoint")
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes = PREDICTIONS
+    error_type: str | None = None
+    """The x-amzn-ErrorType header: how a rest-json service names its error."""
 
 
+def error(status: int, code: str, message: str = "", **fields) -> Answer:
+    return Answer(status, json.dumps({"message": message, **fields}).encode(), code)
+
+
+OK = Answer(200)
+THROTTLED = error(400, "ThrottlingException", "Rate exceeded")
+UNAVAILABLE = error(503, "ServiceUnavailable", "busy")
+NOT_READY = error(429, "ModelNotReadyException", "the model is still loading")
+
+
+@dataclass
 class FakeRuntime:
-    def __init__(self, *outcomes):
-        self.outcomes, self.calls = list(outcomes), []
+    """What the server was asked to answer, and the requests it saw (path, amz-sdk-request header)."""
 
-    def invoke_endpoint(self, **kwargs):
-        self.calls.append(kwargs)
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return {"Body": io.BytesIO(outcome)}
+    answers: list[Answer]
+    requests: list[tuple[str, str]] = field(default_factory=list)
 
-
-def test_throttling_is_retried_with_growing_backoff():
-    throttled = client_error("ThrottlingException")
-    runtime = FakeRuntime(throttled, throttled, b'{"predictions": [0.5]}')
-    sleeps = []
-    body = invoke_with_retries(runtime, "ep", Batch(b"x", 1), "text/csv", "application/json",
-                               sleep=sleeps.append, jitter=lambda: 1.0, base_delay=0.1)
-    assert body == b'{"predictions": [0.5]}'
-    assert len(runtime.calls) == 3 and sleeps == [0.1, 0.2]
+    @property
+    def attempts(self) -> list[str]:
+        """The `attempt=N` part of each request's amz-sdk-request header (botocore's own attempt count)."""
+        return [next(part for part in header.split("; ") if part.startswith("attempt="))
+                for _, header in self.requests]
 
 
-def test_retries_stop_after_the_last_attempt():
-    runtime = FakeRuntime(*[client_error("ServiceUnavailable", "busy")] * 3)
-    with pytest.raises(InvokeFailed, match="after 3 attempt"):
-        invoke_with_retries(runtime, "ep", Batch(b"x", 1), "text/csv", "application/json", attempts=3,
-                            sleep=lambda s: None)
+@pytest.fixture
+def runtime_server(monkeypatch) -> Iterator[FakeRuntime]:
+    """A SageMaker Runtime stand-in on 127.0.0.1; boto3's sagemaker-runtime clients are pointed at it."""
+    fake = FakeRuntime([])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            fake.requests.append((self.path, self.headers.get("amz-sdk-request", "")))
+            answer = fake.answers.pop(0)
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer.body)))
+            if answer.error_type:
+                self.send_header("x-amzn-ErrorType", answer.error_type)
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
-def test_a_model_error_is_not_retried_and_says_what_the_model_answered():
-    runtime = FakeRuntime(client_error("ModelError", "boom", OriginalStatusCode=400,
-                                       OriginalMessage='{"message": "row 1 has 3 fields"}'))
+def call(fake: FakeRuntime, *answers: Answer, max_attempts: int = 6) -> bytes:
+    fake.answers.extend(answers)
+    client = runtime_client(max_attempts, jitter=lambda: 0.0)
+    return invoke_batch(client, "churn", Batch(ROW.encode(), 1), "text/csv", "application/json")
+
+
+# --- retries: botocore's standard mode ------------------------------------------------------------------
+
+def test_the_client_uses_botocores_standard_retry_mode_counting_every_attempt():
+    retries = runtime_client(4).meta.config.retries
+    assert retries["mode"] == "standard"
+    assert retries["total_max_attempts"] == 4
+
+
+def test_throttling_is_retried_by_botocore(runtime_server):
+    assert call(runtime_server, THROTTLED, OK) == PREDICTIONS
+    # botocore numbers its own attempts in the amz-sdk-request header: the retry is botocore's, not a loop of ours
+    assert runtime_server.attempts == ["attempt=1", "attempt=2"]
+    assert all(path == "/endpoints/churn/invocations" for path, _ in runtime_server.requests)
+
+
+def test_a_503_is_retried_by_botocore(runtime_server):
+    assert call(runtime_server, UNAVAILABLE, UNAVAILABLE, OK) == PREDICTIONS
+    assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=3"]
+
+
+def test_a_model_still_loading_is_retried(runtime_server):
+    assert call(runtime_server, NOT_READY, NOT_READY, OK) == PREDICTIONS
+    assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=3"]
+
+
+def test_retries_stop_after_max_attempts_in_all(runtime_server):
+    with pytest.raises(InvokeFailed, match=r"after 3 attempt\(s\): ServiceUnavailable: busy"):
+        call(runtime_server, *[UNAVAILABLE] * 5, max_attempts=3)
+    assert len(runtime_server.requests) == 3
+    assert runtime_server.requests[0][1] == "attempt=1; max=3"
+    assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=3"]
+
+
+def test_a_model_still_loading_is_retried_no_more_than_max_attempts(runtime_server):
+    with pytest.raises(InvokeFailed, match=r"after 2 attempt\(s\): ModelNotReadyException"):
+        call(runtime_server, *[NOT_READY] * 5, max_attempts=2)
+    assert len(runtime_server.requests) == 2
+
+
+def test_one_attempt_means_no_retry(runtime_server):
+    with pytest.raises(InvokeFailed, match=r"after 1 attempt\(s\): ThrottlingException"):
+        call(runtime_server, THROTTLED, OK, max_attempts=1)
+    assert len(runtime_server.requests) == 1
+
+
+# --- errors that are not retried ------------------------------------------------------------------------
+
+def test_a_model_error_is_not_retried_and_says_what_the_model_answered(runtime_server):
+    model_error = error(424, "ModelError", "boom", OriginalStatusCode=400,
+                        OriginalMessage='{"message": "row 1 has 3 fields"}')
     with pytest.raises(InvokeFailed, match=r"HTTP 400.*row 1 has 3 fields"):
-        invoke_with_retries(runtime, "ep", Batch(b"x", 1), "text/csv", "application/json", sleep=lambda s: None)
-    assert len(runtime.calls) == 1
+        call(runtime_server, model_error, OK)
+    assert len(runtime_server.requests) == 1
 
 
-def test_a_missing_endpoint_at_invoke_time_is_named():
-    runtime = FakeRuntime(client_error("ValidationError", "Endpoint churn of account 123 not found."))
+def test_a_missing_endpoint_at_invoke_time_is_named_and_not_retried(runtime_server):
+    missing = error(400, "ValidationError", "Endpoint churn of account 123 not found.")
     with pytest.raises(EndpointUnavailable, match="'churn' not found"):
-        invoke_with_retries(runtime, "churn", Batch(b"x", 1), "text/csv", "application/json")
+        call(runtime_server, missing, OK)
+    assert len(runtime_server.requests) == 1
+
+
+def test_a_bad_request_is_not_retried(runtime_server):
+    with pytest.raises(InvokeFailed, match=r"after 1 attempt\(s\): ValidationError: bad content type"):
+        call(runtime_server, error(400, "ValidationError", "bad content type"), OK)
+    assert len(runtime_server.requests) == 1
+
+
+# --- the command ----------------------------------------------------------------------------------------
+
+def test_the_command_scores_rows_through_a_throttled_endpoint(runtime_server, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{ROW}\n{ROW}\n")
+    runtime_server.answers.extend([THROTTLED, OK, OK])
+    code = invoke.main(["--endpoint", "churn", "--file", str(rows), "--batch-size", "1", "--no-check"])
+    assert code == 0
+    assert capsys.readouterr().out.split() == ["0.5", "0.5"]
+    assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=1"]
+
+
+def test_the_command_exits_1_when_retries_run_out(runtime_server, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    runtime_server.answers.extend([UNAVAILABLE] * 2)
+    code = invoke.main(["--endpoint", "churn", "--file", str(rows), "--max-attempts", "2", "--no-check"])
+    assert code == 1
+    assert "InvokeEndpoint failed after 2 attempt(s): ServiceUnavailable" in capsys.readouterr().err
+    assert len(runtime_server.requests) == 2
 
 
 def test_a_missing_endpoint_is_a_clear_error_and_exit_code_3(aws, tmp_path, capsys):
@@ -67,6 +191,8 @@ def test_a_missing_endpoint_is_a_clear_error_and_exit_code_3(aws, tmp_path, caps
     assert invoke.main(["--endpoint", "no-such-endpoint", "--file", str(rows)]) == 3
     assert "endpoint 'no-such-endpoint' not found" in capsys.readouterr().err
 
+
+# --- batching and output --------------------------------------------------------------------------------
 
 def test_csv_batches_repeat_the_header():
     batches = list(invoke.csv_batches("\n".join([HEADER, ROW, ROW, ROW]), batch_size=2))
@@ -92,3 +218,7 @@ def test_bad_input_is_exit_code_2(tmp_path, capsys):
     empty = tmp_path / "empty.json"
     empty.write_text("[]")
     assert invoke.main(["--endpoint", "e", "--file", str(empty)]) == 2
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "e", "--file", str(rows), "--max-attempts", "0"]) == 2
+    assert "--max-attempts must be >= 1" in capsys.readouterr().err

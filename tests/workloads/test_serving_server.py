@@ -13,7 +13,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.workloads.conftest import answers_http, free_port, start_server, stop_server, wait_until
+from prodline.net import free_port
+from tests.workloads.conftest import answers_http, start_server, stop_server, wait_until
 
 ROW = b"12,70.5,800,one-year,card,dsl,1,2,40"
 

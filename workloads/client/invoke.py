@@ -1,9 +1,10 @@
 """Invoke a SageMaker endpoint by name with rows from a file or stdin, and print the predictions.
 
 CSV (with or without a header line) or JSON (an array of records, or JSON Lines) is sent in batches of
-``--batch-size`` rows through ``sagemaker-runtime`` InvokeEndpoint. Throttling and transient service
-errors are retried with exponential backoff and full jitter; a missing endpoint, an endpoint that is not
-InService, or a request the model rejects stops with a message saying which. boto3 honours
+``--batch-size`` rows through ``sagemaker-runtime`` InvokeEndpoint. Throttling, transient service
+errors and a model that is still loading are retried by botocore's standard retry mode (exponential
+backoff with full jitter, up to ``--max-attempts`` attempts in all); a missing endpoint, an endpoint that
+is not InService, or a request the model rejects stops with a message saying which. boto3 honours
 AWS_ENDPOINT_URL, so the same command reaches AWS, LocalStack or the local sandbox.
 
 Exit codes: 0 all rows scored, 1 a request failed, 2 bad usage or input, 3 the endpoint is missing or not
@@ -16,17 +17,21 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workloads.etl.schema import RAW_COLUMNS
 
+if TYPE_CHECKING:
+    from botocore.config import Config
+
 CSV, JSON = "text/csv", "application/json"
-RETRYABLE = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "ServiceUnavailable",
-                       "ServiceUnavailableException", "InternalFailure", "InternalServerError",
-                       "ModelNotReadyException"})
+RETRY_MODE = "standard"
+MODEL_NOT_READY = "ModelNotReadyException"
+MAX_BACKOFF = 20.0
+"""Seconds; the cap botocore's standard mode puts on one backoff."""
 KNOWN_COLUMNS = frozenset(c.name for c in RAW_COLUMNS)
 
 
@@ -68,31 +73,61 @@ def json_batches(text: str, batch_size: int) -> Iterator[Batch]:
         yield Batch(json.dumps(chunk).encode(), len(chunk))
 
 
-def invoke_with_retries(client, endpoint: str, batch: Batch, content_type: str, accept: str, *,
-                        attempts: int = 6, base_delay: float = 0.2, max_delay: float = 10.0,
-                        sleep: Callable[[float], None] = time.sleep,
-                        jitter: Callable[[], float] = random.random) -> bytes:
-    """The response body; retries throttling/transient errors (full-jitter exponential backoff)."""
+def client_config(max_attempts: int) -> Config:
+    """botocore retries throttling, 5xx answers and dropped connections; `max_attempts` counts every attempt."""
+    from botocore.config import Config
+
+    return Config(retries={"mode": RETRY_MODE, "total_max_attempts": max_attempts})
+
+
+def runtime_client(max_attempts: int, jitter: Callable[[], float] = random.random):
+    """A ``sagemaker-runtime`` client whose retries are botocore's, plus one for a model that is still loading."""
+    import boto3
+
+    client = boto3.client("sagemaker-runtime", config=client_config(max_attempts))
+    retry_model_not_ready(client, max_attempts, jitter)
+    return client
+
+
+def retry_model_not_ready(client, max_attempts: int, jitter: Callable[[], float] = random.random) -> None:
+    """Retry ModelNotReadyException as standard mode retries throttling (1 s doubling, capped, full jitter).
+
+    The service model declares it a 429 without the retryable trait, so standard mode gives up on it at
+    once, yet AWS documents it as "wait and try again": a serverless variant still provisioning or a
+    multi-model endpoint still loading the model. This answers botocore's ``needs-retry`` event for
+    InvokeEndpoint; every other error is left to the standard handler.
+    """
+
+    def needs_retry(response=None, attempts: int = 1, **_) -> float | None:
+        if response is None or attempts >= max_attempts:
+            return None
+        if response[1].get("Error", {}).get("Code") != MODEL_NOT_READY:
+            return None
+        return jitter() * min(2.0 ** (attempts - 1), MAX_BACKOFF)
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"needs-retry.{service}.InvokeEndpoint", needs_retry)
+
+
+def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str) -> bytes:
+    """The response body of one InvokeEndpoint call; its errors, once the client's retries are spent, named."""
     from botocore.exceptions import ClientError
 
-    for attempt in range(1, attempts + 1):
-        try:
-            response = client.invoke_endpoint(EndpointName=endpoint, Body=batch.body, ContentType=content_type,
-                                              Accept=accept)
-            return response["Body"].read()
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            message = error.response.get("Error", {}).get("Message", str(error))
-            if _is_missing_endpoint(code, message):
-                raise EndpointUnavailable(f"endpoint {endpoint!r} not found: {message}") from None
-            if code == "ModelError":
-                status = error.response.get("OriginalStatusCode", "?")
-                raise InvokeFailed(f"the model rejected a batch of {batch.rows} rows (HTTP {status}): "
-                                   f"{error.response.get('OriginalMessage', message)}") from None
-            if code not in RETRYABLE or attempt == attempts:
-                raise InvokeFailed(f"InvokeEndpoint failed after {attempt} attempt(s): {code}: {message}") from None
-            sleep(min(max_delay, base_delay * 2 ** (attempt - 1)) * jitter())
-    raise AssertionError("unreachable")
+    try:
+        response = client.invoke_endpoint(EndpointName=endpoint, Body=batch.body, ContentType=content_type,
+                                          Accept=accept)
+        return response["Body"].read()
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", str(error))
+        if _is_missing_endpoint(code, message):
+            raise EndpointUnavailable(f"endpoint {endpoint!r} not found: {message}") from None
+        if code == "ModelError":
+            status = error.response.get("OriginalStatusCode", "?")
+            raise InvokeFailed(f"the model rejected a batch of {batch.rows} rows (HTTP {status}): "
+                               f"{error.response.get('OriginalMessage', message)}") from None
+        attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
+        raise InvokeFailed(f"InvokeEndpoint failed after {attempts} attempt(s): {code}: {message}") from None
 
 
 def check_endpoint(sagemaker, endpoint: str) -> None:
@@ -137,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.batch_size < 1:
         return _fail(f"--batch-size must be >= 1, got {args.batch_size}", 2)
+    if args.max_attempts < 1:
+        return _fail(f"--max-attempts must be >= 1, got {args.max_attempts}", 2)
     content_type = args.content_type or (JSON if args.file.endswith((".json", ".jsonl")) else CSV)
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
@@ -147,16 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"no rows in {args.file}", 2)
 
     import boto3
-    from botocore.config import Config
 
-    config = Config(retries={"max_attempts": 1, "mode": "standard"})  # retries are ours, with backoff
     try:
         if args.check:
-            check_endpoint(boto3.client("sagemaker", config=config), args.endpoint)
-        runtime = boto3.client("sagemaker-runtime", config=config)
+            check_endpoint(boto3.client("sagemaker", config=client_config(args.max_attempts)), args.endpoint)
+        runtime = runtime_client(args.max_attempts)
         for batch in batches:
-            body = invoke_with_retries(runtime, args.endpoint, batch, content_type, args.accept,
-                                       attempts=args.max_attempts)
+            body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept)
             for line in predictions(body):
                 print(line)
     except EndpointUnavailable as error:

@@ -12,7 +12,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-S3_SCHEME = "s3://"
+from workloads.s3_uri import S3_SCHEME, is_s3, split_s3
+
 FILE_SCHEME = "file://"
 
 _s3_client = None
@@ -35,20 +36,6 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch endpoints and credentials between cases)."""
     global _s3_client  # noqa: PLW0603
     _s3_client = None
-
-
-def split_s3(url: str) -> tuple[str, str]:
-    """``s3://bucket/a/b`` -> ("bucket", "a/b")."""
-    if not url.startswith(S3_SCHEME):
-        raise ValueError(f"not an s3:// URL: {url!r}")
-    bucket, _, key = url[len(S3_SCHEME):].partition("/")
-    if not bucket:
-        raise ValueError(f"s3 URL has no bucket: {url!r}")
-    return bucket, key
-
-
-def is_s3(url: str) -> bool:
-    return url.startswith(S3_SCHEME)
 
 
 def local_path(url: str) -> Path:

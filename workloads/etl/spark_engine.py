@@ -26,6 +26,7 @@ from workloads.etl import catalog, commit, lake, plans, raw_batches, validation
 from workloads.etl.features import add_features
 from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, PARTITION_COLUMN, RAW_COLUMNS, Column
+from workloads.s3_uri import is_s3
 
 LOG = logging.getLogger(__name__)
 SPARK_TYPES = {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType()}
@@ -206,6 +207,6 @@ def _tail(url: str) -> str:
 
 def _spark_path(url: str) -> str:
     """S3 URLs as they are (Glue reads s3://); local paths as file: URLs."""
-    if lake.is_s3(url):
+    if is_s3(url):
         return url
     return "file://" + str(lake.local_path(url).resolve()) + ("/" if url.endswith("/") else "")

@@ -44,7 +44,8 @@ def evaluate(clients, alarm_names: list[str], *, since: dt.datetime | None = Non
         if alarm.get("Metrics"):
             continue  # metric math: not evaluated in the sandbox
         state, reason = _judge(cloudwatch, alarm, since, now)
-        judgement = Judgement(alarm["AlarmName"], alarm["AlarmArn"], alarm.get("StateValue", INSUFFICIENT), state, reason)
+        judgement = Judgement(alarm["AlarmName"], alarm["AlarmArn"], alarm.get("StateValue", INSUFFICIENT), state,
+                              reason)
         if judgement.changed:
             cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason[:1000])
         judgements.append(judgement)
@@ -73,7 +74,8 @@ def _judge(cloudwatch, alarm: dict, since: dt.datetime | None, now: dt.datetime)
         breaching += [None] * missing
     if len(breaching) >= needed:
         shown = ", ".join(f"{v:g}" for v in values) or "no data"
-        return ALARM, f"{len(breaching)} of the last {periods} datapoints breach {alarm['ComparisonOperator']} {threshold:g} ({shown})"
+        return ALARM, (f"{len(breaching)} of the last {periods} datapoints breach {alarm['ComparisonOperator']} "
+                       f"{threshold:g} ({shown})")
     if not values and treat == "missing":
         return INSUFFICIENT, "no datapoints"
     return OK, f"{len(breaching)} of the last {periods} datapoints breach the threshold (need {needed})"

@@ -15,16 +15,10 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+
+from workloads.s3_uri import split_s3
 
 CONTAINER_PREFIXES = ("/opt/ml/", "/tmp/")
-
-
-def split_s3(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ValueError(f"not an s3:// URL: {url!r}")
-    return parsed.netloc, parsed.path.lstrip("/")
 
 
 def download_prefix(s3, url: str, target: Path) -> list[Path]:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prodline.sandbox import hosting
-from prodline.sandbox.handlers import deployment_config
+from prodline.sandbox.realizer.sagemaker import deployment_config
 from prodline.sandbox.runtimes import alarms
 
 DEFAULT_TIME_SCALE = 0.01  # 10 minutes of bake become 6 seconds

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from prodline.sandbox.runtimes.containers import run_container, split_s3, tail
+from prodline.sandbox.runtimes.containers import run_container, tail
+from workloads.s3_uri import split_s3
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 

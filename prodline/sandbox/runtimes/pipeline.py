@@ -20,11 +20,11 @@ from prodline.sandbox.runtimes.containers import (
     download_prefix,
     extract,
     run_container,
-    split_s3,
     tail,
     tar_directory,
     upload_tree,
 )
+from workloads.s3_uri import split_s3
 
 SUCCEEDED, FAILED, EXECUTING = "Succeeded", "Failed", "Executing"
 _OUTPUT_REF = re.compile(r"ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri")

@@ -11,13 +11,12 @@ from collections.abc import Mapping
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from infra.config import Ownership
-from infra.tags import type_takes_tags
-from policies.props import UNKNOWN, get
 from policies.rule import ADVISORY_IN_DEV, ResourceRule, environment, message
+from policies.rules.props import UNKNOWN, get
+from standards.ownership import OWNERSHIP_TAG_KEYS, type_takes_tags
 
-# The keys infra/config.Ownership.tags() puts on every taggable resource.
-OWNERSHIP_TAGS = tuple(Ownership(owner="-", cost_center="-", environment="-").tags())
+# The keys the stack transformation puts on every taggable resource.
+OWNERSHIP_TAGS = OWNERSHIP_TAG_KEYS
 # Kubernetes says who manages an object with app.kubernetes.io/managed-by, so the labels are the other four.
 OWNERSHIP_LABELS = tuple(key for key in OWNERSHIP_TAGS if key != "managed-by")
 

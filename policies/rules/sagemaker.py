@@ -16,10 +16,6 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from infra import environments as envs
-from policies import links
-from policies.cloudwatch import silent
-from policies.props import UNKNOWN, get, is_false, items, missing, number
 from policies.rule import (
     ADVISORY_IN_DEV,
     STAGING_AND_PROD,
@@ -28,6 +24,10 @@ from policies.rule import (
     environment,
     message,
 )
+from policies.rules import links
+from policies.rules.cloudwatch import silent
+from policies.rules.props import UNKNOWN, get, is_false, items, missing, number
+from standards import environments as envs
 
 ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -136,13 +136,13 @@ def _validate_serving_types(args: ResourceValidationArgs, report: ReportViolatio
     for instance_type in instance_types(args.props):
         if instance_type not in allowed:
             report(message(args.name, f"serves on {instance_type}, which {env} does not allow",
-                           "each environment's list (infra/environments.py) keeps its cost and capacity planned",
+                           "each environment's list (standards/environments.py) keeps its cost and capacity planned",
                            f"set prodline:servingInstanceType to one of {', '.join(allowed)}"))
 
 
 sagemaker_endpoint_instance_type_allowed = ResourceRule(
     "sagemaker-endpoint-instance-type-allowed",
-    "Requires SageMaker endpoint instance types to be in the environment's allowlist (infra/environments.py).",
+    "Requires SageMaker endpoint instance types to be in the environment's allowlist (standards/environments.py).",
     _validate_serving_types,
     types=[ENDPOINT_CONFIG],
 )
@@ -228,7 +228,7 @@ def _check_training_types(args: ResourceValidationArgs, definition: Mapping[str,
     for step, kind, _, instance_type in jobs(definition):
         if kind == "Training" and isinstance(instance_type, str) and instance_type not in allowed:
             report(message(args.name, f"step {get(step, 'Name')} trains on {instance_type}, which {env} does not allow",
-                           "each environment's list (infra/environments.py) keeps training cost planned; one "
+                           "each environment's list (standards/environments.py) keeps training cost planned; one "
                            "scheduled or drift-triggered run on a large type costs every time it runs",
                            f"set prodline:trainingInstanceType to one of {', '.join(allowed)}"))
 

@@ -1,4 +1,4 @@
-"""Cost rules: the caps each environment's table sets (``infra/environments.py``), enforced on what is declared.
+"""Cost rules: the caps each environment's table sets (``standards/environments.py``), enforced on what is declared.
 
 Config validation already refuses a stack file that asks for more; these rules hold code paths that do
 not go through config (a component called with literal values, a plan produced elsewhere) to the same
@@ -13,10 +13,10 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from infra import environments as envs
-from policies import s3, sagemaker
-from policies.props import UNKNOWN, get, items, number
 from policies.rule import ADVISORY_IN_DEV, COST_CAP, DEV_ONLY, ResourceRule, StackRule, environment, message
+from policies.rules import s3, sagemaker
+from policies.rules.props import UNKNOWN, get, items, number
+from standards import environments as envs
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 # GPU and ML-accelerator families: ml.g4dn, ml.p4d, ml.inf2, ml.trn1, ml.dl1 ...
@@ -27,7 +27,7 @@ def _validate_capacity(args: ResourceValidationArgs, report: ReportViolation) ->
     env = environment(args)
     cap = envs.MAX_SERVING_CAPACITY[env]
     fix = f"set prodline:servingMaxCapacity (and servingMinCapacity) to at most {cap}"
-    why = f"{env} caps an endpoint at {cap} instances (infra/environments.py) so a traffic spike or a runaway " \
+    why = f"{env} caps an endpoint at {cap} instances (standards/environments.py) so a traffic spike or a runaway " \
           "load test cannot run up the bill"
     if args.resource_type == sagemaker.SCALING_TARGET:
         if get(args.props, "scalableDimension") != sagemaker.VARIANT_DIMENSION:
@@ -71,7 +71,7 @@ def _validate_accelerated(args: ResourceValidationArgs, report: ReportViolation)
                            "GPU and accelerator instances cost several times a CPU instance and are rarely needed "
                            "to try a change; dev serves the churn model on CPU",
                            "use a CPU type (prodline:servingInstanceType, prodline:trainingInstanceType) from "
-                           "infra/environments.py"))
+                           "standards/environments.py"))
 
 
 cost_no_accelerated_instances_in_dev = ResourceRule(

@@ -12,9 +12,9 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies import links
-from policies.props import UNKNOWN, get, is_false, is_true, items, missing, number, strings
 from policies.rule import ADVISORY_IN_DEV, PROD_ONLY, ResourceRule, StackRule, message
+from policies.rules import links
+from policies.rules.props import UNKNOWN, get, is_false, is_true, items, missing, number, strings
 
 # Kind -> where its pod spec is.
 POD_SPECS = {

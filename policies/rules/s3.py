@@ -17,9 +17,9 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies import links
-from policies.props import UNKNOWN, get, is_true, items, missing, policy_statements, strings
 from policies.rule import ADVISORY_IN_DEV, ResourceRule, StackRule, message
+from policies.rules import links
+from policies.rules.props import UNKNOWN, get, is_true, items, missing, policy_statements, strings
 
 BUCKET = "aws:s3/bucket:Bucket"
 ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"

@@ -11,8 +11,8 @@ from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from policies.props import allow_statements, get, items, label, strings
 from policies.rule import ResourceRule, message
+from policies.rules.props import allow_statements, get, items, label, strings
 
 ROLE = "aws:iam/role:Role"
 # Type token -> property holding an identity policy document.

@@ -14,7 +14,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
-from policies.props import get, strings
+from policies.rules.props import get, strings
 
 # Outputs by which other resources name a resource.
 IDENTITY_KEYS = ("name", "id", "arn", "bucket", "keyId")

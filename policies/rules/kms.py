@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from policies.props import UNKNOWN, allow_statements, get, is_true, label, strings
 from policies.rule import ResourceRule, message
+from policies.rules.props import UNKNOWN, allow_statements, get, is_true, label, strings
 
 KEY = "aws:kms/key:Key"
 # Only symmetric encryption keys can rotate automatically; asymmetric and HMAC keys cannot.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from infra.environments import LOG_RETENTION_DAYS
-from policies.props import UNKNOWN, get, is_false, missing, number
 from policies.rule import ADVISORY_IN_DEV, ResourceRule, message
+from policies.rules.props import UNKNOWN, get, is_false, missing, number
+from standards.environments import LOG_RETENTION_DAYS
 
 ALARMS = ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

@@ -1,7 +1,8 @@
 """What each environment allows: the one table that says how dev, staging and prod truly differ.
 
 Config validation (``infra/config.py``) enforces it before any resource is declared, so a stack file
-cannot ask prod for a single instance or dev for a GPU fleet.
+cannot ask prod for a single instance or dev for a GPU fleet: each setting names its table here as its
+per-environment rule.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ GLUE_JOB_TYPES = ("pythonshell", "glueetl")
 GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
 
 MODEL_APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
+# Only dev registers new models as Approved (auto-deploy); elsewhere a person approves each one.
+APPROVAL_STATUSES_ALLOWED: dict[str, tuple[str, ...]] = {
+    "dev": MODEL_APPROVAL_STATUSES, "staging": ("PendingManualApproval",), "prod": ("PendingManualApproval",)}
+
+# Serverless endpoints have no data capture and no instance floor, so only dev may use them.
+SERVERLESS_ALLOWED: dict[str, tuple[bool, ...]] = {"dev": (False, True), "staging": (False,), "prod": (False,)}
+
+# Data capture feeds drift monitoring: staging and prod capture at least 1 percent of requests.
+MIN_DATA_CAPTURE_PERCENT: dict[str, int] = {"dev": 0, "staging": 1, "prod": 1}
+
+# The traffic-floor alarm: prod pages someone when its endpoint goes silent (0 turns the alarm off).
+MIN_INVOCATIONS_FLOOR: dict[str, int] = {"dev": 0, "staging": 0, "prod": 1}
 
 SERVING_PLATFORMS = ("sagemaker", "kubernetes")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from policies.props import UNKNOWN, get, missing, number
 from policies.rule import ResourceRule, message
+from policies.rules.props import UNKNOWN, get, missing, number
 
 JOB = "aws:glue/job:Job"
 SECURITY_CONFIGURATION = "aws:glue/securityConfiguration:SecurityConfiguration"

@@ -1,0 +1,82 @@
+"""``prodline sandbox up / down / status``: the realizing mock run against the embedded emulator.
+
+State (what was created, in order) lives in ``sandbox/<stack>/state.json``: ``up`` twice creates nothing
+new, and ``down`` deletes in reverse creation order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+from prodline.program import run_program
+from prodline.sandbox import emulator as emu
+from prodline.sandbox.clients import Clients
+from prodline.sandbox.paths import sandbox_dir
+from prodline.sandbox.realizer.base import Context
+from prodline.sandbox.realizer.mocks import RealizingMocks, UpResult, delete_entry
+from prodline.sandbox.state import Entry, SandboxState
+
+
+@contextlib.contextmanager
+def emulator_environment(environment: dict[str, str]) -> Iterator[None]:
+    """Point every boto3 call of this process (the program's own lookups included) at the emulator."""
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def region_of(stack: str, overrides: Iterable[str] = ()) -> str:
+    from prodline import stack_files
+
+    return str(stack_files.load(stack, overrides).get("aws:region", "us-east-1"))
+
+
+def up(stack: str, overrides: Iterable[str] = (),
+       on_endpoint_update: Callable[[str, dict, dict], None] | None = None) -> tuple[emu.Emulator, UpResult]:
+    """Realize the stack into the emulator (starting the embedded one if needed)."""
+    sandbox = sandbox_dir(stack)
+    emulator = emu.ensure(sandbox)
+    region = region_of(stack, overrides)
+    clients = Clients(emulator.endpoint_url, region)
+    account = clients("sts").get_caller_identity()["Account"]
+    ctx = Context(clients=clients, account=account, region=region, stack=stack, on_endpoint_update=on_endpoint_update)
+    state = SandboxState.load(sandbox / "state.json")
+    result = UpResult()
+    mocks = RealizingMocks(ctx, state, result)
+    with emulator_environment(emulator.environment(region)):
+        run_program(stack, overrides, mocks=mocks, offline_lookups=False)
+    result.deleted = mocks.prune()
+    return emulator, result
+
+
+def destroy(stack: str) -> list[str]:
+    """Delete every realized resource in reverse creation order; return what could not be deleted."""
+    sandbox = sandbox_dir(stack)
+    state = SandboxState.load(sandbox / "state.json")
+    if not state.entries:
+        return []
+    emulator = emu.ensure(sandbox)
+    region = region_of(stack)
+    clients = Clients(emulator.endpoint_url, region)
+    ctx = Context(clients=clients, account=clients("sts").get_caller_identity()["Account"], region=region, stack=stack)
+    failures = []
+    for entry in reversed(list(state.entries)):
+        try:
+            delete_entry(ctx, entry)
+        except Exception as err:  # keep deleting the rest, report this one
+            failures.append(f"{entry.type} {entry.name}: {err}")
+        state.remove(entry.urn)
+    return failures
+
+
+def status(stack: str) -> list[Entry]:
+    return SandboxState.load(sandbox_dir(stack) / "state.json").entries

@@ -1,0 +1,84 @@
+"""The one table: Pulumi resource type -> the handler that creates and deletes it in the emulator.
+
+Inputs arrive as the engine passes them (camelCase); each handler maps them to the AWS API and returns
+the real identifiers and ARNs, so later resources are wired with emulator values exactly as with
+``pulumi up``. Adding a type is one entry here (and its handler in the service's module). A type with no
+entry is "declared only": listed by ``prodline sandbox status`` with the reason below, never dropped
+silently, and the mapping test fails for a declared type that has neither.
+"""
+
+from __future__ import annotations
+
+from prodline.sandbox.realizer import (
+    autoscaling,
+    cloudwatch,
+    ecr,
+    events,
+    glue,
+    iam,
+    kms,
+    s3,
+    sagemaker,
+    sns,
+)
+from prodline.sandbox.realizer.base import Handler
+
+HANDLERS: dict[str, Handler] = {
+    "aws:s3/bucket:Bucket": s3.BUCKET,
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": s3.OWNERSHIP_CONTROLS,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": s3.PUBLIC_ACCESS_BLOCK,
+    "aws:s3/bucketVersioning:BucketVersioning": s3.VERSIONING,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": s3.ENCRYPTION,
+    "aws:s3/bucketPolicy:BucketPolicy": s3.POLICY,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": s3.LIFECYCLE,
+    "aws:s3/bucketLogging:BucketLogging": s3.LOGGING,
+    "aws:s3/bucketNotification:BucketNotification": s3.NOTIFICATION,
+    "aws:s3/bucketObject:BucketObject": s3.OBJECT,
+    "aws:kms/key:Key": kms.KEY,
+    "aws:kms/alias:Alias": kms.ALIAS,
+    "aws:iam/role:Role": iam.ROLE,
+    "aws:iam/rolePolicy:RolePolicy": iam.ROLE_POLICY,
+    "aws:glue/catalogDatabase:CatalogDatabase": glue.DATABASE,
+    "aws:glue/catalogTable:CatalogTable": glue.TABLE,
+    "aws:glue/securityConfiguration:SecurityConfiguration": glue.SECURITY_CONFIGURATION,
+    "aws:glue/job:Job": glue.JOB,
+    "aws:glue/trigger:Trigger": glue.TRIGGER,
+    "aws:cloudwatch/logGroup:LogGroup": cloudwatch.LOG_GROUP,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": cloudwatch.METRIC_ALARM,
+    "aws:cloudwatch/dashboard:Dashboard": cloudwatch.DASHBOARD,
+    "aws:sns/topic:Topic": sns.TOPIC,
+    "aws:sns/topicPolicy:TopicPolicy": sns.TOPIC_POLICY,
+    "aws:sns/topicSubscription:TopicSubscription": sns.SUBSCRIPTION,
+    "aws:cloudwatch/eventBus:EventBus": events.EVENT_BUS,
+    "aws:cloudwatch/eventRule:EventRule": events.EVENT_RULE,
+    "aws:cloudwatch/eventTarget:EventTarget": events.EVENT_TARGET,
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": sagemaker.MODEL_PACKAGE_GROUP,
+    "aws:sagemaker/pipeline:Pipeline": sagemaker.PIPELINE,
+    "aws:sagemaker/model:Model": sagemaker.MODEL,
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": sagemaker.ENDPOINT_CONFIGURATION,
+    "aws:sagemaker/endpoint:Endpoint": sagemaker.ENDPOINT,
+    "aws:appautoscaling/target:Target": autoscaling.SCALABLE_TARGET,
+    "aws:appautoscaling/policy:Policy": autoscaling.SCALING_POLICY,
+    "aws:ecr/repository:Repository": ecr.REPOSITORY,
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ecr.LIFECYCLE_POLICY,
+}
+
+# Types the sandbox knowingly does not realize (by type-token prefix), with the reason `sandbox status`
+# prints. Any other type without a handler is a gap: the mapping test fails until it gets an entry.
+DECLARED_ONLY: dict[str, str] = {
+    "kubernetes:": "no Kubernetes cluster in the sandbox; `prodline preview --k8s-yaml` renders these objects",
+    "pulumi:providers:": "a provider is configuration, not a cloud resource",
+}
+
+UNMAPPED = "the sandbox has no mapping for this type yet (add one to prodline/sandbox/realizer/registry.py)"
+
+
+def is_declared_only(type_token: str) -> bool:
+    return any(type_token.startswith(prefix) for prefix in DECLARED_ONLY)
+
+
+def declared_only_reason(type_token: str) -> str:
+    for prefix, reason in DECLARED_ONLY.items():
+        if type_token.startswith(prefix):
+            return reason
+    return UNMAPPED

@@ -66,6 +66,8 @@ class DataLakeArgs(TypedDict):
     """Let `pulumi destroy` delete non-empty buckets (dev convenience; False by default)."""
     eventbridge_zones: NotRequired[Sequence[str]]
     """Zones whose object events go to EventBridge (the platform's "data landed" event)."""
+    key_alias: NotRequired[str]
+    """Alias of the lake key; defaults to ``alias/<name>``. Give each stack its own when stacks share an account."""
 
 
 def lake_settings(args: DataLakeArgs) -> DataLakeArgs:
@@ -105,7 +107,8 @@ class DataLake(pulumi.ComponentResource):
             policy=docs.document(_key_policy(args["account_id"], args["region"])),
             opts=child,
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{name}", target_key_id=self.key.key_id, opts=child)
+        aws.kms.Alias(f"{name}-key-alias", name=args.get("key_alias", f"alias/{name}"),
+                      target_key_id=self.key.key_id, opts=child)
 
         self.log_bucket = aws.s3.Bucket(f"{name}-access-logs", force_destroy=force_destroy, opts=child)
         log_policy = self._secure_bucket(f"{name}-access-logs", self.log_bucket, sse_algorithm=LOG_BUCKET_SSE,

@@ -12,7 +12,6 @@ naming the key, the bad value and what is allowed, before a single resource is d
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -25,6 +24,7 @@ from infra import config_parsers as p
 from infra import config_schema as schema
 from infra.config_parsers import Invalid
 from infra.config_schema import allowed_in, at_least, at_most, setting
+from standards import delivery
 from standards import environments as envs
 from standards.ownership import ownership_tags
 
@@ -118,9 +118,9 @@ class TrainingSettings:
 class ServingSettings:
     model_package: str = setting(
         "modelPackageArn", p.model_package,
-        "Model version to serve: latest approved in the group, none, or an explicit model package ARN.",
-        default="latest")
-    """'latest', 'none' or a model package ARN."""
+        "Model version to serve: latest approved in the group, recorded (the deploy path's version record), none, "
+        "or an explicit model package ARN.", default="latest")
+    """'latest', 'recorded', 'none' or a model package ARN."""
     instance_type: str = setting(
         "servingInstanceType", p.instance_type,
         "SageMaker endpoint instance type; each environment allows its own list.", default="ml.m5.large",
@@ -225,6 +225,32 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class DeliverySettings:
+    """Continuous delivery: the deployer's build, its smoke gate and where a green deploy promotes to."""
+
+    promote_to: str = setting(
+        "deliveryPromoteTo", p.choice(("", *envs.ENVIRONMENTS)),
+        "Stack a green deploy promotes the version to (dev: staging, staging: prod); empty ends the chain.",
+        default="", per_environment=allowed_in(envs.PROMOTION_TARGETS, "it may promote only to: {allowed}"))
+    require_approval: bool = setting(
+        "deliveryRequireApproval", p.boolean,
+        "A deploy needs a person's recorded approval of the version (prodline promote); always true in prod.",
+        default=False, per_environment=allowed_in(envs.REQUIRE_APPROVAL_ALLOWED,
+                                                  "nothing reaches prod without a person's recorded approval"))
+    smoke_rows: int = setting("smokeRows", p.integer(1, 1000),
+                              "Held-out rows the smoke gate sends to a freshly deployed model.", default=20)
+    smoke_latency_ms: int = setting("smokeLatencyMs", p.integer(1, 60000),
+                                    "Slowest smoke-gate request, in ms, a green deploy may have.", default=2000)
+    permissions_boundary: str = setting(
+        "deployerPermissionsBoundary", p.iam_policy_name,
+        "Managed policy (made by the bootstrap) every role of the stack carries as its permissions boundary.",
+        default=delivery.BOUNDARY_POLICY)
+    backend_url: str = setting(
+        "pulumiBackendUrl", p.optional(p.s3_url),
+        "Pulumi state backend of the deployer's builds (s3://...); empty: the bootstrap's state bucket.", default="")
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -236,6 +262,7 @@ class StackConfig:
     serving: ServingSettings
     kubernetes: KubernetesSettings
     alarms: AlarmSettings
+    delivery: DeliverySettings
 
     @property
     def is_prod(self) -> bool:
@@ -364,15 +391,7 @@ def from_pulumi() -> StackConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m infra.config --write-pulumi-yaml`` regenerates Pulumi.yaml's config block; ``--check`` compares."""
-    parser = argparse.ArgumentParser(prog="python -m infra.config", description=main.__doc__)
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write-pulumi-yaml", action="store_true", help="rewrite the config block of Pulumi.yaml")
-    mode.add_argument("--check", action="store_true", help="exit 1 when Pulumi.yaml's config block is stale")
-    parser.add_argument("--file", type=Path, default=PROJECT_FILE, help="the project file (default: %(default)s)")
-    args = parser.parse_args(argv)
-    ok, message = schema.write_or_check(args.file, KEYS, write=args.write_pulumi_yaml)
-    print(message, file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+    return schema.cli(argv, KEYS, PROJECT_FILE, prog="python -m infra.config", description=main.__doc__)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,9 @@ https_url = pattern(r"https://\S+", "an https:// URL")
 eks_cluster_name = pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name")
 image_tag = pattern(r"(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag other than latest, e.g. 0.1.0")
 model_package = pattern(
-    r"latest|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
-    "latest (the newest approved package in the group), none (declare no endpoint yet) or a model package ARN",
+    r"latest|recorded|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
+    "latest (the newest approved package in the group), recorded (the version the deploy path last deployed), "
+    "none (declare no endpoint yet) or a model package ARN",
 )
+iam_policy_name = pattern(r"[\w+=,.@-]{1,128}", "an IAM policy name: letters, digits and + = , . @ _ -")
+s3_url = pattern(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", "an s3:// URL like s3://my-state-bucket")

@@ -10,8 +10,10 @@ table, the validation and the typed settings from these fields, and this module 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
+import sys
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -224,3 +226,17 @@ def write_or_check(path: Path, keys: Mapping[str, Setting], *, write: bool) -> t
     diff = "".join(difflib.unified_diff(current.splitlines(keepends=True), wanted.splitlines(keepends=True),
                                         f"{path.name} (committed)", f"{path.name} (from infra/config.py)"))
     return False, f"{path.name}: config block differs from infra/config.py; run `{GENERATE_COMMAND}`\n{diff}"
+
+
+def cli(argv: list[str] | None, keys: Mapping[str, Setting], project_file: Path, *, prog: str,
+        description: str | None) -> int:
+    """``--write-pulumi-yaml`` rewrites the project file's config block, ``--check`` exits 1 while it is stale."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write-pulumi-yaml", action="store_true", help="rewrite the config block of Pulumi.yaml")
+    mode.add_argument("--check", action="store_true", help="exit 1 when Pulumi.yaml's config block is stale")
+    parser.add_argument("--file", type=Path, default=project_file, help="the project file (default: %(default)s)")
+    args = parser.parse_args(argv)
+    ok, message = write_or_check(args.file, keys, write=args.write_pulumi_yaml)
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1

@@ -23,7 +23,9 @@ from components.sagemaker_images import sklearn_image_uri
 from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra.config import StackConfig
+from infra.delivery import boundary_arn, build_deployer
 from infra.model_version import model_data_url, resolve_model_package
+from infra.naming import register_stack_naming
 from infra.tags import register_ownership_tags
 from standards import environments as envs
 from workloads.etl import schema
@@ -37,8 +39,11 @@ ETL_DIR = ROOT / "workloads" / "etl"
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
     register_ownership_tags(config.ownership.tags())
-    account_id = aws.get_caller_identity_output().account_id
+    account = aws.get_caller_identity().account_id
     prefix = f"prodline-{config.environment}"
+    # Names under the stack's prefix and the boundary on every role: what the scoped deploy role may manage.
+    register_stack_naming(prefix, account, boundary_arn(config, account))
+    account_id = pulumi.Output.from_input(account)
     database = f"prodline_{config.environment}"
     dataset = schema.DATASET
 
@@ -54,6 +59,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         ],
         "force_destroy": config.environment == "dev",
         "eventbridge_zones": ["raw"],
+        "key_alias": f"alias/{prefix}-lake",
     })
 
     catalog = f"arn:aws:glue:{config.region}:"
@@ -114,7 +120,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         "start_after": validate.job_name,
     })
 
-    ml = _build_ml(config, account_id, lake, [validate.job_name, features.job_name])
+    ml = _build_ml(config, account, lake, [validate.job_name, features.job_name])
     outputs = {
         "lakeKeyArn": lake.key_arn,
         "lakeBuckets": lake.bucket_names,
@@ -128,20 +134,21 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
     return outputs
 
 
-def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake,
+def _build_ml(config: StackConfig, account: str, lake: DataLake,
               glue_jobs: list[pulumi.Output[str]]) -> dict[str, pulumi.Output]:
-    """Training, registry, serving, observability and the lifecycle bus, wired by explicit names.
+    """Training, registry, serving, observability, the lifecycle bus and the deployer, wired by explicit names.
 
     Explicit names (not Outputs) tie alarms to the endpoint they watch, so the observability pieces
     exist before the endpoint that rolls back on them, with no dependency cycle.
     """
     prefix = f"prodline-{config.environment}"
+    account_id = pulumi.Output.from_input(account)
     dataset = schema.DATASET
     group_name = f"{prefix}-{dataset}"
     pipeline_name = f"{prefix}-{dataset}-training"
     endpoint_name = f"{prefix}-{dataset}"
     image_uri = sklearn_image_uri(config.region)
-    package_arn = resolve_model_package(config.serving.model_package, group_name, config.region)
+    package_arn = resolve_model_package(config.serving.model_package, group_name, config.region, config.stack)
     serving = config.serving
 
     on_sagemaker = package_arn is not None and serving.platform == "sagemaker"
@@ -231,6 +238,7 @@ def _build_ml(config: StackConfig, account_id: pulumi.Output[str], lake: DataLak
                                         [alarms.drift_arn] if alarms else []),
     })
     outputs["eventBus"] = bus.bus_name
+    outputs.update(build_deployer(config, account, lake, observability, registry))
     return outputs
 
 

@@ -34,7 +34,7 @@ def environment() -> str:
 PolicyPack(
     name="prodline",
     description="ML-aware guardrails for the prodline platform: data lake, IAM, Glue, SageMaker, alarms, cost, "
-                "Kubernetes serving.",
+                "Kubernetes serving, continuous delivery.",
     policies=list(RULES),
     enforcement_level=EnforcementLevel.MANDATORY,
     initial_config=initial_config(environment()),

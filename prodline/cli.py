@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from prodline import policy_cli, sandbox_cli
+from prodline import bootstrap_cli, delivery_cli, policy_cli, sandbox_cli
 from prodline.stack_args import EXIT_OK, add_stack_args, run_stack
 
 
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_cli.add_policy_parser(commands)
     sandbox_cli.add_parsers(commands)
+    delivery_cli.add_parsers(commands)
+    bootstrap_cli.add_parser(commands)
     return parser
 
 

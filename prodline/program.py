@@ -22,8 +22,12 @@ from pulumi.runtime import rpc, settings
 
 from infra.model_version import OFFLINE_ENV
 from prodline import stack_files
+from standards.delivery import BOOTSTRAP_PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
+BOOTSTRAP_DIR = PROGRAM.parent.parent / "bootstrap"
+BOOTSTRAP_PROGRAM = BOOTSTRAP_DIR / "__main__.py"
+BOOTSTRAP_STACK = "account"
 MOCK_ACCOUNT = "123456789012"
 
 
@@ -84,12 +88,15 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = {
             "id": physical,
             "name": args.inputs.get("name", physical),
-            "arn": fake_arn(args.typ, physical, self.region, self.account_id),
+            # An `arn` input names another resource (an event target's, a topic policy's topic): it stays.
+            "arn": args.inputs.get("arn") or fake_arn(args.typ, physical, self.region, self.account_id),
         }
         if args.typ == "aws:s3/bucket:Bucket":
             outputs["bucket"] = physical
         if args.typ == "aws:kms/key:Key":
             outputs["keyId"] = physical
+        if args.typ == "aws:sqs/queue:Queue":
+            outputs["url"] = f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{physical}"
         if args.typ == "aws:ecr/repository:Repository":
             outputs["repositoryUrl"] = f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com/{physical}"
         return physical, {**args.inputs, **outputs}
@@ -135,13 +142,17 @@ def fake_arn(type_token: str, physical: str, region: str, account: str) -> str:
 
 
 def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | None = None,
-           mocks: pulumi.runtime.Mocks | None = None, region: str = "eu-west-1") -> list[Registration]:
-    """Run any Pulumi program function under mocks and return its registrations, in order."""
+           mocks: pulumi.runtime.Mocks | None = None, region: str = "eu-west-1",
+           project: str | None = None) -> list[Registration]:
+    """Run any Pulumi program function under mocks and return its registrations, in order.
+
+    ``project`` defaults to the name in the repository's ``Pulumi.yaml``.
+    """
     mocks = mocks or RecordingMocks(region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(dict(config or {}))
     settings.ROOT.set(None)  # a fresh root stack per run, so transformations never leak between runs
-    pulumi.runtime.set_mocks(mocks, project=stack_files.project()["name"], stack=stack, preview=False,
+    pulumi.runtime.set_mocks(mocks, project=project or stack_files.project()["name"], stack=stack, preview=False,
                              monitor=monitor)
     pulumi.runtime.test(program)()
     return monitor.registrations
@@ -162,17 +173,47 @@ def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime
     raw = raw_config if raw_config is not None else stack_files.load(stack, overrides)
     # Parsed here too so a bad config surfaces as ConfigError, not as the program's RunError.
     config = parse_config(raw, stack)
+    return _run(PROGRAM, stack, raw, region=config.region, mocks=mocks, offline_lookups=offline_lookups)
+
+
+def run_bootstrap(overrides: Iterable[str] = (), mocks: pulumi.runtime.Mocks | None = None,
+                  stack: str = BOOTSTRAP_STACK) -> list[Registration]:
+    """Run the account bootstrap (``bootstrap/__main__.py``) under mocks, offline; return its registrations.
+
+    Its config comes from ``bootstrap/Pulumi.yaml`` and ``bootstrap/Pulumi.<stack>.yaml`` with the ``-c``
+    overrides. Raises ``ConfigError`` and ``StackFileError`` as ``run_program`` does.
+    """
+    from infra.bootstrap_config import parse_bootstrap_config
+
+    raw = stack_files.load(stack, overrides, root=BOOTSTRAP_DIR)
+    previous = os.environ.get(OFFLINE_ENV)
+    os.environ[OFFLINE_ENV] = "1"  # the example's placeholder repository is accepted offline only
+    try:
+        config = parse_bootstrap_config(raw)
+    finally:
+        _restore(previous)
+    return _run(BOOTSTRAP_PROGRAM, stack, raw, region=config.region, mocks=mocks,
+                project=BOOTSTRAP_PROJECT)
+
+
+def _run(program: Path, stack: str, raw: dict[str, Any], *, region: str, mocks: pulumi.runtime.Mocks | None,
+         offline_lookups: bool = True, project: str | None = None) -> list[Registration]:
     previous = os.environ.get(OFFLINE_ENV)
     if offline_lookups:
         os.environ[OFFLINE_ENV] = "1"
     try:
-        return record(lambda: runpy.run_path(str(PROGRAM), run_name="__main__"), stack=stack,
-                      config={k: _engine_text(v) for k, v in raw.items()}, mocks=mocks, region=config.region)
+        return record(lambda: runpy.run_path(str(program), run_name="__main__"), stack=stack,
+                      config={k: _engine_text(v) for k, v in raw.items()}, mocks=mocks, region=region,
+                      project=project)
     finally:
-        if previous is None:
-            os.environ.pop(OFFLINE_ENV, None)
-        else:
-            os.environ[OFFLINE_ENV] = previous
+        _restore(previous)
+
+
+def _restore(previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop(OFFLINE_ENV, None)
+    else:
+        os.environ[OFFLINE_ENV] = previous
 
 
 def _engine_text(value: Any) -> str:

@@ -14,13 +14,15 @@ def add_parsers(commands) -> None:
     sandbox = commands.add_parser("sandbox", help="the same stack, realized into a local AWS emulator")
     actions = sandbox.add_subparsers(dest="action", required=True)
     for name, handler, text in (
-        ("up", cmd_up, "start the emulator (AWS_ENDPOINT_URL, or moto on 127.0.0.1:4566), realize the stack, host "
-                       "its endpoints; roll changed endpoints out as their deployment config says"),
-        ("down", cmd_down, "delete the realized resources, stop the gateway, model servers and emulator"),
+        ("up", cmd_up, "start the emulator every stack shares (AWS_ENDPOINT_URL, or moto on 127.0.0.1:4566), realize "
+                       "the stack, host its endpoints; roll changed endpoints out as their deployment config says"),
+        ("down", cmd_down, "delete the realized resources; stop the gateway, model servers and emulator once no "
+                           "other stack uses them"),
         ("status", cmd_status, "what the sandbox holds: realized, recorded or declared only"),
         ("etl", cmd_etl, "run the ETL job (and the jobs its triggers start) in the Glue runtime"),
         ("train", cmd_train, "run the training pipeline in the pipeline runtime"),
-        ("approve", cmd_approve, "approve the newest model version waiting for approval"),
+        ("approve", cmd_approve, "approve the newest model version waiting for approval; the approval event "
+                                 "starts the stack's deployer, as in AWS"),
         ("alarms", cmd_alarms, "evaluate the stack's alarms and route their state changes through EventBridge"),
     ):
         parser = actions.add_parser(name, help=text, description=text)
@@ -73,16 +75,24 @@ def cmd_up(args: argparse.Namespace) -> int:
           f"{len(result.replaced)} replaced or rolled out, {len(result.deleted)} deleted, "
           f"{len(result.declared_only)} declared only")
     endpoints = [e.id for e in sandbox.resources("aws:sagemaker/endpoint:Endpoint")]
-    print(f"endpoints     {', '.join(endpoints) or 'none yet (approve a model version, then run up again)'}")
+    print(f"endpoints     {', '.join(endpoints) or 'none yet (approve a model version: the deployer deploys it)'}")
     print(f"try           prodline invoke --endpoint {endpoints[0] if endpoints else '<name>'} --file rows.csv")
     return EXIT_OK
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    failures = _sandbox(args).down()
+    from prodline.sandbox import shared
+
+    sandbox = _sandbox(args)
+    failures = sandbox.down()
     for failure in failures:
         print(f"  not deleted: {failure}", file=sys.stderr)
-    print("sandbox stopped: gateway, model servers and the embedded emulator are down")
+    if sandbox.stopped:
+        print(f"sandbox {args.stack} down; stopped: {', '.join(sandbox.stopped)}")
+    else:
+        others = shared.users(sandbox.emulator.endpoint_url)
+        print(f"sandbox {args.stack} down; the emulator and the gateway keep serving "
+              f"{', '.join(others) or 'the emulator you run'}")
     return EXIT_OK
 
 
@@ -90,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from prodline.sandbox import hosting, realizer
+    from prodline.sandbox import realizer, shared
 
     table = Table(title=f"sandbox {args.stack}")
     for column in ("type", "name", "status", "id", "note"):
@@ -98,7 +108,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for entry in realizer.status(args.stack):
         table.add_row(entry.type, entry.name, entry.status, entry.id, entry.note)
     Console(width=200).print(table)
-    print(f"gateway: {hosting.gateway_url(args.stack) or 'not running'}")
+    print(f"gateway: {shared.gateway_url() or 'not running'}")
     return EXIT_OK
 
 
@@ -121,8 +131,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    print(_sandbox(args).approve(args.package))
-    return EXIT_OK
+    sandbox = _sandbox(args)
+    print(sandbox.approve(args.package))
+    failed = False
+    for build in sandbox.builds.builds:
+        print(f"  build {build.id} ({build.trigger}): {build.status}" + (f": {build.error}" if build.error else ""))
+        for outcome in build.outcomes:
+            print(f"    {outcome.summary()}")
+        failed = failed or build.status != "SUCCEEDED"
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_alarms(args: argparse.Namespace) -> int:
@@ -149,14 +166,14 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def _use_running_sandbox() -> None:
-    from prodline.sandbox import hosting
+    from prodline.sandbox import shared
     from prodline.sandbox.emulator import DUMMY_CREDENTIALS
     from prodline.sandbox.paths import running_stacks
 
     for stack, emulator_url in running_stacks():
-        gateway = hosting.gateway_url(stack)
+        gateway = shared.gateway_url()
         if gateway:
-            print(f"prodline: using the sandbox of stack {stack} (gateway {gateway})", file=sys.stderr)
+            print(f"prodline: using the sandbox's gateway {gateway} (stack {stack} is up)", file=sys.stderr)
             os.environ.update({"AWS_ENDPOINT_URL": emulator_url, "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": gateway,
                                **DUMMY_CREDENTIALS})
             from prodline.sandbox.realizer import region_of

@@ -65,3 +65,9 @@ K8S_RESOURCES: dict[str, dict[str, str]] = {
     "prod": {"cpu_request": "500m", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi"},
 }
 SERVING_IMAGE_SOURCES = ("framework", "project")
+
+# Continuous delivery: where a green deploy of each environment promotes to ("" ends the chain), and whether
+# a deploy there needs a person's recorded approval. Prod always does: nothing reaches it on a machine's say-so.
+PROMOTION_TARGETS: dict[str, tuple[str, ...]] = {"dev": ("", "staging"), "staging": ("", "prod"), "prod": ("",)}
+REQUIRE_APPROVAL_ALLOWED: dict[str, tuple[bool, ...]] = {"dev": (False, True), "staging": (False, True),
+                                                         "prod": (True,)}

@@ -1,8 +1,11 @@
-"""`make demo`: the whole ML lifecycle of the dev stack, offline, in the sandbox.
+"""`make demo`: the whole ML lifecycle of the dev stack, and its delivery to staging and prod, offline.
 
-sandbox up -> ingest (some rows bad) -> ETL -> train / evaluate / register -> approve -> deploy -> invoke
--> the incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted -> a broken version
-whose canary fails and is rolled back. Every step goes through the resources the program declared.
+sandbox up (dev, staging, prod in one emulator) -> ingest (some rows bad) -> ETL -> train / evaluate /
+register -> approve -> the deployer deploys dev, promotes to staging, prod awaits approval -> promote to
+prod -> invoke -> the incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted (and
+promoted to staging) -> a broken version whose canary is rolled back -> a version only the smoke gate
+catches, restored. Every step goes through the resources the program declared; after ``sandbox up`` every
+deploy is started by an approval or a promotion reaching a deployer, never by the demo.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import tempfile
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,19 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import joblib
 
+from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import report as html_report
-from prodline.sandbox.lifecycle import Sandbox
-from prodline.sandbox.runtimes.containers import extract, tar_directory
-from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
+from prodline.sandbox.lifecycle import Sandbox, down_all
 
-DEMO_OVERRIDES = ("prodline:modelApprovalStatus=PendingManualApproval",)  # a person approves, as in prod
-
-
-def _broken_transform(frame):
-    """The deliberately broken version's first step: every prediction fails (HTTP 5xx from the container)."""
-    raise RuntimeError("deliberately broken model version")
+TRAFFIC_PACE_SECONDS = 0.02
+"""Live traffic during a canary: 50 requests a second, enough for the 5xx alarm to judge a canary share, and
+leaving CPU to the deployment on a small machine."""
 
 
 @dataclass
@@ -43,9 +41,10 @@ class DemoState:
     versions: dict[str, dict[str, float]] = field(default_factory=dict)
     latencies: dict[str, list[float]] = field(default_factory=dict)
     predictions: list[str] = field(default_factory=list)
+    deliveries: list[delivery.DeliveryRow] = field(default_factory=list)
 
 
-class Demo:
+class Demo(delivery.DeliverySteps):
     def __init__(self, stack: str = "dev", console=None, rows: int = 4000):
         from rich.console import Console
 
@@ -54,9 +53,16 @@ class Demo:
         self.console = console or Console()
         self.state = DemoState()
         self.sandbox: Sandbox | None = None
+        self.later: list[Sandbox] = []
+        """The stacks dev's green deploys promote to (staging, prod), in the same emulator."""
+        self._later: delivery.LaterStacks | None = None
+        self.log = delivery.DeliveryLog(self._progress)
         self.today = dt.date.today()
 
     # --- plumbing ------------------------------------------------------------------------------------------
+
+    def _progress(self, message: str) -> None:
+        self.console.print(f"  [dim]{message}[/dim]")
 
     @contextmanager
     def step(self, name: str):
@@ -86,25 +92,33 @@ class Demo:
         try:
             self._lifecycle()
         finally:
+            if self._later is not None:
+                self._later.thread.join()  # its stacks are taken down with dev's
+            self.state.deliveries = self.log.rows()
+            if self.state.deliveries:
+                self.state.facts["deployments"] = delivery.tally(self.state.deliveries)
             report = self._write_report()
             self._summary(report)
             if not keep and self.sandbox:
                 with self.step("sandbox down") as s:
-                    failures = self.sandbox.down()
-                    s["result"] = "emulator, gateway and model servers stopped" + (
-                        f"; {len(failures)} resources could not be deleted" if failures else "")
+                    stacks = [*reversed(self.later), self.sandbox]
+                    failures, discarded = down_all(stacks)
+                    how = "discarded with the emulator" if discarded else "deleted"
+                    stopped = [thing for sb in stacks for thing in sb.stopped]
+                    s["result"] = (f"{', '.join(sb.stack for sb in stacks)} {how}; "
+                                   f"{', '.join(stopped) or 'nothing'} stopped"
+                                   + (f"; {len(failures)} resources could not be deleted" if failures else ""))
         return 0 if all(s.ok for s in self.state.steps) else 1
 
     def _lifecycle(self) -> None:
-        with self.step("sandbox up") as s:
-            self.sandbox = Sandbox(self.stack, DEMO_OVERRIDES,
-                                   on_progress=lambda m: self.console.print(f"  [dim]{m}[/dim]"))
-            result = self.sandbox.up()
-            s["result"] = (f"{len(result.created)} resources realized in {self.sandbox.emulator.endpoint_url}, "
-                           f"{len(result.declared_only)} declared only; no model approved yet, so no endpoint")
-        sb = self.sandbox
         endpoint = f"prodline-{self.stack}-churn"
+        with self.step(f"sandbox up: {self.stack}, then the stacks it promotes to beside it") as s:
+            s["result"] = self._up()
+        sb = self.sandbox
         raw = f"s3://{sb.bucket('raw')}/churn/"
+        later = delivery.LaterStacks(sb, delivery.promotion_chain(self.stack)[1:],
+                                     self.today - dt.timedelta(days=1)).start()
+        self._later, self.later = later, later.sandboxes  # filled by its thread; taken down with dev's
 
         with self.step("ingest day 1 (5% bad rows)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today - dt.timedelta(days=1)),
@@ -112,15 +126,21 @@ class Demo:
             s["result"] = f"{self.rows} rows landed in {raw}"
         with self.step("ETL: validate + features (Glue runtime)") as s:
             s["result"] = self._etl()
-
         with self.step("train -> evaluate -> register v1 (pipeline runtime)") as s:
             s["result"] = self._train("v1")
-        with self.step("approve v1") as s:
-            arn = sb.approve()
-            s["result"] = f"{_version(arn)} approved"
-        with self.step("deploy v1 (pulumi up of the approved version)") as s:
-            result = sb.up()
-            s["result"] = f"endpoint {endpoint} created and hosted at {sb.gateway_url} ({len(result.created)} new)"
+        with self.step(f"{', '.join(later.stacks)}: realized in the same emulator, a day of data each "
+                       "(beside the steps above)") as s:
+            s["result"] = f"{later.wait()}; {self._deployers()}"
+
+        with self.step("approve v1 -> approval rule -> deploy queue + deployer build") as s:
+            mark = len(sb.router.journal)
+            with sb.builds.held():
+                arn = sb.approve()
+            s["result"] = f"{_version(arn)} approved; {self._approval_route(sb.router.journal[mark])}"
+        with self.step("deployer on the approval event: deploy, smoke gate, promote") as s:
+            s["result"] = self._run_builds()
+        with self.step(f"prodline promote --to prod (approver {delivery.PROD_APPROVER})") as s:
+            s["result"] = self._promote("prod", arn)
         with self.step("invoke with sample rows") as s:
             self.state.predictions = self._invoke_sample(endpoint)
             s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
@@ -137,15 +157,18 @@ class Demo:
             s["result"] = self._etl()
         with self.step("drifted traffic -> drift monitor -> drift alarm -> retraining") as s:
             s["result"] = self._drift_loop(endpoint)
-        with self.step("approve v2") as s:
-            arn = sb.approve()
-            s["result"] = f"{_version(arn)} approved"
-        with self.step("canary of v2 under traffic") as s:
-            s["result"] = self._deploy_under_traffic(endpoint, expect_rollback=False)
-
-        with self.step("a broken v3 is approved and deployed") as s:
-            s["result"] = self._broken_version(endpoint)
-        with self.step("endpoint still serves v2 after the rollback") as s:
+        with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
+            s["result"] = self._deploy_under_traffic(endpoint, sb.approve, expect="promoted")
+        with self.step("a broken v3 is approved: its canary is rolled back, the deploy fails") as s:
+            broken = delivery.derived_version(sb, endpoint, delivery.break_pipeline, "broken")
+            s["result"] = self._deploy_under_traffic(endpoint, lambda: sb.approve(broken), expect="rolled back")
+        with self.step("v4 answers in percent: the canary passes it, the smoke gate does not") as s:
+            percent = delivery.derived_version(sb, endpoint, delivery.PercentScores, "percent")
+            mark = len(self.log.events)
+            sb.approve(percent)
+            s["result"] = self.log.outcome_line(self.log.since(mark))
+            s["ok"] = "Deployment Failed" in s["result"]
+        with self.step("endpoint still serves v2 after the rollback and the restore") as s:
             predictions = self._invoke_sample(endpoint)
             model = self.sandbox.served_model_url(endpoint).split("/")[-3]
             s["result"] = f"{len(predictions)} predictions, model {model}"
@@ -196,8 +219,8 @@ class Demo:
         return [f"{p:.3f}" for p in json.loads(answer["Body"].read())["predictions"]]
 
     def _traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
-                 stop: threading.Event | None = None) -> tuple[int, int]:
-        """One request per row, as live traffic; returns (ok, failed)."""
+                 stop: threading.Event | None = None, pace: float = 0.0) -> tuple[int, int]:
+        """One request per row, as live traffic (at most one per ``pace`` seconds); returns (ok, failed)."""
         client, ok, failed, latencies = self.runtime(), 0, 0, []
         for line in self._rows(rows, seed, drift):
             if stop is not None and stop.is_set():
@@ -209,6 +232,7 @@ class Demo:
             except Exception:  # any failed request: what the canary measures
                 failed += 1
             latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(max(0.0, pace - (time.perf_counter() - started)))
         self.state.latencies.setdefault(label, []).extend(latencies)
         return ok, failed
 
@@ -247,15 +271,20 @@ class Demo:
         return (f"drift score {report['drift_score']:.3f} ({', '.join(report['drifted_features'][:4])}); "
                 f"alarm {fired[0].alarm} -> EventBridge -> retraining: {summary}")
 
-    def _deploy_under_traffic(self, endpoint: str, expect_rollback: bool) -> str:
+    def _deploy_under_traffic(self, endpoint: str, approve: Callable[[], str], expect: str) -> str:
+        """Approve while requests keep arriving: the deployer's canary is judged under that traffic."""
         stop = threading.Event()
         counts: dict[str, tuple[int, int]] = {}
-        label = "canary (broken)" if expect_rollback else "canary v2"
+        label = "canary (broken)" if expect == "rolled back" else "canary v2"
 
-        def drive() -> None:
+        rollouts_before, mark = len(self.sandbox.rollouts), len(self.log.events)
+
+        def drive() -> None:  # until the endpoint's rollout has ended (the next stack's has no traffic)
             seed = 10
-            while not stop.is_set():
-                ok, failed = self._traffic(endpoint, rows=20, seed=seed, drift=False, label=label, stop=stop)
+            while not stop.is_set() and not any(r.ended for r in self.sandbox.rollouts[rollouts_before:]
+                                                if r.endpoint == endpoint):
+                ok, failed = self._traffic(endpoint, rows=20, seed=seed, drift=False, label=label, stop=stop,
+                                           pace=TRAFFIC_PACE_SECONDS)
                 previous = counts.get("all", (0, 0))
                 counts["all"] = (previous[0] + ok, previous[1] + failed)
                 seed += 1
@@ -263,55 +292,22 @@ class Demo:
         worker = threading.Thread(target=drive, daemon=True)
         worker.start()
         try:
-            self.sandbox.up()
-            outcome = "promoted"
-        except DeploymentRolledBack as err:
-            outcome = f"rolled back: {err}"
+            approve()
         finally:
             stop.set()
             worker.join(timeout=30)
         ok, failed = counts.get("all", (0, 0))
-        record = self.sandbox.deployer.records[-1] if self.sandbox.deployer and self.sandbox.deployer.records else None
-        if record is None:
-            raise RuntimeError("no deployment happened: the approved version was not picked up")
-        key = "canary rolled back" if expect_rollback else "canary promoted"
-        if (record.outcome == "rolled back") != expect_rollback:
-            raise RuntimeError(f"expected the canary to be {'rolled back' if expect_rollback else 'promoted'}, "
-                               f"it was {record.outcome}")
+        records = [r for r in self.sandbox.rollouts[rollouts_before:] if r.endpoint == endpoint]
+        if not records:
+            raise RuntimeError("no deployment happened: the approved version was not picked up by the deployer")
+        record = records[0]
+        if record.outcome != expect:
+            raise RuntimeError(f"expected the canary to be {expect}, it was {record.outcome}")
+        key = "canary rolled back" if expect == "rolled back" else "canary promoted"
         self.state.facts[key] = f"{record.to_config} ({record.canary_percent}% for {record.bake_seconds:.0f} s)"
-        return f"{outcome.split(';')[0]}; traffic during the deployment: {ok} answered, {failed} failed"
-
-    def _broken_version(self, endpoint: str) -> str:
-        sb = self.sandbox
-        sm = sb.clients("sagemaker")
-        group = sb.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").id
-        good = sb.served_model_url(endpoint)
-        broken_url = good.replace("/output/model.tar.gz", "-broken/output/model.tar.gz")
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "model.tar.gz"
-            bucket, key = good[5:].split("/", 1)
-            s3 = sb.clients("s3")
-            s3.download_file(bucket, key, str(archive))
-            model_dir = extract(archive, Path(tmp) / "model")
-            from sklearn.pipeline import Pipeline
-            from sklearn.preprocessing import FunctionTransformer
-
-            pipeline = joblib.load(model_dir / "model.joblib")
-            joblib.dump(Pipeline([("broken", FunctionTransformer(_broken_transform)), ("model", pipeline)]),
-                        model_dir / "model.joblib")
-            tar_directory(model_dir, archive)
-            b_bucket, b_key = broken_url[5:].split("/", 1)
-            s3.upload_file(str(archive), b_bucket, b_key)
-        current = sm.describe_model_package(ModelPackageName=sm.list_model_packages(
-            ModelPackageGroupName=group, ModelApprovalStatus="Approved", SortBy="CreationTime",
-            SortOrder="Descending")["ModelPackageSummaryList"][0]["ModelPackageArn"])
-        spec = current["InferenceSpecification"]
-        spec["Containers"][0]["ModelDataUrl"] = broken_url
-        arn = sm.create_model_package(ModelPackageGroupName=group, ModelApprovalStatus="PendingManualApproval",
-                                      InferenceSpecification=spec,
-                                      ModelPackageDescription="deliberately broken version")["ModelPackageArn"]
-        sb.approve(arn)
-        return self._deploy_under_traffic(endpoint, expect_rollback=True)
+        return (f"canary {record.outcome}{' (alarm ' + record.alarm + ')' if record.alarm else ''}; "
+                f"{self.log.outcome_line(self.log.since(mark))}; traffic during the deployment: {ok} answered, "
+                f"{failed} failed")
 
     # --- output --------------------------------------------------------------------------------------------
 
@@ -327,22 +323,13 @@ class Demo:
             charts.append(html_report.line_chart("Endpoint latency per request (client side)",
                                                  {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
         path = self.sandbox.path("report.html")
-        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts))
+        deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
+        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries))
         return path
 
     def _summary(self, report: Path | None) -> None:
-        from rich.table import Table
-
-        table = Table(title=f"prodline sandbox lifecycle: {self.stack}")
-        for column in ("step", "result", "time"):
-            table.add_column(column, overflow="fold")
-        for s in self.state.steps:
-            table.add_row(("" if s.ok else "[red]") + s.step, s.result, f"{s.seconds:.1f} s")
-        self.console.print(table)
-        for key, value in self.state.facts.items():
-            self.console.print(f"  {key}: [bold]{value}[/bold]")
-        total = sum(s.seconds for s in self.state.steps)
-        self.console.print(f"  total: {total:.0f} s" + (f"; report: {report}" if report else ""))
+        html_report.print_summary(self.console, self.stack, self.state.steps, self.state.deliveries,
+                                  self.state.facts, report=report)
 
 
 def _version(package_arn: str) -> str:
@@ -362,6 +349,7 @@ def _credentials() -> dict[str, str]:
 
 def run_demo(stack: str = "dev", keep: bool = False, rows: int = 4000,
              console_factory: Callable[[], Any] | None = None) -> int:
+    os.environ.setdefault("PRODLINE_SANDBOX_TIME_SCALE", delivery.DEMO_TIME_SCALE)
     demo = Demo(stack, console_factory() if console_factory else None, rows)
     with suppress(KeyboardInterrupt):
         return demo.run(keep=keep)

@@ -2,8 +2,8 @@
 
 The embedded default listens on 127.0.0.1:4566, LocalStack's edge port, so tools that default to it
 (``awslocal``, ``pulumilocal``) work unchanged; boto3 itself follows ``AWS_ENDPOINT_URL``. It runs as a child
-process in its own process group, logs to ``sandbox/<stack>/emulator.log`` and is stopped by
-``prodline sandbox down``.
+process in its own process group, logs to ``sandbox/.shared/emulator.log`` and is shared by every stack of the
+sandbox (``prodline.sandbox.shared``): ``prodline sandbox down`` of the last stack that uses it stops it.
 """
 
 from __future__ import annotations
@@ -69,21 +69,26 @@ def _pid_file(sandbox: Path) -> Path:
 
 
 def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.0) -> Emulator:
-    """The user's emulator when AWS_ENDPOINT_URL is set, else the embedded moto server (started if needed)."""
+    """The user's emulator when AWS_ENDPOINT_URL is set, else the embedded moto server (started if needed),
+    recorded in and logging to the directory ``sandbox``. AWS_ENDPOINT_URL naming the embedded server (as the
+    sandbox sets it for what runs against it) is still the embedded server."""
+    record = _pid_file(sandbox)
+    known = json.loads(record.read_text()) if record.exists() else None
+    if known and not (alive(known["pid"]) and is_up(known["url"])):
+        record.unlink()
+        known = None
     if os.environ.get("AWS_ENDPOINT_URL"):
         url = require_loopback(os.environ["AWS_ENDPOINT_URL"])
+        if known and known["url"] == url:
+            return Emulator(url, embedded=True, pid=known["pid"])
         if not is_up(url):
             raise EmulatorError(f"nothing answers at AWS_ENDPOINT_URL={url}; start LocalStack or a moto server there, "
                                 "or unset AWS_ENDPOINT_URL to use the embedded one")
         return Emulator(url, embedded=False)
 
     url = f"http://{DEFAULT_HOST}:{port}"
-    record = _pid_file(sandbox)
-    if record.exists():
-        known = json.loads(record.read_text())
-        if alive(known["pid"]) and is_up(known["url"]):
-            return Emulator(known["url"], embedded=True, pid=known["pid"])
-        record.unlink()
+    if known:
+        return Emulator(known["url"], embedded=True, pid=known["pid"])
     if is_up(url):
         raise EmulatorError(f"{url} is taken by a process this sandbox did not start; stop it, or point "
                             f"AWS_ENDPOINT_URL at it to use it as the emulator")
@@ -109,7 +114,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
 
 
 def stop(sandbox: Path, timeout: float = 10.0) -> bool:
-    """Stop the embedded emulator of this sandbox, if it runs; True when one was stopped."""
+    """Stop the embedded emulator recorded in the directory ``sandbox``, if it runs; True when one was stopped."""
     record = _pid_file(sandbox)
     if not record.exists():
         return False

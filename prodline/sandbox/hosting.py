@@ -1,10 +1,11 @@
-"""Start, find and stop a stack's SageMaker hosting gateway, and drive its control API.
+"""Start, find and stop a SageMaker hosting gateway, and drive its control API.
 
 The gateway (``prodline.sandbox.gateway``) runs as a child process in its own session, logs to
-``sandbox/<stack>/gateway.log`` and is recorded in ``sandbox/<stack>/gateway.json`` (pid, url), so a later
+``sandbox/<key>/gateway.log`` and is recorded in ``sandbox/<key>/gateway.json`` (pid, url), so a later
 ``prodline`` command finds it and ``stop_gateway`` stops it. Its ``serve`` children are listed by the gateway
-in ``sandbox/<stack>/gateway/children.json``; ``stop_gateway`` stops any it left behind (after a SIGKILL),
-so no process of the sandbox survives ``down``.
+in ``sandbox/<key>/gateway/children.json``; ``stop_gateway`` stops any it left behind (after a SIGKILL),
+so no process of the sandbox survives ``down``. The sandbox runs one gateway for all its stacks, under the
+key ``.shared`` (``prodline.sandbox.shared``); the functions take the key as ``stack``.
 """
 
 from __future__ import annotations

@@ -1,64 +1,140 @@
-"""One stack's sandbox: emulator, realized resources, hosting gateway, and the runtimes wired together.
+"""One stack's sandbox: realized resources in the shared emulator, the shared hosting gateway, and the
+runtimes wired together.
 
 Events flow as in AWS: a runtime emits what the service would (package registered, alarm changed,
-endpoint updated), the router delivers it through the stack's EventBridge rules, and a rule that targets
-the training pipeline starts the pipeline runtime. Workloads run as subprocesses against the emulator.
+endpoint updated), the router delivers it through the EventBridge rules of every stack in the emulator,
+a rule that targets the training pipeline starts the pipeline runtime, and a rule that targets a deployer's
+CodeBuild project starts the build runtime, which deploys through ``prodline.delivery`` with this sandbox's
+DeliveryContext (``prodline.sandbox.delivery``). Workloads run as subprocesses against the emulator.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from prodline.sandbox import emulator as emu
-from prodline.sandbox import hosting, realizer
+from prodline.sandbox import hosting, realizer, shared
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.paths import EMULATOR_URL_FILE, sandbox_dir
+from prodline.sandbox.paths import remember_overrides, sandbox_dir
 from prodline.sandbox.runtimes import alarms, glue
-from prodline.sandbox.runtimes.deploy import Deployer
+from prodline.sandbox.runtimes.build import BuildDropped, BuildRuntime
+from prodline.sandbox.runtimes.deploy import Deployer, DeploymentRecord
 from prodline.sandbox.runtimes.events import EventRouter
 from prodline.sandbox.runtimes.pipeline import Execution, PipelineRunner, package_event
 from prodline.sandbox.state import REALIZED, Entry
+
+MODEL_KEY = "prodline:modelPackageArn"
 
 
 class SandboxError(RuntimeError):
     """Something the user can act on; the message says what."""
 
 
+class _Started:
+    """A call run in a thread from now on; ``result()`` waits for it and returns its value (or raises its error)."""
+
+    def __init__(self, call: Callable[[], Any]):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._value = call()
+        except BaseException as err:  # handed to whoever waits for the result
+            self._error = err
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def down_all(sandboxes: list[Sandbox]) -> tuple[list[str], bool]:
+    """Take the stacks down, in order: (what could not be deleted, whether they were discarded with the emulator).
+
+    When they are all that uses the embedded emulator, stopping it discards their resources with it (each
+    stack's state is cleared): deleting them one by one first would change nothing. Otherwise each stack's
+    resources are deleted in reverse creation order, and only the last stack to leave stops anything."""
+    emulator = sandboxes[0].emulator
+    stacks = [sb.stack for sb in sandboxes]
+    discard = emulator.embedded and set(shared.users(emulator.endpoint_url)) <= set(stacks)
+    failures: list[str] = []
+    for sandbox in sandboxes:
+        if discard:
+            realizer.forget(sandbox.stack)
+        else:
+            failures += realizer.destroy(sandbox.stack)
+        sandbox.stopped = shared.leave(sandbox.stack)
+    return failures, discard
+
+
 class Sandbox:
-    def __init__(self, stack: str, overrides: Iterable[str] = (), on_progress: Callable[[str], None] | None = None):
+    """A stack in the sandbox. ``parent``: the sandbox whose router, builds and records this one shares (a
+    deploy of another stack started by its events); the emulator and the gateway are shared by every stack."""
+
+    def __init__(self, stack: str, overrides: Iterable[str] = (), on_progress: Callable[[str], None] | None = None,
+                 *, parent: Sandbox | None = None):
         self.stack = stack
         self.overrides = list(overrides)
         self.dir = sandbox_dir(stack)
         self.region = realizer.region_of(stack, self.overrides)
-        self.on_progress = on_progress or (lambda message: None)
-        self.emulator = emu.ensure(self.dir)
-        (self.dir / EMULATOR_URL_FILE).write_text(self.emulator.endpoint_url)
+        self.on_progress = on_progress or (parent.on_progress if parent else (lambda message: None))
+        self.emulator = shared.emulator()
         self.clients = Clients(self.emulator.endpoint_url, self.region)
         self.account = self.clients("sts").get_caller_identity()["Account"]
-        self.router = EventRouter(self.clients, self.account, self.region, start_pipeline=self._start_from_event)
-        self.executions: list[Execution] = []
+        if parent is not None:
+            self.router, self.builds = parent.router, parent.builds
+            self.executions, self.rollouts = parent.executions, parent.rollouts
+        else:
+            self.router = EventRouter(self.clients, self.account, self.region, start_pipeline=self._start_from_event,
+                                      start_build=self._start_build)
+            self.builds = BuildRuntime(self.clients, self.delivery_context, self.on_progress)
+            self.executions: list[Execution] = []
+            self.rollouts: list[DeploymentRecord] = []
+            """Every endpoint rollout (canary) of any stack this sandbox deployed, in order."""
         self.deployer: Deployer | None = None
+        self.stopped: list[str] = []
+        """What ``down`` stopped (nothing while another stack still uses the emulator)."""
 
     # --- infrastructure ------------------------------------------------------------------------------------
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
-        gateway = hosting.start_gateway(self.stack, self.emulator, self.region)
-        self.deployer = Deployer(self.clients, gateway, self.router.emit, self.on_progress)
-        _, result = realizer.up(self.stack, self.overrides, on_endpoint_update=self.deployer)
-        hosting.reload(gateway)
+        shared.join(self.stack, self.emulator.endpoint_url)
+        # The gateway starts (when no stack has started it yet) while the program runs; it is waited for
+        # only when an endpoint rolls out, and before it reloads what the program created.
+        gateway = _Started(lambda: shared.gateway(self.emulator, self.region))
+        self.deployer = Deployer(self.clients, gateway.result, self.router.emit, self.on_progress,
+                                 records=self.rollouts)
+        try:
+            _, result = realizer.up(self.stack, self.overrides, on_endpoint_update=self.deployer)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the program's error is the one to see; the start still ends
+                gateway.result()
+            raise
+        hosting.reload(gateway.result())
+        self._remember_overrides()
         return result
 
     def down(self) -> list[str]:
-        hosting.stop_gateway(self.stack)
-        failures = realizer.destroy(self.stack)
-        emu.stop(self.dir)
-        (self.dir / EMULATOR_URL_FILE).unlink(missing_ok=True)
-        return failures
+        """Delete the stack's resources; stop the gateway and the emulator when no other stack uses them.
+
+        The last stack of the embedded emulator is not deleted resource by resource: stopping the emulator
+        discards everything in it, and the stack's state is cleared."""
+        return down_all([self])[0]
+
+    def _remember_overrides(self) -> None:
+        """The stack's ``-c`` overrides (not the pinned model version): a deployer build deploys with them, as
+        ``pulumi up`` in AWS uses the config set on the stack."""
+        remember_overrides(self.stack, [o for o in self.overrides if not o.startswith(f"{MODEL_KEY}=")])
 
     @property
     def environment(self) -> dict[str, str]:
@@ -107,10 +183,26 @@ class Sandbox:
         return execution
 
     def _start_from_event(self, pipeline_name: str, event: dict) -> None:
-        self.run_pipeline(trigger=f"event: {event['detail-type']}")
+        """A rule's pipeline target: run the pipeline it names (any stack's: they share the emulator)."""
+        self.on_progress(f"pipeline {pipeline_name} (event: {event['detail-type']})")
+        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
+            pipeline_name, None, f"event: {event['detail-type']}")
+        self.executions.append(execution)
+
+    def _start_build(self, project: str, event: dict, rule: str) -> None:
+        """A rule's CodeBuild target: start the project's build in the build runtime."""
+        with contextlib.suppress(BuildDropped):  # said by the runtime; the running build drains the queue
+            self.builds.start(project, f"rule {rule}: {event['detail-type']}")
+
+    def delivery_context(self, stack: str | None = None):
+        """The DeliveryContext a deploy of ``stack`` (default: this one) runs with in the sandbox."""
+        from prodline.sandbox.delivery_context import context_for
+
+        return context_for(self, stack or self.stack)
 
     def approve(self, package_arn: str | None = None) -> str:
-        """What a reviewer does in the registry: approve a version (the newest pending one by default)."""
+        """What a reviewer does in the registry: approve a version (the newest pending one by default). Its
+        event goes through the rules, the deployer's included: a build deploys it (unless builds are held)."""
         sm = self.clients("sagemaker")
         group = self.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").id
         if package_arn is None:
@@ -152,7 +244,7 @@ class Sandbox:
 
     @property
     def gateway_url(self) -> str | None:
-        return hosting.gateway_url(self.stack)
+        return shared.gateway_url()
 
     def path(self, *parts: str) -> Path:
         return self.dir.joinpath(*parts)

@@ -1,4 +1,5 @@
-"""The demo's HTML report: steps, drift per feature, model metrics per version, endpoint latency.
+"""The demo's report: the HTML file (steps, deployments per stack, drift per feature, model metrics per version,
+endpoint latency) and the summary printed at the end.
 
 Charts are small inline SVGs drawn here, so the report is one self-contained file with no plotting
 dependency and opens anywhere.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 PALETTE = ("#3b6ea5", "#e07b39", "#4c9f70", "#b5485d", "#7a5ea8")
 
@@ -78,7 +81,20 @@ def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, wid
     return "".join(parts)
 
 
-def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str]) -> str:
+DELIVERY_COLUMNS = ("stack", "version", "promotedBy", "when", "outcome")
+
+
+def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str],
+           deliveries: Sequence[Sequence[str]] = ()) -> str:
+    """The report; ``deliveries`` are rows of DELIVERY_COLUMNS (one per deploy outcome, in order)."""
+    deliveries_html = ""
+    if deliveries:
+        head = "".join(f"<th>{c}</th>" for c in DELIVERY_COLUMNS)
+        body = "".join(
+            f"<tr class=\"{'ok' if not row[4].startswith('Failed') else 'bad'}\">"
+            + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in deliveries)
+        deliveries_html = (f"<section><h2>Deployments</h2><p>What the deployers did, from the deploy path's events "
+                           f"on each stack's bus (UTC).</p><table><tr>{head}</tr>{body}</table></section>")
     rows = "".join(
         f"<tr class=\"{'ok' if s.ok else 'bad'}\"><td>{html.escape(s.step)}</td><td>{html.escape(s.result)}</td>"
         f"<td>{s.seconds:.1f}</td></tr>" for s in steps)
@@ -90,7 +106,33 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.bad td{{backgro
 section{{margin:2em 0}}</style></head>
 <body><h1>prodline sandbox lifecycle: stack {html.escape(stack)}</h1>
 <section><h2>Steps</h2><table><tr><th>step</th><th>result</th><th>seconds</th></tr>{rows}</table></section>
+{deliveries_html}
 <section><h2>Facts</h2><table>{fact_rows}</table></section>
 {"".join(f"<section>{chart}</section>" for chart in charts)}
 </body></html>
 """
+
+
+def print_summary(console: Any, stack: str, steps: Sequence[StepResult], deliveries: Sequence[Any],
+                  facts: Mapping[str, str], *, report: Path | None) -> None:
+    """The tables the demo ends with: its steps, then the deployments (objects with DELIVERY_COLUMNS' fields)."""
+    from rich.table import Table
+
+    table = Table(title=f"prodline sandbox lifecycle: {stack}")
+    for column in ("step", "result", "time"):
+        table.add_column(column, overflow="fold")
+    for s in steps:
+        table.add_row(("" if s.ok else "[red]") + s.step, s.result, f"{s.seconds:.1f} s")
+    console.print(table)
+    if deliveries:
+        deployments = Table(title="deployments (from the deploy path's events, UTC)")
+        for column in DELIVERY_COLUMNS:
+            deployments.add_column(column, overflow="fold")
+        for r in deliveries:
+            deployments.add_row(r.stack, r.version, r.promoted_by, r.when,
+                                ("[red]" if r.outcome.startswith("Failed") else "") + r.outcome)
+        console.print(deployments)
+    for key, value in facts.items():
+        console.print(f"  {key}: [bold]{value}[/bold]")
+    total = sum(s.seconds for s in steps)
+    console.print(f"  total: {total:.0f} s" + (f"; report: {report}" if report else ""))

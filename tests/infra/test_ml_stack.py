@@ -37,9 +37,13 @@ def test_stack_declares_training_registry_serving_and_watching(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_role_in_the_stack_has_wildcard_actions(stack):
-    for policy in of_type(stack_registrations(stack), "aws:iam/rolePolicy:RolePolicy"):
+    regs = stack_registrations(stack)
+    for policy in of_type(regs, "aws:iam/rolePolicy:RolePolicy") + of_type(regs, "aws:iam/policy:Policy"):
         assert wildcard_actions(policy.inputs["policy"]) == [], policy.name
-    assert not of_type(stack_registrations(stack), "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    # Only the stack's own managed policies (the deployer's) are attached; never an AWS-managed one.
+    own = {p.outputs["arn"] for p in of_type(regs, "aws:iam/policy:Policy")}
+    for attachment in of_type(regs, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        assert attachment.inputs["policyArn"] in own, attachment.name
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import boto3
 import pytest
@@ -114,3 +115,81 @@ def test_data_before_a_deployment_is_not_judged(aws):
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
     (judgement,) = alarms.evaluate(aws, ["errors"], since=later, now=later + dt.timedelta(seconds=1))
     assert judgement.state != alarms.ALARM
+
+
+# --- delivery targets: queues, builds, buses -------------------------------------------------------------------
+
+APPROVAL = {"source": "aws.sagemaker", "detail-type": "SageMaker Model Package State Change",
+            "resources": ["arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-dev-churn/1"],
+            "detail": {"ModelPackageGroupName": "prodline-dev-churn", "ModelApprovalStatus": "Approved"}}
+APPROVAL_PATTERN = ('{"source": ["aws.sagemaker"], "detail": {"ModelPackageGroupName": ["prodline-dev-churn"], '
+                    '"ModelApprovalStatus": ["Approved"]}}')
+PROJECT_ARN = "arn:aws:codebuild:eu-west-1:123456789012:project/prodline-dev-deployer"
+
+
+def fifo_queue(sqs, name="prodline-dev-deploy-requests.fifo") -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_router_queues_an_approval_with_the_message_group_then_wakes_the_build(aws):
+    events, sqs = aws("events"), aws("sqs")
+    url, arn = fifo_queue(sqs)
+    events.put_rule(Name="deploy-on-approval", EventPattern=APPROVAL_PATTERN)
+    # The build target first: the router still delivers to the queue before it wakes the build.
+    events.put_targets(Rule="deploy-on-approval", Targets=[
+        {"Id": "build", "Arn": PROJECT_ARN},
+        {"Id": "queue", "Arn": arn, "SqsParameters": {"MessageGroupId": "dev"}}])
+    waiting_when_woken = []
+
+    def start_build(project, event, rule):
+        waiting_when_woken.append((project, rule, sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]))
+
+    router = EventRouter(aws, "123456789012", "eu-west-1", start_build=start_build)
+    delivered = router.emit(APPROVAL)
+
+    assert [d.kind for d in delivered] == ["sqs", "codebuild"]
+    assert waiting_when_woken == [("prodline-dev-deployer", "deploy-on-approval", "1")], \
+        "the build must be woken after the event's message is on its queue"
+    (message,) = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+    body = json.loads(message["Body"])
+    assert body["detail-type"] == APPROVAL["detail-type"] and body["resources"] == APPROVAL["resources"]
+    assert message["Attributes"]["MessageGroupId"] == "dev"
+    assert message["Attributes"]["MessageDeduplicationId"] == body["id"], "EventBridge deduplicates by event id"
+
+
+def test_a_target_that_cannot_be_reached_fails_alone(aws):
+    events, sqs, sns = aws("events"), aws("sqs"), aws("sns")
+    url, arn = fifo_queue(sqs)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    events.put_rule(Name="deploy-on-approval", EventPattern=APPROVAL_PATTERN)
+    events.put_targets(Rule="deploy-on-approval", Targets=[
+        {"Id": "queue", "Arn": arn, "SqsParameters": {"MessageGroupId": "dev"}}, {"Id": "t", "Arn": topic}])
+    sqs.delete_queue(QueueUrl=url)
+    delivered = EventRouter(aws, "123456789012", "eu-west-1").emit(APPROVAL)
+    kinds = {d.kind: d for d in delivered}
+    assert set(kinds) == {"failed", "sns"} and "NonExistentQueue" in kinds["failed"].error
+
+
+def test_events_forwarded_to_a_bus_reach_that_buses_rules(aws):
+    """moto's PutEvents fails when a matched rule targets SNS: the router delivers on the bus itself."""
+    events, sns, sqs = aws("events"), aws("sns"), aws("sqs")
+    bus = events.create_event_bus(Name="prodline-dev")["EventBusArn"]
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    events.put_rule(Name="forward", EventPattern='{"source": ["aws.sagemaker"]}')
+    events.put_targets(Rule="forward", Targets=[{"Id": "bus", "Arn": bus}])
+    events.put_rule(Name="failed", EventBusName="prodline-dev", EventPattern='{"detail-type": ["Deployment Failed"]}')
+    events.put_targets(Rule="failed", EventBusName="prodline-dev", Targets=[{"Id": "t", "Arn": topic}])
+    router = EventRouter(aws, "123456789012", "eu-west-1")
+
+    assert [d.kind for d in router.emit(APPROVAL)] == ["bus"]
+    delivered = router.emit({"source": "prodline.delivery", "detail-type": "Deployment Failed",
+                             "detail": {"stack": "dev"}, "bus": "prodline-dev"})
+
+    assert [d.kind for d in delivered] == ["sns"]
+    assert [r.bus for r in router.journal] == ["default", "prodline-dev", "prodline-dev"]
+    assert "Deployment Failed" in sqs.receive_message(QueueUrl=inbox)["Messages"][0]["Body"]

@@ -1,4 +1,8 @@
-"""`prodline demo` end to end on the embedded emulator, then invoke and `sandbox down` as a user would."""
+"""`prodline demo` end to end on the embedded emulator, then invoke and `sandbox down` as a user would.
+
+The demo brings dev, staging and prod up in one emulator; `--keep` leaves all three running, and only the
+last one's `sandbox down` stops the emulator and the gateway.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from prodline.sandbox.emulator import DEFAULT_PORT, DUMMY_CREDENTIALS, is_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENDPOINT = "prodline-dev-churn"
+STACKS = ("dev", "staging", "prod")
 
 
 def prodline(env, *args, timeout=600):
@@ -46,7 +51,8 @@ def demo(tmp_path_factory):
     env.update(PRODLINE_SANDBOX_DIR=str(sandbox_dir), COLUMNS="200")
     result = prodline(env, "demo", "--stack", "dev", "--keep", "--rows", "1500")
     yield result, env, sandbox_dir
-    prodline(env, "sandbox", "down", "--stack", "dev")
+    for stack in STACKS:
+        prodline(env, "sandbox", "down", "--stack", stack)
 
 
 def test_demo_runs_the_whole_lifecycle(demo):
@@ -57,8 +63,25 @@ def test_demo_runs_the_whole_lifecycle(demo):
     assert int(re.search(r"model versions registered: (\d+)", out).group(1)) >= 2
     assert "drift alarm fired: yes" in out
     assert "canary promoted:" in out and "canary rolled back:" in out
+    assert "prod approved by: demo-reviewer" in out
     report = (sandbox_dir / "dev" / "report.html").read_text()
     assert "Drift per feature" in report and "Model metrics per version" in report and "latency" in report
+    assert "<h2>Deployments</h2>" in report
+
+
+def test_every_deploy_after_up_is_started_by_the_deployer(demo):
+    out = demo[0].stdout
+    assert "started (rule prodline-dev-deploy-on-approval" in out, "the approval event must start dev's deployer"
+    for line in ("event Deployment Succeeded on prodline-dev: dev version 1",
+                 "event Deployment Promoted on prodline-dev: dev version 1 (staging)",
+                 "event Deployment Succeeded on prodline-staging: staging version 1",
+                 "event Deployment Awaiting Approval on prodline-prod: prod version 1",
+                 "event Deployment Succeeded on prodline-prod: prod version 1",
+                 "event Deployment Failed on prodline-dev: dev version 3",
+                 "event Deployment Failed on prodline-dev: dev version 4"):
+        assert line in out, f"missing from the demo's output: {line}"
+    assert re.search(r"event Deployment Failed on prodline-dev: dev version 4 \(smoke gate failed", out), \
+        "v4 must be stopped by the smoke gate, not by the canary"
 
 
 def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
@@ -75,7 +98,7 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
     printed = [float(x) for x in re.findall(r"\d+\.\d+", result.stdout)]
     assert len(printed) == 3
 
-    gateway = json.loads((Path(env["PRODLINE_SANDBOX_DIR"]) / "dev" / "gateway.json").read_text())["url"]
+    gateway = json.loads((Path(env["PRODLINE_SANDBOX_DIR"]) / ".shared" / "gateway.json").read_text())["url"]
     client = boto3.client("sagemaker-runtime", endpoint_url=gateway, region_name="eu-west-1",
                           **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
     answer = client.invoke_endpoint(EndpointName=ENDPOINT, Body=csv_file.read_bytes(), ContentType="text/csv",
@@ -86,10 +109,15 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
 
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo
-    children = sandbox_dir / "dev" / "gateway" / "children.json"
-    pids = list(json.loads(children.read_text()).values()) if children.exists() else []
-    result = prodline(env, "sandbox", "down", "--stack", "dev")
+    children = sandbox_dir / ".shared" / "gateway" / "children.json"
+    pids = json.loads(children.read_text()).get("serve_pids", []) if children.exists() else []
+    for stack in STACKS[:-1]:
+        result = prodline(env, "sandbox", "down", "--stack", stack)
+        assert result.returncode == 0, result.stderr
+        assert is_up(f"http://127.0.0.1:{DEFAULT_PORT}"), f"the emulator must outlive {stack}'s down"
+    result = prodline(env, "sandbox", "down", "--stack", STACKS[-1])
     assert result.returncode == 0, result.stderr
+    assert "stopped: gateway and model servers, emulator" in result.stdout
     assert not is_up(f"http://127.0.0.1:{DEFAULT_PORT}")
     assert processes_mentioning(str(sandbox_dir)) == []
     for pid in (p for p in pids if isinstance(p, int)):

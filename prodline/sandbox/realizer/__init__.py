@@ -5,11 +5,11 @@
 - ``registry``: the one table, resource type -> handler, and the declared-only types with their reasons.
 - ``base``: ``Context`` and ``Handler`` (which input fields a handler carries or records).
 - one module per service (``s3``, ``kms``, ``iam``, ``glue``, ``cloudwatch``, ``sns``, ``events``,
-  ``sagemaker``, ``autoscaling``, ``ecr``) with its handlers.
+  ``sagemaker``, ``autoscaling``, ``ecr``, ``sqs``, ``codebuild``) with its handlers.
 """
 
 from prodline.sandbox.realizer.base import Context, Handler, UnaccountedInput
-from prodline.sandbox.realizer.commands import destroy, emulator_environment, region_of, status, up
+from prodline.sandbox.realizer.commands import destroy, emulator_environment, forget, region_of, status, up
 from prodline.sandbox.realizer.mocks import RealizingMocks, UpResult
 from prodline.sandbox.realizer.registry import DECLARED_ONLY, HANDLERS, declared_only_reason, is_declared_only
 
@@ -24,6 +24,7 @@ __all__ = [
     "declared_only_reason",
     "destroy",
     "emulator_environment",
+    "forget",
     "is_declared_only",
     "region_of",
     "status",

@@ -40,9 +40,11 @@ class Context:
     def physical(self, urn: str, logical: str, inputs: dict | None = None, limit: int = 63) -> str:
         """A stable physical name, like Pulumi's autonaming: logical name plus a short hash.
 
-        With ``inputs``, the hash covers them, so a changed resource gets a new name (replace, not update).
+        With ``inputs``, the hash covers them, so a changed resource gets a new name (replace, not update). The
+        stack is hashed too, as it is part of a real URN: stacks sharing the emulator never collide.
         """
-        seed = urn + (json.dumps(inputs, sort_keys=True, default=str) if inputs is not None else "")
+        # The stack is part of the seed: every stack of the sandbox shares one emulator (one account).
+        seed = f"{self.stack}::{urn}" + (json.dumps(inputs, sort_keys=True, default=str) if inputs is not None else "")
         suffix = hashlib.sha1(seed.encode()).hexdigest()[:7]  # naming, not security
         return f"{logical[: limit - 8]}-{suffix}".lower()
 

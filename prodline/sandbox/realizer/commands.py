@@ -1,4 +1,4 @@
-"""``prodline sandbox up / down / status``: the realizing mock run against the embedded emulator.
+"""``prodline sandbox up / down / status``: the realizing mock run against the emulator every stack shares.
 
 State (what was created, in order) lives in ``sandbox/<stack>/state.json``: ``up`` twice creates nothing
 new, and ``down`` deletes in reverse creation order.
@@ -6,12 +6,15 @@ new, and ``down`` deletes in reverse creation order.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 
 from prodline.program import run_program
 from prodline.sandbox import emulator as emu
+from prodline.sandbox import shared
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.paths import sandbox_dir
 from prodline.sandbox.realizer.base import Context
@@ -34,6 +37,36 @@ def emulator_environment(environment: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+class _QuietRaised:
+    """The Pulumi loop's exception handler: a failed run (a rolled-back canary) leaves its error in every
+    registration that waited on the failed one; asyncio would print each as "never retrieved" once collected.
+    The run raised that error to its caller already, so those copies are dropped; anything else is reported."""
+
+    def __init__(self) -> None:
+        self.raised: collections.deque[BaseException] = collections.deque(maxlen=16)
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        error = context.get("exception")
+        never_retrieved = "never retrieved" in context.get("message", "")
+        if error is not None and never_retrieved and any(error is r for r in self.raised):
+            return
+        loop.default_exception_handler(context)
+
+
+_QUIET = _QuietRaised()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The loop Pulumi's runner uses in this thread; one is made for a thread that has none (a stack realized
+    in the background)."""
+    try:
+        return asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        return loop
+
+
 def region_of(stack: str, overrides: Iterable[str] = ()) -> str:
     from prodline import stack_files
 
@@ -42,9 +75,9 @@ def region_of(stack: str, overrides: Iterable[str] = ()) -> str:
 
 def up(stack: str, overrides: Iterable[str] = (),
        on_endpoint_update: Callable[[str, dict, dict], None] | None = None) -> tuple[emu.Emulator, UpResult]:
-    """Realize the stack into the emulator (starting the embedded one if needed)."""
+    """Realize the stack into the shared emulator (starting the embedded one if needed)."""
     sandbox = sandbox_dir(stack)
-    emulator = emu.ensure(sandbox)
+    emulator = shared.emulator()
     region = region_of(stack, overrides)
     clients = Clients(emulator.endpoint_url, region)
     account = clients("sts").get_caller_identity()["Account"]
@@ -53,7 +86,12 @@ def up(stack: str, overrides: Iterable[str] = (),
     result = UpResult()
     mocks = RealizingMocks(ctx, state, result)
     with emulator_environment(emulator.environment(region)):
-        run_program(stack, overrides, mocks=mocks, offline_lookups=False)
+        _event_loop().set_exception_handler(_QUIET)
+        try:
+            run_program(stack, overrides, mocks=mocks, offline_lookups=False)
+        except BaseException as err:
+            _QUIET.raised.append(err)
+            raise
     result.deleted = mocks.prune()
     return emulator, result
 
@@ -64,7 +102,7 @@ def destroy(stack: str) -> list[str]:
     state = SandboxState.load(sandbox / "state.json")
     if not state.entries:
         return []
-    emulator = emu.ensure(sandbox)
+    emulator = shared.emulator()
     region = region_of(stack)
     clients = Clients(emulator.endpoint_url, region)
     ctx = Context(clients=clients, account=clients("sts").get_caller_identity()["Account"], region=region, stack=stack)
@@ -76,6 +114,16 @@ def destroy(stack: str) -> list[str]:
             failures.append(f"{entry.type} {entry.name}: {err}")
         state.remove(entry.urn)
     return failures
+
+
+def forget(stack: str) -> int:
+    """Clear the stack's state without deleting anything (its emulator is being discarded); returns how many
+    entries it held."""
+    state = SandboxState.load(sandbox_dir(stack) / "state.json")
+    held = len(state.entries)
+    state.entries = []
+    state.save()
+    return held
 
 
 def status(stack: str) -> list[Entry]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prodline.sandbox.realizer.base import Context, Handler, Outputs, drop_none, tag_list
+from prodline.sandbox.realizer.base import Context, Handler, Outputs, as_int, drop_none, tag_list
 
 
 def _event_bus(ctx: Context, urn: str, logical: str, inputs: dict):
@@ -48,6 +48,18 @@ def _event_target(ctx: Context, urn: str, logical: str, inputs: dict):
         target["SageMakerPipelineParameters"] = {"PipelineParameterList": [
             {"Name": p["name"], "Value": p["value"]}
             for p in inputs["sagemakerPipelineTarget"].get("pipelineParameterLists", [])]}
+    if inputs.get("sqsTarget"):
+        target["SqsParameters"] = drop_none({"MessageGroupId": inputs["sqsTarget"].get("messageGroupId")})
+    if inputs.get("retryPolicy"):
+        retry = inputs["retryPolicy"]
+        target["RetryPolicy"] = drop_none({"MaximumRetryAttempts": as_int(retry.get("maximumRetryAttempts")),
+                                           "MaximumEventAgeInSeconds": as_int(retry.get("maximumEventAgeInSeconds"))})
+    if inputs.get("deadLetterConfig"):
+        target["DeadLetterConfig"] = drop_none({"Arn": inputs["deadLetterConfig"].get("arn")})
+    if inputs.get("inputTransformer"):
+        transformer = inputs["inputTransformer"]
+        target["InputTransformer"] = drop_none({"InputPathsMap": transformer.get("inputPaths"),
+                                                "InputTemplate": transformer["inputTemplate"]})
     bus = inputs.get("eventBusName") or "default"
     ctx.clients("events").put_targets(Rule=inputs["rule"], EventBusName=bus, Targets=[target])
     return f"{bus}/{inputs['rule']}/{target_id}", {"targetId": target_id}
@@ -61,4 +73,7 @@ def _delete_target(ctx: Context, ident: str, _: Outputs) -> None:
 EVENT_TARGET = Handler(_event_target, _delete_target,
                        carries=("targetId", "arn", "roleArn", "input", "inputPath", "rule", "eventBusName",
                                 "sagemakerPipelineTarget.pipelineParameterLists.name",
-                                "sagemakerPipelineTarget.pipelineParameterLists.value"))
+                                "sagemakerPipelineTarget.pipelineParameterLists.value", "sqsTarget.messageGroupId",
+                                "retryPolicy.maximumRetryAttempts", "retryPolicy.maximumEventAgeInSeconds",
+                                "deadLetterConfig.arn", "inputTransformer.inputPaths",
+                                "inputTransformer.inputTemplate"))

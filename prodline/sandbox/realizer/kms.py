@@ -28,8 +28,18 @@ KEY = Handler(_key, _delete_key,
               carries=("description", "policy", "tags", "enableKeyRotation", "deletionWindowInDays"))
 
 
+class AliasTaken(ValueError):
+    """An alias another stack of the sandbox holds: every stack shares one account, where aliases are unique."""
+
+
 def _alias(ctx: Context, urn: str, logical: str, inputs: dict):
-    ctx.clients("kms").create_alias(AliasName=inputs["name"], TargetKeyId=inputs["targetKeyId"])
+    kms = ctx.clients("kms")
+    try:
+        kms.create_alias(AliasName=inputs["name"], TargetKeyId=inputs["targetKeyId"])
+    except kms.exceptions.AlreadyExistsException:
+        raise AliasTaken(f"stack {ctx.stack}: KMS alias {inputs['name']} is already taken in the emulator (another "
+                         "stack of the sandbox declares it): the stacks share one account and region, where an "
+                         "alias names one key; give the alias the stack's prefix") from None
     return inputs["name"], {"name": inputs["name"], "arn": f"arn:aws:kms:{ctx.region}:{ctx.account}:{inputs['name']}"}
 
 

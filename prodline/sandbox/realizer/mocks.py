@@ -84,6 +84,14 @@ class RealizingMocks(pulumi.runtime.Mocks):
             if handler.replace_on_change:
                 existing.urn = f"{key}{SUPERSEDED}{existing.id}"
                 self.state.put(existing)  # deleted once nothing uses it any more
+                revived = self._superseded_with(key, digest)
+                if revived:
+                    # A run that failed part-way (a rolled-back canary) left the previous version behind;
+                    # going back to it reuses it, as its name (from its inputs) is taken by it.
+                    revived.urn = key
+                    self.state.put(revived)
+                    self.result.replaced.append(key)
+                    return revived.id, {**args.inputs, **revived.outputs}
             else:
                 self._delete(existing)
             self.result.replaced.append(key)
@@ -92,6 +100,10 @@ class RealizingMocks(pulumi.runtime.Mocks):
         ident, outputs = handler.create(self.ctx, key, args.name, args.inputs)
         self.state.put(Entry(key, args.typ, args.name, REALIZED, ident, outputs, digest, note))
         return ident, {**args.inputs, **outputs}
+
+    def _superseded_with(self, key: str, digest: str) -> Entry | None:
+        return next((e for e in self.state.entries if e.urn.startswith(f"{key}{SUPERSEDED}")
+                     and e.inputs_hash == digest and e.status == REALIZED), None)
 
     def _delete(self, entry: Entry) -> None:
         delete_entry(self.ctx, entry)

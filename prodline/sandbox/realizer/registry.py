@@ -12,6 +12,7 @@ from __future__ import annotations
 from prodline.sandbox.realizer import (
     autoscaling,
     cloudwatch,
+    codebuild,
     ecr,
     events,
     glue,
@@ -20,6 +21,7 @@ from prodline.sandbox.realizer import (
     s3,
     sagemaker,
     sns,
+    sqs,
 )
 from prodline.sandbox.realizer.base import Handler
 
@@ -38,6 +40,8 @@ HANDLERS: dict[str, Handler] = {
     "aws:kms/alias:Alias": kms.ALIAS,
     "aws:iam/role:Role": iam.ROLE,
     "aws:iam/rolePolicy:RolePolicy": iam.ROLE_POLICY,
+    "aws:iam/policy:Policy": iam.POLICY,
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": iam.ROLE_POLICY_ATTACHMENT,
     "aws:glue/catalogDatabase:CatalogDatabase": glue.DATABASE,
     "aws:glue/catalogTable:CatalogTable": glue.TABLE,
     "aws:glue/securityConfiguration:SecurityConfiguration": glue.SECURITY_CONFIGURATION,
@@ -61,6 +65,9 @@ HANDLERS: dict[str, Handler] = {
     "aws:appautoscaling/policy:Policy": autoscaling.SCALING_POLICY,
     "aws:ecr/repository:Repository": ecr.REPOSITORY,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": ecr.LIFECYCLE_POLICY,
+    "aws:sqs/queue:Queue": sqs.QUEUE,
+    "aws:sqs/queuePolicy:QueuePolicy": sqs.QUEUE_POLICY,
+    "aws:codebuild/project:Project": codebuild.PROJECT,
 }
 
 # Types the sandbox knowingly does not realize (by type-token prefix), with the reason `sandbox status`

@@ -20,7 +20,7 @@ from prodline.sandbox.realizer.sagemaker import deployment_config
 from prodline.sandbox.runtimes import alarms
 
 DEFAULT_TIME_SCALE = 0.01  # 10 minutes of bake become 6 seconds
-MIN_BAKE_SECONDS = 3.0
+MIN_BAKE_SECONDS = 1.0  # two flushes of the gateway's metrics, each judged by every rollback alarm
 
 
 class DeploymentRolledBack(RuntimeError):
@@ -47,13 +47,18 @@ def time_scale() -> float:
 class Deployer:
     """The realizer's endpoint-update hook: rolls a changed endpoint out through the gateway."""
 
-    def __init__(self, clients, gateway_url: str, on_event: Callable[[dict], None],
-                 on_progress: Callable[[str], None] | None = None):
+    def __init__(self, clients, gateway_url: str | Callable[[], str], on_event: Callable[[dict], None],
+                 on_progress: Callable[[str], None] | None = None, records: list[DeploymentRecord] | None = None):
+        """``gateway_url``: the URL, or a callable giving it once the gateway is up (it may still be starting)."""
         self.clients = clients
-        self.gateway_url = gateway_url
+        self._gateway = gateway_url
         self.on_event = on_event
         self.on_progress = on_progress or (lambda message: None)
-        self.records: list[DeploymentRecord] = []
+        self.records: list[DeploymentRecord] = [] if records is None else records
+
+    @property
+    def gateway_url(self) -> str:
+        return self._gateway if isinstance(self._gateway, str) else self._gateway()
 
     def __call__(self, endpoint: str, old_outputs: dict, new_inputs: dict) -> None:
         sm = self.clients("sagemaker")

@@ -1,0 +1,121 @@
+"""What every stack of the sandbox shares: one emulator (one account) and one hosting gateway.
+
+dev, staging and prod are realized in the same moto server at once, as three stacks of one account, so a
+deploy of one stack can hand a model version to the next one's queue and build, as it would in AWS. Each
+stack keeps its own state in ``sandbox/<stack>/``; what they share lives in ``sandbox/.shared/``: the
+emulator's record and log, the gateway's record, log and model servers.
+
+Who uses the emulator is the set of ``sandbox/<stack>/emulator-url`` files (a stack joins on ``up`` and
+leaves on ``down``), read under a file lock. ``down`` of one stack therefore stops nothing the others still
+use; the last stack to leave stops the gateway, its model servers and the embedded emulator.
+
+One gateway serves every stack's endpoints, as SageMaker Runtime's one regional endpoint serves every
+endpoint of an account: one URL for ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` whichever stack is invoked, one
+process instead of a gateway per stack that would each read (and start servers for) every endpoint of the
+shared emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from prodline.sandbox import emulator as emu
+from prodline.sandbox import hosting
+from prodline.sandbox.paths import EMULATOR_URL_FILE, running_stacks, sandbox_dir
+
+SHARED = ".shared"
+"""The directory (beside the stacks' own) that holds what the stacks share; not a valid stack name."""
+EMULATOR_PORT_ENV = "PRODLINE_SANDBOX_EMULATOR_PORT"
+GATEWAY_PORT_ENV = "PRODLINE_SANDBOX_GATEWAY_PORT"
+LOCK_FILE = "lock"
+
+
+class SharedError(RuntimeError):
+    """The stacks cannot share what they must (for example, two regions); the message says what to do."""
+
+
+def shared_dir() -> Path:
+    return sandbox_dir(SHARED)
+
+
+def emulator_port() -> int:
+    return int(os.environ.get(EMULATOR_PORT_ENV) or emu.DEFAULT_PORT)
+
+
+def gateway_port() -> int:
+    return int(os.environ.get(GATEWAY_PORT_ENV) or hosting.DEFAULT_PORT)
+
+
+@contextlib.contextmanager
+def locked() -> Iterator[None]:
+    """One sandbox command at a time decides what starts and stops (two terminals, or the demo and a CLI)."""
+    with (shared_dir() / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def emulator() -> emu.Emulator:
+    """The emulator every stack uses: AWS_ENDPOINT_URL's, or the embedded moto server (started if needed)."""
+    with locked():
+        return emu.ensure(shared_dir(), port=emulator_port())
+
+
+def join(stack: str, emulator_url: str) -> None:
+    """Count ``stack`` among the emulator's users until it leaves (``prodline invoke`` also finds it so)."""
+    (sandbox_dir(stack) / EMULATOR_URL_FILE).write_text(emulator_url)
+
+
+def users(emulator_url: str) -> list[str]:
+    """The stacks that are up in the emulator at ``emulator_url``."""
+    return [stack for stack, url in running_stacks() if url == emulator_url and stack != SHARED]
+
+
+def gateway(emulator: emu.Emulator, region: str) -> str:
+    """The URL of the gateway every stack's endpoints are served by, started if none is live."""
+    with locked():
+        record = _gateway_record()
+        if record and hosting.gateway_url(SHARED) and record.get("region") != region:
+            raise SharedError(f"the sandbox's gateway serves region {record.get('region')}; a stack in {region} "
+                              "cannot share it: take the other stacks down first")
+        return hosting.start_gateway(SHARED, emulator, region, port=gateway_port())
+
+
+def gateway_url() -> str | None:
+    return hosting.gateway_url(SHARED)
+
+
+def leave(stack: str) -> list[str]:
+    """``stack`` no longer uses the emulator. Returns what was stopped: nothing while another stack still
+    uses it (the gateway then only stops the endpoints the emulator no longer has), else the gateway, its
+    model servers and the embedded emulator."""
+    with locked():
+        marker = sandbox_dir(stack) / EMULATOR_URL_FILE
+        url = marker.read_text().strip() if marker.exists() else None
+        marker.unlink(missing_ok=True)
+        remaining = users(url) if url else [s for s, _ in running_stacks() if s != SHARED]
+        if remaining:
+            live = hosting.gateway_url(SHARED)
+            if live:
+                hosting.reload(live)
+            return []
+        stopped = []
+        if hosting.stop_gateway(SHARED):
+            stopped.append("gateway and model servers")
+        if emu.stop(shared_dir()):
+            stopped.append("emulator")
+        return stopped
+
+
+def _gateway_record() -> dict | None:
+    try:
+        return json.loads((shared_dir() / hosting.RECORD).read_text())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,65 @@
+"""One emulator and one gateway for every stack of the sandbox: a stack's down stops nothing another still uses.
+
+The embedded moto server and the gateway run on free ports (not 4566 and 4571, which a running sandbox may
+hold); the stacks join and leave as ``sandbox up`` and ``sandbox down`` make them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prodline.net import free_port
+from prodline.sandbox import shared
+from prodline.sandbox.emulator import is_up
+from prodline.sandbox.processes import alive
+
+pytestmark = pytest.mark.e2e
+REGION = "eu-west-1"
+
+
+@pytest.fixture
+def sandbox_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    monkeypatch.setenv(shared.EMULATOR_PORT_ENV, str(free_port()))
+    monkeypatch.setenv(shared.GATEWAY_PORT_ENV, str(free_port()))
+    yield tmp_path
+    for stack in ("dev", "staging"):  # whatever a failed test left running
+        shared.leave(stack)
+
+
+def _pids(sandbox_dir: Path) -> list[int]:
+    records = [sandbox_dir / shared.SHARED / "emulator.json", sandbox_dir / shared.SHARED / "gateway.json"]
+    return [json.loads(r.read_text())["pid"] for r in records if r.exists()]
+
+
+def test_the_emulator_outlives_one_stacks_down_and_stops_with_the_last(sandbox_dir):
+    emulator = shared.emulator()
+    assert emulator.embedded and emulator.endpoint_url.endswith(f":{shared.emulator_port()}")
+    for stack in ("dev", "staging"):
+        shared.join(stack, emulator.endpoint_url)
+        assert shared.emulator() == emulator, "every stack gets the one emulator"
+    gateway = shared.gateway(emulator, REGION)
+    assert shared.gateway(emulator, REGION) == gateway, "every stack gets the one gateway"
+    pids = _pids(sandbox_dir)
+    assert len(pids) == 2
+
+    assert shared.leave("dev") == [], "staging still uses the emulator and the gateway"
+    assert is_up(emulator.endpoint_url) and shared.gateway_url() == gateway
+    assert shared.users(emulator.endpoint_url) == ["staging"]
+
+    assert shared.leave("staging") == ["gateway and model servers", "emulator"]
+    assert not is_up(emulator.endpoint_url) and shared.gateway_url() is None
+    assert not any(alive(pid) for pid in pids), "no process of the sandbox may outlive its last stack"
+
+
+def test_a_stack_in_another_region_cannot_share_the_gateway(sandbox_dir):
+    emulator = shared.emulator()
+    shared.join("dev", emulator.endpoint_url)
+    shared.gateway(emulator, REGION)
+    with pytest.raises(shared.SharedError, match="us-east-1"):
+        shared.gateway(emulator, "us-east-1")
+    shared.leave("dev")

@@ -22,7 +22,6 @@ The project says ``PRODLINE_DEPLOY_ENGINE=pulumi``: in the sandbox the engine is
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
 import string
 import time
@@ -33,6 +32,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
+
+from prodline.sandbox.realizer.commands import emulator_environment  # sets variables for the build's span
 
 QUEUED, IN_PROGRESS, SUCCEEDED, FAILED = "QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED"
 ENGINE_ENV = "PRODLINE_DEPLOY_ENGINE"
@@ -107,21 +108,6 @@ def project_environment(project: dict, ssm=None) -> dict[str, str]:
             value = ssm.get_parameter(Name=value, WithDecryption=True)["Parameter"]["Value"]
         out[variable["name"]] = value
     return out
-
-
-@contextlib.contextmanager
-def build_environment(variables: dict[str, str]) -> Iterator[None]:
-    """The project's variables in ``os.environ`` while the build runs (the deploy code reads some of them)."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class BuildRuntime:
@@ -203,7 +189,7 @@ class BuildRuntime:
             from prodline.delivery.deploy import drain_queue
 
             context = self.context_for(build.stack)
-            with build_environment(environment), _progress_to(context, build):
+            with emulator_environment(environment), _progress_to(context, build):
                 build.outcomes = list(drain_queue(context, build.stack))
             failed = [o for o in build.outcomes if not _succeeded(o)]
             build.status = FAILED if failed else SUCCEEDED

@@ -40,11 +40,16 @@ def resolve_model_package(setting: str, group_name: str, region: str, stack: str
 def latest_approved(group_name: str, region: str) -> str | None:
     """Newest approved package in the group, from the registry (boto3 honours AWS_ENDPOINT_URL)."""
     import boto3
+
+    return newest_approved(boto3.client("sagemaker", region_name=region), group_name)
+
+
+def newest_approved(sagemaker, group_name: str) -> str | None:
+    """Newest approved package in the group, asked through the given SageMaker client (None when none is)."""
     from botocore.exceptions import ClientError
 
-    client = boto3.client("sagemaker", region_name=region)
     try:
-        page = client.list_model_packages(
+        page = sagemaker.list_model_packages(
             ModelPackageGroupName=group_name, ModelApprovalStatus="Approved",
             SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
     except ClientError as err:

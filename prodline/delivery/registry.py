@@ -68,16 +68,7 @@ def require_approved(ctx: DeliveryContext, arn: str) -> ModelVersion:
 
 
 def latest_approved(ctx: DeliveryContext, group: str) -> str | None:
-    """The newest Approved version of ``group`` (as infra.model_version.latest_approved asks, via the context)."""
-    from botocore.exceptions import ClientError
+    """The newest Approved version of ``group``, asked through the context's SageMaker client."""
+    from infra.model_version import newest_approved
 
-    try:
-        page = ctx.clients("sagemaker").list_model_packages(
-            ModelPackageGroupName=group, ModelApprovalStatus=APPROVED, SortBy="CreationTime",
-            SortOrder="Descending", MaxResults=1)
-    except ClientError as err:
-        if err.response.get("Error", {}).get("Code") in ("ValidationException", "ResourceNotFound"):
-            return None
-        raise
-    packages = page.get("ModelPackageSummaryList", [])
-    return packages[0]["ModelPackageArn"] if packages else None
+    return newest_approved(ctx.clients("sagemaker"), group)

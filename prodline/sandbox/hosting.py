@@ -25,7 +25,7 @@ from typing import Any
 from prodline.net import LOOPBACK
 from prodline.sandbox.emulator import Emulator, is_up
 from prodline.sandbox.paths import ROOT, sandbox_dir
-from prodline.sandbox.processes import alive, terminate_group
+from prodline.sandbox.processes import alive, start_time, terminate_group
 
 DEFAULT_PORT = 4571
 RECORD = "gateway.json"
@@ -141,20 +141,19 @@ def _is_gateway(pid: int) -> bool:
     return GATEWAY_MODULE in _cmdline(pid)
 
 
-def _is_serve(pid: int) -> bool:
-    """The pid runs the ``serve`` entry point (argv is ``python .../bin/serve`` or ``python -m ...server``)."""
-    words = _cmdline(pid).split()
-    return "workloads.serving.server" in words or any(Path(word).name == "serve" for word in words[:2])
-
-
 def _stop_leftovers(children_file: Path) -> None:
-    """Kill the serve processes the gateway recorded and that still run (only after an unclean gateway exit)."""
+    """Kill the serve processes the gateway recorded and that still run (only after an unclean gateway exit).
+
+    A recorded process is the same one only if it started when the record says (its pid may have been reused
+    since); serve processes are forked from the gateway's warm interpreter, so their command line is that
+    interpreter's and cannot tell them apart."""
     try:
-        pids = json.loads(children_file.read_text()).get("serve_pids", [])
+        recorded = json.loads(children_file.read_text()).get("serve", [])
     except (OSError, ValueError):
         return
-    for pid in pids:
-        if alive(pid) and _is_serve(pid):
+    for child in recorded:
+        pid = child.get("pid")
+        if isinstance(pid, int) and alive(pid) and start_time(pid) == child.get("started"):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
     children_file.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from prodline.sandbox import hosting, realizer, shared
+from prodline.sandbox import hosting, realizer, shared, warm_start
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.paths import remember_overrides, sandbox_dir
 from prodline.sandbox.runtimes import alarms, glue
@@ -108,6 +108,7 @@ class Sandbox:
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
+        warm_start.prewarm(f"sandbox {self.dir}")  # the containers' libraries load while the program runs
         shared.join(self.stack, self.emulator.endpoint_url)
         # The gateway starts (when no stack has started it yet) while the program runs; it is waited for
         # only when an endpoint rolls out, and before it reloads what the program created.
@@ -160,9 +161,15 @@ class Sandbox:
     def run_workload(self, module: str, *args: str) -> subprocess.CompletedProcess:
         """Run a workload module as its own process against the emulator, as it would run in AWS."""
         import os
+        import tempfile
 
-        result = subprocess.run([sys.executable, "-m", module, *args], env={**os.environ, **self.environment},
-                                capture_output=True, text=True, check=False)
+        with tempfile.TemporaryDirectory(prefix="workload-", dir=self.dir) as scratch:
+            stdout, stderr = Path(scratch) / "stdout", Path(scratch) / "stderr"
+            argv = [sys.executable, "-m", module, *args]
+            returncode = warm_start.run(argv, env={**os.environ, **self.environment}, cwd=None, stdout=stdout,
+                                        stderr=stderr)
+            result = subprocess.CompletedProcess(argv, returncode, stdout.read_text(errors="replace"),
+                                                 stderr.read_text(errors="replace"))
         log = self.dir / "workloads.log"
         with log.open("a") as out:
             out.write(f"$ {module} {' '.join(args)}\n{result.stdout}{result.stderr}\n")

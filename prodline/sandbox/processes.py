@@ -21,6 +21,15 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def start_time(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, an identity
+    that a later process reusing the number does not share. None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def terminate_group(pid: int, timeout: float = 10.0) -> bool:
     """SIGTERM the process group, SIGKILL it if it has not exited in time; False when it was already gone."""
     try:

@@ -1,7 +1,10 @@
 """What the sandbox created, in order: ``sandbox/<stack>/state.json``, written atomically.
 
 ``down`` deletes in reverse order from it; ``up`` reuses entries whose inputs did not change, so running
-it twice creates nothing new.
+it twice creates nothing new. Each change is appended to ``state.json.journal`` the moment it happens (one
+line, not the whole file again: a first ``up`` makes a hundred of them), and ``save`` folds the journal into
+``state.json``; ``load`` replays a journal a crash left behind, so a resource created just before the crash
+is still known and deleted by ``down``.
 """
 
 from __future__ import annotations
@@ -40,27 +43,54 @@ class SandboxState:
 
     @classmethod
     def load(cls, path: Path) -> SandboxState:
-        if not path.exists():
-            return cls(path)
-        doc = json.loads(path.read_text())
-        return cls(path, [Entry(**e) for e in doc["entries"]])
+        state = cls(path, [Entry(**e) for e in json.loads(path.read_text())["entries"]] if path.exists() else [])
+        journal = state.journal
+        if journal.exists():
+            for line in journal.read_text().splitlines():
+                try:
+                    change = json.loads(line)
+                except json.JSONDecodeError:
+                    break  # the line being written when the process died: nothing after it was applied
+                if change.get("put"):
+                    state._apply_put(Entry(**change["put"]))
+                elif change.get("remove"):
+                    state._apply_remove(change["remove"])
+            state.save()
+        return state
+
+    @property
+    def journal(self) -> Path:
+        return self.path.with_name(self.path.name + ".journal")
 
     def save(self) -> None:
+        """Write every entry to ``state.json`` at once (atomically) and start a new journal."""
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps({"entries": [asdict(e) for e in self.entries]}, indent=1, sort_keys=True))
         partial.replace(self.path)
+        self.journal.unlink(missing_ok=True)
+
+    def _record(self, change: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.journal.open("a") as journal:
+            journal.write(json.dumps(change, sort_keys=True) + "\n")
 
     def get(self, urn: str) -> Entry | None:
         return next((e for e in self.entries if e.urn == urn), None)
 
     def put(self, entry: Entry) -> None:
         """Add or replace an entry, keeping creation order (a replaced entry moves to the end)."""
-        self.entries = [e for e in self.entries if e.urn != entry.urn] + [entry]
-        self.save()
+        self._apply_put(entry)
+        self._record({"put": asdict(entry)})
 
     def remove(self, urn: str) -> None:
+        self._apply_remove(urn)
+        self._record({"remove": urn})
+
+    def _apply_put(self, entry: Entry) -> None:
+        self.entries = [e for e in self.entries if e.urn != entry.urn] + [entry]
+
+    def _apply_remove(self, urn: str) -> None:
         self.entries = [e for e in self.entries if e.urn != urn]
-        self.save()
 
 
 def inputs_hash(inputs: dict[str, Any]) -> str:

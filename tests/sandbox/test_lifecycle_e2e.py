@@ -110,7 +110,7 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo
     children = sandbox_dir / ".shared" / "gateway" / "children.json"
-    pids = json.loads(children.read_text()).get("serve_pids", []) if children.exists() else []
+    pids = [c["pid"] for c in json.loads(children.read_text()).get("serve", [])] if children.exists() else []
     for stack in STACKS[:-1]:
         result = prodline(env, "sandbox", "down", "--stack", stack)
         assert result.returncode == 0, result.stderr

@@ -17,6 +17,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from prodline.net import LOOPBACK
+from prodline.sandbox import warm_start
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.emulator import EmulatorError, require_loopback
 from prodline.sandbox.gateway.api import GatewayServer
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     for service in ("sagemaker", "s3", "cloudwatch", "sts"):  # created up front: client creation is not thread-safe
         clients(service)
     args.workdir.mkdir(parents=True, exist_ok=True)
+    warm_start.prewarm(f"gateway {args.workdir}")  # serve processes fork from it, scikit-learn imported
     gateway = Gateway(clients, args.workdir.resolve(), account_of(clients), args.ping_timeout)
     try:
         server = GatewayServer((LOOPBACK, args.port), gateway)

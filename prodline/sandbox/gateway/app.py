@@ -46,6 +46,7 @@ from prodline.sandbox.gateway.servers import (
     wait_healthy,
 )
 from prodline.sandbox.gateway.telemetry import CaptureBuffer, MetricsBuffer, capture_record
+from prodline.sandbox.processes import start_time
 
 LOG = logging.getLogger(__name__)
 
@@ -293,8 +294,9 @@ class Gateway:
         with self._lock:
             servers = [s for r in self.endpoints.values() for f in r.fleets() for s in f.servers.values()]
         pids = sorted({s.process.pid for s in [*servers, *extra] if s.process.poll() is None})
+        serve = [{"pid": pid, "started": start_time(pid)} for pid in pids]
         path = self.workdir / "children.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_suffix(".tmp")
-        staging.write_text(json.dumps({"gateway": os.getpid(), "serve_pids": pids}))
+        staging.write_text(json.dumps({"gateway": os.getpid(), "serve": serve}))
         os.replace(staging, path)

@@ -26,9 +26,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from prodline.net import LOOPBACK, free_port
+from prodline.sandbox import warm_start
 from prodline.sandbox.gateway.declared import VariantSpec
 from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.paths import ROOT
+from prodline.sandbox.warm_start import WarmProcess
 from workloads.s3_uri import split_s3
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -66,9 +68,9 @@ def fetch_model(s3, url: str, models_dir: Path) -> Path:
 
 
 def serve_command() -> list[str]:
-    """The ``serve`` console script of this interpreter's environment (what the image runs)."""
-    script = Path(sys.executable).parent / "serve"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "workloads.serving.server"]
+    """What the image's ``serve`` script runs (``workloads.serving.server``'s main), as a Python command line, so
+    the sandbox can start it from its warm interpreter (``prodline.sandbox.warm_start``)."""
+    return [sys.executable, "-m", "workloads.serving.server"]
 
 
 def serve_environment(model_dir: Path, port: int) -> dict[str, str]:
@@ -101,7 +103,7 @@ class VariantServer:
 
     variant: VariantSpec
     port: int
-    process: subprocess.Popen
+    process: subprocess.Popen | WarmProcess
     log_path: Path
     sampler: Sampler
     invocations: int = 0
@@ -117,10 +119,8 @@ class VariantServer:
 def start_server(variant: VariantSpec, model_dir: Path, log_path: Path, capture_percent: int) -> VariantServer:
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            serve_command(), env=serve_environment(model_dir, port), cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    process = warm_start.start(serve_command(), env=serve_environment(model_dir, port), cwd=ROOT, stdout=log_path,
+                               session=True)
     return VariantServer(variant, port, process, log_path, Sampler(capture_percent))
 
 

@@ -92,7 +92,10 @@ def up(stack: str, overrides: Iterable[str] = (),
         except BaseException as err:
             _QUIET.raised.append(err)
             raise
+        finally:
+            state.save()
     result.deleted = mocks.prune()
+    state.save()
     return emulator, result
 
 
@@ -113,6 +116,7 @@ def destroy(stack: str) -> list[str]:
         except Exception as err:  # keep deleting the rest, report this one
             failures.append(f"{entry.type} {entry.name}: {err}")
         state.remove(entry.urn)
+    state.save()
     return failures
 
 

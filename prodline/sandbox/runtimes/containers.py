@@ -1,21 +1,22 @@
 """What the runtimes share: S3 transfer against the emulator, and running a "container" as a process.
 
-A local container is a subprocess whose filesystem root for SageMaker/Glue paths (``/opt/ml``, ``/tmp``)
-is a directory of the sandbox: absolute container paths in a command and its environment are rewritten
-under that root, so the workload code and the job definition stay exactly what AWS runs.
+A local container is a process (started warm: ``prodline.sandbox.warm_start``) whose filesystem root for
+SageMaker/Glue paths (``/opt/ml``, ``/tmp``) is a directory of the sandbox: absolute container paths in a
+command and its environment are rewritten under that root, so the workload code and the job definition stay
+exactly what AWS runs.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from prodline.sandbox import warm_start
 from workloads.s3_uri import split_s3
 
 CONTAINER_PREFIXES = ("/opt/ml/", "/tmp/")
@@ -84,15 +85,14 @@ class ProcessResult:
 def run_container(command: Sequence[str], *, root: Path | None, env: Mapping[str, str], log: Path,
                   cwd: Path | None = None, timeout: float | None = None) -> ProcessResult:
     """Run a command as a local container: container paths rooted (when ``root`` is given), the project's
-    Python first on PATH, output logged. Only strings of the job's definition belong in ``command``/``env``."""
+    Python first on PATH, output logged. Only strings of the job's definition belong in ``command``/``env``.
+    A Python command starts from the warm interpreter (``prodline.sandbox.warm_start``)."""
     full_env = {**os.environ, **{k: rooted(v, root) for k, v in env.items()}}
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        process = subprocess.run(  # noqa: PLW1510 - the return code is the result
-            [rooted(part, root) for part in command], env=full_env, cwd=str(cwd) if cwd else None,
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
-    return ProcessResult(process.returncode, log)
+    returncode = warm_start.run([rooted(part, root) for part in command], env=full_env, cwd=cwd, stdout=log,
+                                timeout=timeout)
+    return ProcessResult(returncode, log)
 
 
 def tail(log: Path, lines: int = 15) -> str:

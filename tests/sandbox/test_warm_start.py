@@ -1,0 +1,172 @@
+"""A process started from the warm interpreter is the process a cold start would have made.
+
+Each case runs the same command both ways (``PRODLINE_SANDBOX_WARM_START=0`` and ``1``) and compares what
+the program saw (argv, working directory, environment, ``sys.path`` order, ``__name__``) and how it ended
+(exit code, output, traceback), then the warm-only guarantees: its own session when asked, thread limits
+applied to the preloaded BLAS, a child that dies with the zygote's loop never running twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prodline.sandbox import warm_start
+from prodline.sandbox.zygote import NotPython, python_invocation
+
+PROBE = """\
+import json, os, sys
+sys.stdout.write(json.dumps({
+    "argv": sys.argv, "cwd": os.getcwd(), "marker": os.environ.get("PROBE_MARKER"),
+    "path": sys.path[:2], "name": __name__, "own_group": os.getpgid(0) == os.getpid(),
+    "stdin": sys.stdin.read(),
+}) + "\\n")
+print("to stderr", file=sys.stderr)
+mode = os.environ.get("PROBE_EXIT", "0")
+if mode == "raise":
+    raise RuntimeError("the probe failed on purpose")
+if mode == "message":
+    sys.exit("a message instead of a code")
+sys.exit(int(mode))
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("probe")
+    (directory / "probe.py").write_text(PROBE)
+    package = directory / "lib" / "probe_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(PROBE)
+    return directory
+
+
+def run_both(monkeypatch, argv, *, env, cwd, tmp_path, stderr=False):
+    """Run ``argv`` cold then warm; return [(returncode, stdout text, stderr text)] for each."""
+    results = []
+    for mode in ("0", "1"):
+        monkeypatch.setenv(warm_start.WARM_ENV, mode)
+        out, err = tmp_path / f"out-{mode}", tmp_path / f"err-{mode}"
+        code = warm_start.run(argv, env=env, cwd=cwd, stdout=out, stderr=err if stderr else None)
+        results.append((code, out.read_text(), err.read_text() if stderr else ""))
+    return results
+
+
+def test_a_script_sees_the_same_argv_cwd_environment_and_path_warm_as_cold(monkeypatch, probe, tmp_path):
+    extra = str(tmp_path / "extra")
+    env = {**os.environ, "PROBE_MARKER": "m-1", "PYTHONPATH": extra, "PROBE_EXIT": "3"}
+    cold, warm = run_both(monkeypatch, [sys.executable, str(probe / "probe.py"), "a", "--b"], env=env,
+                          cwd=str(tmp_path), tmp_path=tmp_path)
+    assert cold == warm
+    code, output, _ = warm
+    seen = json.loads(output.splitlines()[0])
+    assert code == 3
+    assert seen["argv"] == [str(probe / "probe.py"), "a", "--b"]
+    assert seen["cwd"] == str(tmp_path)
+    assert seen["marker"] == "m-1"
+    assert seen["path"] == [str(probe), extra]  # script directory first, then PYTHONPATH
+    assert seen["name"] == "__main__"
+    assert seen["stdin"] == ""
+    assert "to stderr" in output  # one log for both streams when no stderr file is given
+
+
+def test_a_module_runs_as_python_m_would_run_it(monkeypatch, probe, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(probe / "lib")}
+    cold, warm = run_both(monkeypatch, ["python3", "-m", "probe_pkg", "x"], env=env, cwd=str(tmp_path),
+                          tmp_path=tmp_path, stderr=True)
+    assert cold == warm
+    seen = json.loads(warm[1])
+    assert seen["argv"] == [str(probe / "lib" / "probe_pkg" / "__main__.py"), "x"]
+    assert seen["path"] == [str(tmp_path), str(probe / "lib")]  # the working directory first, as with -m
+    assert warm[2] == "to stderr\n"
+
+
+@pytest.mark.parametrize("case", [
+    ("raise", 1, "RuntimeError: the probe failed on purpose"),
+    ("message", 1, "a message instead of a code"),
+    ("300", 44, ""),  # the interpreter keeps the low byte
+])
+def test_failures_end_as_the_interpreter_ends_them(monkeypatch, probe, tmp_path, case):
+    mode, code, expected = case
+    env = {**os.environ, "PROBE_EXIT": mode}
+    cold, warm = run_both(monkeypatch, [sys.executable, str(probe / "probe.py")], env=env, cwd=None,
+                          tmp_path=tmp_path, stderr=True)
+    assert cold[0] == warm[0] == code
+    assert expected in warm[2]
+    assert cold[2] == warm[2]
+
+
+def test_a_process_started_in_its_own_session_leads_its_group(monkeypatch, probe, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    process = warm_start.start([sys.executable, str(probe / "probe.py")], env=dict(os.environ), cwd=None,
+                               stdout=tmp_path / "out", session=True)
+    assert isinstance(process, warm_start.WarmProcess)
+    assert process.wait(timeout=30) == 0
+    assert json.loads((tmp_path / "out").read_text().splitlines()[0])["own_group"] is True
+
+
+def test_a_timeout_kills_the_process_and_is_raised(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        warm_start.run([sys.executable, str(script)], env=dict(os.environ), cwd=None, stdout=tmp_path / "out",
+                       timeout=1)
+    assert time.monotonic() - started < 30
+
+
+def test_terminate_reaches_the_process_and_its_code_is_the_signal(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    script = tmp_path / "sleeper.py"
+    script.write_text("import time\ntime.sleep(60)\n")
+    process = warm_start.start([sys.executable, str(script)], env=dict(os.environ), cwd=None, stdout=tmp_path / "o")
+    assert process.poll() is None
+    process.terminate()
+    assert process.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_thread_variables_limit_the_preloaded_blas(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    script = tmp_path / "threads.py"
+    script.write_text("import json, threadpoolctl\n"
+                      "print(json.dumps([p['num_threads'] for p in threadpoolctl.threadpool_info()]))\n")
+    warm_start.run([sys.executable, str(script)], env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=None,
+                   stdout=tmp_path / "out")
+    threads = json.loads((tmp_path / "out").read_text())
+    assert threads
+    assert set(threads) == {1}
+
+
+def test_a_child_that_cannot_start_exits_and_the_zygote_keeps_serving(monkeypatch, probe, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    unwritable = tmp_path / "missing-dir" / "out"  # the child cannot open its log
+    assert warm_start.run([sys.executable, str(probe / "probe.py")], env=dict(os.environ), cwd=None,
+                          stdout=unwritable) == 127
+    assert warm_start.run([sys.executable, str(probe / "probe.py")], env=dict(os.environ), cwd=None,
+                          stdout=tmp_path / "out") == 0
+
+
+def test_only_plain_python_command_lines_start_warm():
+    assert python_invocation(["python3", "train.py", "--x", "1"]) == ("path", "train.py", ["--x", "1"])
+    assert python_invocation([sys.executable, "-m", "pkg.mod"]) == ("module", "pkg.mod", [])
+    for argv in (["/bin/sh", "-c", "exec python3 x.py"], ["python3", "-c", "print(1)"], ["python3"], []):
+        with pytest.raises(NotPython):
+            python_invocation(argv)
+
+
+def test_other_commands_start_cold(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    process = warm_start.start(["/bin/sh", "-c", "echo from-shell; exit 5"], env=dict(os.environ), cwd=None,
+                               stdout=tmp_path / "out")
+    assert isinstance(process, subprocess.Popen)
+    assert process.wait(timeout=30) == 5
+    assert (tmp_path / "out").read_text() == "from-shell\n"

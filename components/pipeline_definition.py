@@ -24,7 +24,7 @@ EVALUATION_OUTPUT = "evaluation"
 QUALITY_METRIC_PATH = "metrics.auc.value"  # what workloads/training/evaluate.py writes in evaluation.json
 
 CODE_DIR = "/opt/ml/processing/input/code"
-UNPACKED_CODE_DIR = "/tmp/prodline-code"
+CODE_ZIP = "sourcedir.zip"
 MODEL_DIR = "/opt/ml/processing/model"
 TEST_DIR = "/opt/ml/processing/test"
 EVALUATION_DIR = "/opt/ml/processing/evaluation"
@@ -42,7 +42,7 @@ class PipelineSpec:
     artifacts_uri: pulumi.Input[str]
     """s3:// prefix under which model artifacts and evaluation reports go."""
     code_uri: pulumi.Input[str]
-    """s3:// prefix holding the code bundle (sourcedir.tar.gz and the evaluation code tree)."""
+    """s3:// prefix holding the code bundle (sourcedir.tar.gz for training, sourcedir.zip for evaluation)."""
     model_package_group: pulumi.Input[str]
     training_instance_type: str
     processing_instance_type: str
@@ -89,21 +89,19 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
         "Type": "Processing",
         "Arguments": {
             "ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
-            # One code artifact for both steps: the processing container unpacks the training bundle.
-            "AppSpecification": {"ImageUri": spec.image_uri, "ContainerEntrypoint": [
-                "/bin/sh", "-c",
-                f"mkdir -p {UNPACKED_CODE_DIR} && tar -xzf {CODE_DIR}/sourcedir.tar.gz -C {UNPACKED_CODE_DIR} "
-                f"&& cd {UNPACKED_CODE_DIR} && exec python3 -m workloads.training.evaluate"]},
+            # The training bundle's files, as a zip Python imports from: nothing to unpack before it runs.
+            "AppSpecification": {"ImageUri": spec.image_uri,
+                                 "ContainerEntrypoint": ["python3", "-m", "workloads.training.evaluate"]},
             "RoleArn": spec.role_arn,
             # The paths evaluate.py uses, spelled out: the same as its defaults in SageMaker, and what a
             # local runtime rewrites when it roots the container elsewhere.
-            "Environment": {"PYTHONPATH": UNPACKED_CODE_DIR, "PRODLINE_EVAL_MODEL": MODEL_DIR,
+            "Environment": {"PYTHONPATH": f"{CODE_DIR}/{CODE_ZIP}", "PRODLINE_EVAL_MODEL": MODEL_DIR,
                             "PRODLINE_EVAL_TEST": TEST_DIR, "PRODLINE_EVAL_OUTPUT": EVALUATION_DIR},
             "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
             "ProcessingInputs": [
                 _processing_input("model", model_data, MODEL_DIR),
                 _processing_input("test", {"Get": "Parameters.TrainDataUrl"}, TEST_DIR),
-                _processing_input("code", _join(spec.code_uri, "sourcedir.tar.gz"), CODE_DIR),
+                _processing_input("code", _join(spec.code_uri, CODE_ZIP), CODE_DIR),
             ],
             "ProcessingOutputConfig": {
                 "KmsKeyId": spec.kms_key_arn,

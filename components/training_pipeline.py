@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from components import policy_documents as docs
 from components.code_bundle import write_bundle
 from components.data_lake import LakeRefs
-from components.pipeline_definition import PipelineSpec, build_definition, validate_definition
+from components.pipeline_definition import CODE_ZIP, PipelineSpec, build_definition, validate_definition
 from components.sagemaker_images import ecr_repository_arn
 
 CODE_PREFIX = "code/training"
@@ -76,12 +76,13 @@ class TrainingPipeline(pulumi.ComponentResource):
         lake = args["lake"]
         artifacts = lake.bucket_names["artifacts"]
 
-        bundle_path, version = write_bundle(args["code_files"])
-        code_prefix = f"{CODE_PREFIX}/{version}"
+        bundle = write_bundle(args["code_files"])
+        code_prefix = f"{CODE_PREFIX}/{bundle.version}"
         code_objects = [aws.s3.BucketObject(
-            f"{name}-sourcedir", bucket=artifacts, key=f"{code_prefix}/sourcedir.tar.gz",
-            source=pulumi.FileAsset(str(bundle_path)), server_side_encryption="aws:kms", kms_key_id=lake.key_arn,
-            opts=child)]
+            f"{name}-{logical}", bucket=artifacts, key=f"{code_prefix}/{key}", source=pulumi.FileAsset(str(path)),
+            server_side_encryption="aws:kms", kms_key_id=lake.key_arn, opts=child)
+            for logical, key, path in (("sourcedir", "sourcedir.tar.gz", bundle.tar_gz),  # training's script mode
+                                       ("sourcedir-zip", CODE_ZIP, bundle.zip))]  # evaluation imports from it
 
         self.role = aws.iam.Role(
             f"{name}-role", assume_role_policy=docs.service_trust("sagemaker.amazonaws.com"),

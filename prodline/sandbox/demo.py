@@ -29,6 +29,7 @@ from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox, down_all
 
 TRAFFIC_PACE_SECONDS = 0.02
+DRIFT_ROWS_PER_REQUEST = 4  # the drift steps' 400 rows as 100 requests: the monitor reads rows, not requests
 """Live traffic during a canary: 50 requests a second, enough for the 5xx alarm to judge a canary share, and
 leaving CPU to the deployment on a small machine."""
 
@@ -145,7 +146,7 @@ class Demo(delivery.DeliverySteps):
             self.state.predictions = self._invoke_sample(endpoint)
             s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
         with self.step("traffic from the training distribution, drift check") as s:
-            self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh")
+            self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")
             s["result"] = f"drift score {fresh['drift_score']:.3f}: no drift" if not fresh["drifted_features"] else \
                 f"drift score {fresh['drift_score']:.3f} on fresh data: {fresh['drifted_features']}"
@@ -219,15 +220,18 @@ class Demo(delivery.DeliverySteps):
         return [f"{p:.3f}" for p in json.loads(answer["Body"].read())["predictions"]]
 
     def _traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
-                 stop: threading.Event | None = None, pace: float = 0.0) -> tuple[int, int]:
-        """One request per row, as live traffic (at most one per ``pace`` seconds); returns (ok, failed)."""
+                 stop: threading.Event | None = None, pace: float = 0.0, per_request: int = 1) -> tuple[int, int]:
+        """Live traffic: ``per_request`` rows a request (a client scoring a small batch), at most one request
+        per ``pace`` seconds; returns (requests answered, requests failed)."""
         client, ok, failed, latencies = self.runtime(), 0, 0, []
-        for line in self._rows(rows, seed, drift):
+        lines = self._rows(rows, seed, drift)
+        for first in range(0, len(lines), per_request):
             if stop is not None and stop.is_set():
                 break
             started = time.perf_counter()
+            body = "\n".join(lines[first:first + per_request]).encode()
             try:
-                client.invoke_endpoint(EndpointName=endpoint, Body=line.encode(), ContentType="text/csv")
+                client.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv")
                 ok += 1
             except Exception:  # any failed request: what the canary measures
                 failed += 1
@@ -256,7 +260,7 @@ class Demo(delivery.DeliverySteps):
     def _drift_loop(self, endpoint: str) -> str:
         sb = self.sandbox
         since = dt.datetime.now(dt.UTC)
-        self._traffic(endpoint, rows=400, seed=4, drift=True, label="drifted")
+        self._traffic(endpoint, rows=400, seed=4, drift=True, label="drifted", per_request=DRIFT_ROWS_PER_REQUEST)
         report = self._monitor(endpoint, "drifted", since=since)
         executions_before = len(sb.executions)
         judgements = sb.evaluate_alarms([f"{endpoint}-drift"])

@@ -84,6 +84,10 @@ def test_everything_is_encrypted_with_the_lake_key(definition):
     assert train["OutputDataConfig"]["KmsKeyId"] == SPEC.kms_key_arn
     assert train["ResourceConfig"]["VolumeKmsKeyId"] == SPEC.kms_key_arn
     evaluate = steps[EVALUATE]["Arguments"]
+    assert evaluate["AppSpecification"]["ContainerEntrypoint"] == ["python3", "-m", "workloads.training.evaluate"]
+    code = next(i for i in evaluate["ProcessingInputs"] if i["InputName"] == "code")
+    assert code["S3Input"]["S3Uri"].endswith("/sourcedir.zip")
+    assert evaluate["Environment"]["PYTHONPATH"] == f"{code['S3Input']['LocalPath']}/sourcedir.zip"
     assert evaluate["ProcessingOutputConfig"]["KmsKeyId"] == SPEC.kms_key_arn
     assert evaluate["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == SPEC.kms_key_arn
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.code_bundle import bundle_hash, tar_gz
+from components.code_bundle import bundle_hash, tar_gz, zip_bytes
 from components.pipeline_definition import validate_definition
 from components.training_pipeline import TrainingPipeline, training_settings
 from tests.helpers import (
@@ -131,6 +131,22 @@ def test_code_bundle_is_content_addressed_and_reproducible(regs):
     assert bundle_hash(CODE) != bundle_hash({**CODE, "train.py": b"print('v2')\n"})
     pipeline = named(regs, "training-pipeline")
     assert named(regs, "training-sourcedir").urn in pipeline.dependencies
+
+
+def test_evaluation_code_is_the_same_files_as_a_zip_python_imports_from(regs, tmp_path):
+    import subprocess
+    import sys
+
+    source = named(regs, "training-sourcedir-zip").inputs
+    assert source["key"] == f"code/training/{bundle_hash(CODE)}/sourcedir.zip"
+    assert source["serverSideEncryption"] == "aws:kms"
+    assert named(regs, "training-sourcedir-zip").urn in named(regs, "training-pipeline").dependencies
+    assert zip_bytes(CODE) == zip_bytes(dict(reversed(list(CODE.items())))), "zip bytes depend on order"
+    archive = tmp_path / "sourcedir.zip"
+    archive.write_bytes(zip_bytes({"pkg/__init__.py": b"", "pkg/__main__.py": b"print('ran from the zip')\n"}))
+    ran = subprocess.run([sys.executable, "-m", "pkg"], env={"PYTHONPATH": str(archive)}, capture_output=True,
+                         text=True, check=False)
+    assert ran.stdout == "ran from the zip\n", ran.stderr
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -1,10 +1,18 @@
 # syntax=docker/dockerfile:1
 # The inference image: one image for SageMaker hosting (bring your own container: `docker run IMAGE serve`,
 # port 8080, GET /ping, POST /invocations) and for the Kubernetes Deployment of components/k8s_serving.py.
-# Build and push: docs/container-image.md. Python is the exact version the test suite runs.
+# Build and push: docs/container-image.md.
+#
+# Base, in both stages: the newest patch of the Python line the test suite runs (3.11), on Debian bookworm (the
+# release tini's pin below is for), by exact tag and by the digest of its multi-platform index. The digest is
+# what gets pulled; the tag says what it is. Refresh the two together, never one alone:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm         # "Digest:" is the index to pin
+#   docker run --rm python:3.11-slim-bookworm@<that digest> python -V  # its patch, for the tag
+# This digest was taken from public pins of python:3.11.17-slim-bookworm made in October 2026, with no
+# registry reachable from where it was written: run the first command once before relying on it.
 
 # --- builder: a venv with the server's pinned packages and the workloads package ----------------------------
-FROM python:3.11.7-slim-bookworm AS builder
+FROM python:3.11.17-slim-bookworm@sha256:0a310eeecf4e1f5a0743f9a6520c90c88d089c903ca5fd283f501e3a805f5f89 AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -32,7 +40,7 @@ RUN pip install --no-cache-dir --no-deps . \
     && rm -f /opt/venv/bin/prodline
 
 # --- final: the venv, tini, the entry point, a non-root user; no compilers, no apt, no pip ----------------
-FROM python:3.11.7-slim-bookworm
+FROM python:3.11.17-slim-bookworm@sha256:0a310eeecf4e1f5a0743f9a6520c90c88d089c903ca5fd283f501e3a805f5f89
 
 LABEL org.opencontainers.image.title="prodline-serving" \
       org.opencontainers.image.description="prodline inference server (SageMaker BYOC and Kubernetes)" \

@@ -21,13 +21,15 @@ from components.eks_access import web_identity_trust
 from components.k8s_settings import (
     Canary,
     DisruptionBudget,
+    ImageRef,
     K8sServingSettings,
     KubernetesServingArgs,
     k8s_serving_settings,
     quantity,
 )
 
-__all__ = ["Canary", "DisruptionBudget", "KubernetesServing", "KubernetesServingArgs", "k8s_serving_settings"]
+__all__ = ["Canary", "DisruptionBudget", "ImageRef", "KubernetesServing", "KubernetesServingArgs",
+           "k8s_serving_settings"]
 
 PORT = 8080
 SERVICE_PORT = 80
@@ -38,6 +40,11 @@ RUN_AS_USER = 10001
 ZONE_KEY = "topology.kubernetes.io/zone"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 CANARY_ANNOTATIONS = ("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight")
+# checkov's "image should use digest" check, waived on a Deployment whose image names no digest, with the reason
+# (checkov reads `checkov.io/skip<n>: <check>=<reason>` from the object's annotations; the reason has no "=").
+DIGEST_CHECK = "CKV_K8S_43"
+NO_DIGEST_REASON = ("no image digest given (image_digest): the image is pinned by an exact tag and pulled with "
+                    "imagePullPolicy Always; give its digest to pin the content")
 
 
 class KubernetesServing(pulumi.ComponentResource):
@@ -76,7 +83,8 @@ class KubernetesServing(pulumi.ComponentResource):
             automount_service_account_token=False, opts=on_cluster)
 
         stable = _select(name, "stable")
-        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=_meta(name, namespace, s.labels), spec={
+        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=_meta(
+            name, namespace, s.labels, image_check_waivers(s.image)), spec={
             "selector": {"match_labels": stable},
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
             "revision_history_limit": 5,
@@ -109,12 +117,15 @@ class KubernetesServing(pulumi.ComponentResource):
     def _canary(self, name: str, namespace: pulumi.Input[str], s: K8sServingSettings, canary: Canary,
                 opts: pulumi.ResourceOptions) -> None:
         """A second Deployment and Service for the new image, and an Ingress that sends it a share of requests."""
+        image = s.canary_image
+        assert image is not None, "the settings resolve canary_image whenever there is a canary"
         canary_name = f"{name}-canary"
         selector = _select(name, "canary")
-        k8s.apps.v1.Deployment(f"{canary_name}-deployment", metadata=_meta(canary_name, namespace, s.labels), spec={
+        k8s.apps.v1.Deployment(f"{canary_name}-deployment", metadata=_meta(
+            canary_name, namespace, s.labels, image_check_waivers(image)), spec={
             "replicas": canary["replicas"],
             "selector": {"match_labels": selector},
-            "template": pod_template(s, canary["image"], "canary"),
+            "template": pod_template(s, image, "canary"),
         }, opts=opts)
         k8s.core.v1.Service(f"{canary_name}-service", metadata=_meta(canary_name, namespace, s.labels),
                             spec=service_spec(selector), opts=opts)
@@ -136,14 +147,14 @@ def model_read_statements(args: KubernetesServingArgs, s: K8sServingSettings) ->
     ]
 
 
-def pod_template(s: K8sServingSettings, image: pulumi.Input[str], track: str) -> dict[str, Any]:
+def pod_template(s: K8sServingSettings, image: ImageRef, track: str) -> dict[str, Any]:
     """The pod: model fetched by an init container, server on 8080, locked down, probed on /ping."""
     values = {"SM_MODEL_DIR": MODEL_DIR, "MODEL_S3_URI": s.model_data_url,
               "SAGEMAKER_MODEL_SERVER_WORKERS": str(server_workers(s.resources["limits"]["cpu"])), **s.environment}
     env = [{"name": key, "value": value} for key, value in sorted(values.items())]
     mounts = [{"name": "tmp", "mount_path": "/tmp"}, {"name": "model", "mount_path": MODEL_DIR}]
-    common = {"image": image, "env": env, "volume_mounts": mounts, "resources": s.resources,
-              "security_context": container_security_context()}
+    common = {"image": image.reference, "image_pull_policy": image.pull_policy, "env": env, "volume_mounts": mounts,
+              "resources": s.resources, "security_context": container_security_context()}
     spec: dict[str, Any] = {
         "service_account_name": s.name,
         "automount_service_account_token": False,
@@ -167,6 +178,12 @@ def pod_template(s: K8sServingSettings, image: pulumi.Input[str], track: str) ->
                                                 "when_unsatisfiable": "DoNotSchedule",
                                                 "label_selector": {"match_labels": selector}}]
     return {"metadata": {"labels": {**s.labels, **selector}}, "spec": spec}
+
+
+def image_check_waivers(image: ImageRef) -> dict[str, str] | None:
+    """The annotation that waives checkov's digest check, with its reason, on a Deployment whose image has no
+    digest; none when it has one, so checkov then holds the Deployment to it."""
+    return None if image.by_digest else {"checkov.io/skip1": f"{DIGEST_CHECK}={NO_DIGEST_REASON}"}
 
 
 def server_workers(cpu_limit: str) -> int:

@@ -40,6 +40,9 @@ _NAME = re.compile(r"[a-z]([-a-z0-9]{0,54}[a-z0-9])?")
 _NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 _HOST = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}")
+# An image digest as registries print it (`docker buildx imagetools inspect`); only sha256 is in use.
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+DIGEST_FORMAT = "sha256: followed by 64 lowercase hex digits"
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
 _SCALE = {None: 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
           "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40}
@@ -55,6 +58,8 @@ class DisruptionBudget(TypedDict):
 class Canary(TypedDict):
     image: pulumi.Input[str]
     """The new image; it serves ``weight`` percent of the ingress traffic."""
+    image_digest: NotRequired[str]
+    """Its digest, as ``image_digest`` is the stable image's."""
     weight: int
     """1-99: ingress-nginx's ``canary-weight``."""
     replicas: NotRequired[int]
@@ -66,6 +71,8 @@ class KubernetesServingArgs(TypedDict):
     """Namespace the component creates for the server (enforces the ``restricted`` pod security standard)."""
     image: pulumi.Input[str]
     """Inference image with a tag or digest (``<repo>:<tag>``); the entry point accepts ``serve``."""
+    image_digest: NotRequired[str]
+    """``sha256:<64 hex>`` of ``image``: pods then run ``<image>@<digest>``, whatever the tag points at later."""
     model_data_url: pulumi.Input[str]
     """``s3://<artifacts bucket>/<model_prefix>.../model.tar.gz``: unpacked into SM_MODEL_DIR before start."""
     model_prefix: str
@@ -110,12 +117,27 @@ class KubernetesServingArgs(TypedDict):
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """What a container runs: the reference, and whether it names a digest (content that can never change)."""
+
+    reference: pulumi.Input[str]
+    by_digest: bool
+
+    @property
+    def pull_policy(self) -> str:
+        """By digest, a node's cached copy is the image itself, so a pod starts even when the registry does not
+        answer. By tag, the kubelet asks the registry at every start: the node runs what the tag names there,
+        and the pull is authorized for this pod, not served from another pod's pull."""
+        return "IfNotPresent" if self.by_digest else "Always"
+
+
+@dataclass(frozen=True)
 class K8sServingSettings:
     """Validated arguments with their defaults filled in."""
 
     name: str
     namespace: str
-    image: pulumi.Input[str]
+    image: ImageRef
     model_data_url: pulumi.Input[str]
     model_prefix: str
     ingress_namespace: str
@@ -131,6 +153,7 @@ class K8sServingSettings:
     requests_per_second_target: int | None = None
     disruption_budget: dict[str, int] | None = None
     canary: Canary | None = None
+    canary_image: ImageRef | None = None
     ingress_host: str | None = None
     environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
@@ -157,7 +180,7 @@ def k8s_serving_settings(args: KubernetesServingArgs, name: str = "serving") -> 
     quantity("model_volume_size", values["model_volume_size"])
     budget = _budget(values.get("disruption_budget"), values["min_replicas"])
     canary = _canary(values.get("canary"), values.get("ingress_host"))
-    _check_image("image", values["image"])
+    image = image_ref("image", values["image"], values.get("image_digest"))
     _check_model(values["model_prefix"], values["model_data_url"])
     reserved = sorted(set(values.get("environment", {})) & set(RESERVED_ENV))
     if reserved:
@@ -166,6 +189,8 @@ def k8s_serving_settings(args: KubernetesServingArgs, name: str = "serving") -> 
     return K8sServingSettings(**{
         **{key: value for key, value in values.items() if key in known},
         "name": name, "labels": labels, "resources": resources, "disruption_budget": budget, "canary": canary,
+        "image": image, "canary_image": None if canary is None else image_ref(
+            "canary.image", canary["image"], canary.get("image_digest")),
         "spread_across_zones": bool(values["spread_across_zones"]), "environment": dict(values.get("environment", {})),
     })
 
@@ -265,14 +290,24 @@ def _canary(canary: Canary | None, host: str | None) -> Canary | None:
         raise ValueError(f"canary.replicas must be >= 1, got {canary['replicas']}")
     if host is None:
         raise ValueError("canary needs ingress_host: ingress-nginx splits traffic between two Ingresses of one host")
-    _check_image("canary.image", canary["image"])
     return {"replicas": 1, **canary}
 
 
-def _check_image(key: str, image: pulumi.Input[str]) -> None:
-    """Refuse mutable references: a pod restart must run the image that was reviewed."""
-    if not isinstance(image, str):
-        return
-    last = image.rsplit("/", 1)[-1]
-    if "@sha256:" not in image and (":" not in last or last.endswith(":latest")):
-        raise ValueError(f"{key} must name an exact tag or digest (not latest), got {image!r}")
+def image_ref(key: str, image: pulumi.Input[str], digest: str | None = None) -> ImageRef:
+    """``image``, with ``digest`` appended when given. Refuse mutable references (latest, no tag) and malformed
+    digests: a pod restart must run the image that was reviewed."""
+    if digest is not None and not (isinstance(digest, str) and _DIGEST.fullmatch(digest)):
+        raise ValueError(f"{key}_digest must be {DIGEST_FORMAT}, got {digest!r}")
+    if isinstance(image, str) and "@" in image:
+        if digest is not None:
+            raise ValueError(f"{key} already names a digest: give it in {key} or in {key}_digest, not both; "
+                             f"got {image!r}")
+        if not _DIGEST.fullmatch(image.partition("@")[2]):
+            raise ValueError(f"{key} must end in @{DIGEST_FORMAT} when it names a digest, got {image!r}")
+        return ImageRef(image, by_digest=True)
+    if digest is None:
+        if isinstance(image, str) and (":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest")):
+            raise ValueError(f"{key} must name an exact tag or digest (not latest), got {image!r}")
+        return ImageRef(image, by_digest=False)
+    pinned = f"{image}@{digest}" if isinstance(image, str) else pulumi.Output.concat(image, "@", digest)
+    return ImageRef(pinned, by_digest=True)

@@ -178,9 +178,16 @@ class KubernetesSettings:
         "OIDC issuer of the cluster given by kubeconfig (for IAM roles for service accounts).", default="")
     image_tag: str = setting(
         "servingImageTag", p.image_tag, "Tag of the serving image in the stack's ECR repository.", default="0.1.0")
+    image_digest: str = setting(
+        "k8sImageDigest", p.optional(p.image_digest),
+        "Digest (sha256:...) of the image at servingImageTag: pods run it by digest; empty: by tag, pulled Always.",
+        default="")
     canary_image_tag: str = setting(
         "k8sCanaryImageTag", p.optional(p.image_tag),
         "Image tag of a canary Deployment that gets canaryPercent of the traffic (needs k8sIngressHost).", default="")
+    canary_image_digest: str = setting(
+        "k8sCanaryImageDigest", p.optional(p.image_digest),
+        "Digest (sha256:...) of the image at k8sCanaryImageTag: the canary pods run it by digest.", default="")
     namespace: str = setting(
         "k8sNamespace", p.dns_label, "Namespace of the serving objects.", default="prodline-serving")
     ingress_namespace: str = setting(
@@ -356,6 +363,8 @@ def _kubernetes_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"{key}k8sOidcIssuerUrl: missing; a kubeconfig cluster needs its OIDC issuer for pod IAM roles")
     if values.get("k8sCanaryImageTag") and not values.get("k8sIngressHost"):
         problems.append(f"{key}k8sCanaryImageTag: a canary needs {key}k8sIngressHost to split traffic at the ingress")
+    if values.get("k8sCanaryImageDigest") and not values.get("k8sCanaryImageTag"):
+        problems.append(f"{key}k8sCanaryImageDigest: names the digest of {key}k8sCanaryImageTag, which is not set")
     if values.get("k8sNamespace") and values.get("k8sNamespace") == values.get("k8sIngressNamespace"):
         problems.append(f"{key}k8sIngressNamespace: must differ from {key}k8sNamespace")
     low, high = values.get("k8sMinReplicas"), values.get("k8sMaxReplicas")

@@ -106,6 +106,8 @@ dns_name = pattern(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}", "a DNS name
 https_url = pattern(r"https://\S+", "an https:// URL")
 eks_cluster_name = pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name")
 image_tag = pattern(r"(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "an image tag other than latest, e.g. 0.1.0")
+image_digest = pattern(r"sha256:[0-9a-f]{64}", "an image digest: sha256: followed by 64 lowercase hex digits, as "
+                       "`docker buildx imagetools inspect` or `aws ecr describe-images` prints it")
 model_package = pattern(
     r"latest|recorded|none|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/[A-Za-z0-9-]+(/\d+)?",
     "latest (the newest approved package in the group), recorded (the version the deploy path last deployed), "

@@ -272,6 +272,7 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
 
     args = {
         "namespace": k8s.namespace, "image": image(k8s.image_tag), "model_data_url": model_url,
+        **({"image_digest": k8s.image_digest} if k8s.image_digest else {}),
         "model_prefix": f"pipelines/{pipeline_name}/", "lake": lake.refs, "region": config.region,
         "kubeconfig": cluster.kubeconfig, "oidc_issuer_url": cluster.oidc_issuer_url,
         "oidc_provider_arn": cluster.oidc_provider_arn, "ingress_namespace": k8s.ingress_namespace,
@@ -286,7 +287,8 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
     if k8s.ingress_host:
         args["ingress_host"] = k8s.ingress_host
     if k8s.canary_image_tag:
-        args["canary"] = {"image": image(k8s.canary_image_tag), "weight": config.serving.canary_percent}
+        args["canary"] = {"image": image(k8s.canary_image_tag), "weight": config.serving.canary_percent,
+                          **({"image_digest": k8s.canary_image_digest} if k8s.canary_image_digest else {})}
     serving = KubernetesServing(schema.DATASET, args)
     return {"servingImageRepository": repo.repository_url, "k8sService": serving.service_name}
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from prodline import bootstrap_cli, delivery_cli, policy_cli, sandbox_cli
-from prodline.stack_args import EXIT_OK, add_stack_args, run_stack
+from prodline.stack_args import EXIT_OK, add_stack_args, fail, run_stack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_preview(args: argparse.Namespace) -> int:
     from prodline import preview
 
+    if args.k8s_yaml:
+        from components.k8s_render import ManifestDirError, check_manifest_dir, write_manifests
+
+        try:
+            check_manifest_dir(args.k8s_yaml)  # before the program runs: a bad target costs nothing
+        except ManifestDirError as err:
+            fail(f"--k8s-yaml: {err}")
     registrations = run_stack(args)
     if args.k8s_yaml:
-        from components.k8s_render import write_manifests
-
-        written = write_manifests(registrations, args.k8s_yaml)
+        try:
+            written = write_manifests(registrations, args.k8s_yaml)
+        except (OSError, ManifestDirError) as err:
+            fail(f"--k8s-yaml: cannot write the manifests into {args.k8s_yaml}: {err}")
         print(f"prodline: wrote {len(written)} Kubernetes manifests to {args.k8s_yaml}", file=sys.stderr)
     if args.json:
         json.dump(preview.as_json(registrations), sys.stdout, indent=2, sort_keys=True)

@@ -10,6 +10,12 @@ from prodline.program import Registration, record, run_program
 
 STACKS = ("dev", "staging", "prod")
 OWNERSHIP_TAGS = ("owner", "cost-center", "environment", "project", "managed-by")
+ON_KUBERNETES = "prodline:servingPlatform=kubernetes"
+# Shaped like image digests; no registry holds them (the program only checks their format).
+IMAGE_DIGEST, CANARY_IMAGE_DIGEST = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+# Kubernetes serving with a canary, both images named by digest (overrides for stack_registrations).
+PINNED_K8S = (ON_KUBERNETES, f"prodline:k8sImageDigest={IMAGE_DIGEST}", "prodline:k8sIngressHost=churn.example.com",
+              "prodline:k8sCanaryImageTag=0.2.0", f"prodline:k8sCanaryImageDigest={CANARY_IMAGE_DIGEST}")
 
 
 @cache

@@ -64,3 +64,14 @@ def test_unknown_stack_names_the_stacks():
     result = prodline("preview", "--stack", "qa")
     assert result.returncode == 2
     assert "dev, prod, staging" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["existing-file", "existing-file/sub"])
+def test_k8s_yaml_into_an_existing_file_exits_2_before_running_the_program(tmp_path, target):
+    (tmp_path / "existing-file").write_text("mine")
+    result = prodline("preview", "--stack", "dev", "--k8s-yaml", str(tmp_path / target))
+    assert result.returncode == 2
+    assert "--k8s-yaml" in result.stderr and "an existing file, not a directory" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == "", "the program must not have run"
+    assert (tmp_path / "existing-file").read_text() == "mine"

@@ -13,7 +13,16 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from components.k8s_render import SECRET_SIG, SECRET_VALUE, manifest, manifests, write_manifests
+from components import k8s_render
+from components.k8s_render import (
+    SECRET_SIG,
+    SECRET_VALUE,
+    WRITTEN_LIST,
+    ManifestDirError,
+    manifest,
+    manifests,
+    write_manifests,
+)
 from tests.components.k8s_cases import kubernetes_objects, profile
 
 kubernetes_validate = pytest.importorskip(
@@ -32,7 +41,7 @@ def test_every_object_is_written_once_in_apply_order(env, tmp_path):
     regs = profile(env)
     paths = write_manifests(regs, tmp_path / "k8s")
     assert len(paths) == len(kubernetes_objects(regs))
-    assert sorted(p.name for p in (tmp_path / "k8s").iterdir()) == [p.name for p in paths]
+    assert sorted(p.name for p in (tmp_path / "k8s").iterdir()) == sorted([WRITTEN_LIST, *(p.name for p in paths)])
     kinds = [p.name.split("-")[1] for p in paths]
     assert kinds[0] == "namespace"
     assert kinds.index("serviceaccount") < kinds.index("deployment") < kinds.index("horizontalpodautoscaler")
@@ -83,3 +92,70 @@ def test_rendered_yaml_is_plain_yaml_kubectl_can_read(tmp_path):
     (path,) = write_manifests([reg("kubernetes:core/v1:Namespace", {
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {"a": "b"}}})], tmp_path)
     assert path.read_text() == "apiVersion: v1\nkind: Namespace\nmetadata:\n  labels:\n    a: b\n  name: n\n"
+
+
+# --- the output directory: stale files it wrote go, nothing else does -------------------------------------------
+
+def _names(directory):
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_a_rerun_removes_the_manifests_it_no_longer_writes_and_keeps_other_files(tmp_path):
+    out = tmp_path / "k8s"
+    out.mkdir()
+    (out / "README.md").write_text("mine")
+    (out / "zz-extra.yaml").write_text("kind: ConfigMap\n")
+    staging = write_manifests(profile("staging"), out)
+    dev = write_manifests(profile("dev"), out)
+    assert len(staging) > len(dev), "staging declares a canary, an ingress and a budget that dev does not"
+    assert _names(out) == sorted([WRITTEN_LIST, "README.md", "zz-extra.yaml", *(p.name for p in dev)])
+    assert (out / "README.md").read_text() == "mine"
+
+
+def test_a_run_cut_short_is_cleaned_up_by_the_next(tmp_path, monkeypatch):
+    out = tmp_path / "k8s"
+    write_manifests(profile("dev"), out)
+    real_dump, calls, last = yaml.safe_dump, [], len(kubernetes_objects(profile("staging")))
+
+    def dump_then_crash(*args, **kwargs):  # staging's objects but its last are written, names dev never uses
+        calls.append(1)
+        if len(calls) == last:
+            raise KeyboardInterrupt
+        return real_dump(*args, **kwargs)
+
+    monkeypatch.setattr(k8s_render.yaml, "safe_dump", dump_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_manifests(profile("staging"), out)
+    monkeypatch.undo()
+    dev = write_manifests(profile("dev"), out)
+    assert _names(out) == sorted([WRITTEN_LIST, *(p.name for p in dev)])
+
+
+def test_a_tampered_list_removes_nothing_outside_its_own_names(tmp_path):
+    out, outside = tmp_path / "k8s", tmp_path / "keep.yaml"
+    outside.write_text("keep")
+    out.mkdir()
+    (out / "notes.md").write_text("keep")
+    (out / "001-configmap-mine").mkdir()
+    (out / WRITTEN_LIST).write_text("../keep.yaml\n" + f"{outside}\n" + "notes.md\n001-configmap-mine\n")
+    write_manifests(profile("dev"), out)
+    assert outside.read_text() == "keep" and (out / "notes.md").read_text() == "keep"
+    assert (out / "001-configmap-mine").is_dir()
+
+
+def test_a_link_in_place_of_a_manifest_is_replaced_not_followed(tmp_path):
+    out, target = tmp_path / "k8s", tmp_path / "elsewhere.yaml"
+    target.write_text("untouched")
+    first = write_manifests(profile("dev"), out)[0]
+    first.unlink()
+    first.symlink_to(target)
+    write_manifests(profile("dev"), out)
+    assert target.read_text() == "untouched" and not first.is_symlink()
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_a_file_where_the_directory_should_be_is_refused(tmp_path, where):
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(ManifestDirError, match="an existing file, not a directory"):
+        write_manifests(profile("dev"), tmp_path / where)
+    assert (tmp_path / "file").read_text() == "not a directory"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
@@ -26,6 +28,9 @@ from tests.components.k8s_cases import (
 from tests.helpers import as_list, named, of_type, statements
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+# Made-up digests of the right shape (no registry holds them): the component only checks the format.
+DIGEST = "sha256:" + hashlib.sha256(b"stable image").hexdigest()
+CANARY_DIGEST = "sha256:" + hashlib.sha256(b"canary image").hexdigest()
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 ENVS = ("dev", "staging", "prod")
@@ -215,6 +220,29 @@ def test_network_policy_admits_only_the_ingress_namespace_on_8080():
     }
 
 
+@pytest.mark.parametrize("env", ENVS)
+def test_by_tag_every_container_is_pulled_always_and_the_digest_check_is_waived_with_its_reason(env):
+    for deployment in of_type(profile(env), DEPLOYMENT):
+        spec = deployment.inputs["spec"]["template"]["spec"]
+        for container in (*spec["initContainers"], *spec["containers"]):
+            assert container["imagePullPolicy"] == "Always", f"{deployment.name}/{container['name']}"
+        waiver = deployment.inputs["metadata"]["annotations"]["checkov.io/skip1"]
+        check, reason = waiver.split("=")
+        assert check == ks.DIGEST_CHECK and "no image digest given" in reason, deployment.name
+
+
+def test_by_digest_every_container_runs_the_digest_and_nothing_is_waived():
+    regs = build(image_digest=DIGEST, ingress_host="churn.example.com",
+                 canary={"image": CANARY_IMAGE, "weight": 10, "image_digest": CANARY_DIGEST})
+    for name, image in (("churn-deployment", f"{IMAGE}@{DIGEST}"),
+                        ("churn-canary-deployment", f"{CANARY_IMAGE}@{CANARY_DIGEST}")):
+        deployment = named(regs, name).inputs
+        spec = deployment["spec"]["template"]["spec"]
+        for container in (*spec["initContainers"], *spec["containers"]):
+            assert (container["image"], container["imagePullPolicy"]) == (image, "IfNotPresent"), name
+        assert "annotations" not in deployment["metadata"], f"{name}: pinned by digest, nothing to waive"
+
+
 def test_canary_is_a_second_deployment_behind_a_weighted_ingress():
     regs = profile("staging")
     canary = named(regs, "churn-canary-deployment").inputs
@@ -312,6 +340,13 @@ def _settings(**changes):
     ({"canary": {"image": "repo/serving:latest", "weight": 5}, "ingress_host": "a.example.com"},
      "canary.image must name an exact tag or digest"),
     ({"image": "repo/serving"}, "image must name an exact tag or digest"),
+    ({"image_digest": "sha256:abc"}, "image_digest must be sha256: followed by 64 lowercase hex digits"),
+    ({"image_digest": DIGEST.upper()}, "image_digest must be sha256: followed by 64 lowercase hex digits"),
+    ({"image_digest": DIGEST.removeprefix("sha256:")}, "image_digest must be sha256: followed by 64 lowercase"),
+    ({"image": "repo/serving@sha256:abc"}, "image must end in @sha256: followed by 64 lowercase hex digits"),
+    ({"image": f"repo/serving@{DIGEST}", "image_digest": DIGEST}, "image already names a digest"),
+    ({"canary": {"image": CANARY_IMAGE, "weight": 5, "image_digest": "latest"}, "ingress_host": "a.example.com"},
+     "canary.image_digest must be sha256: followed by 64 lowercase hex digits, got 'latest'"),
     ({"model_prefix": "/models"}, "model_prefix must be a non-empty prefix"),
     ({"model_data_url": "https://example.com/model.tar.gz"}, "model_data_url must be an s3:// URL"),
     ({"ingress_host": "not a host"}, "ingress_host must be a DNS name"),
@@ -336,8 +371,8 @@ def test_name_must_leave_room_for_the_canary_suffix():
 
 
 def test_image_by_digest_is_accepted_and_defaults_fill_in():
-    digest = "repo/serving@sha256:" + "a" * 64
+    digest = f"repo/serving@{DIGEST}"
     settings = _settings(image=digest)
-    assert settings.image == digest
+    assert settings.image == ks.ImageRef(digest, by_digest=True)
     assert (settings.min_replicas, settings.max_replicas, settings.cpu_target_percent) == (1, 2, 70)
     assert settings.disruption_budget is None and settings.canary is None

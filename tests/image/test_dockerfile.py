@@ -63,11 +63,13 @@ def test_build_is_multi_stage_with_a_named_builder():
     assert froms[0].endswith(" AS builder")
 
 
-def test_every_base_image_is_pinned_by_exact_tag_or_digest():
-    for value in (s[0]["value"] for s in stages()):
-        image = value.split()[0]
-        assert "@sha256:" in image or re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+[\w.-]*", image), \
-            f"FROM {image}: pin an exact version tag (or a digest), never latest or a moving 3.11 tag"
+def test_every_base_image_is_pinned_by_exact_tag_and_digest():
+    bases = {value.split()[0] for value in (s[0]["value"] for s in stages())}
+    for image in bases:
+        assert re.fullmatch(r"[\w./-]+:\d+\.\d+\.\d+[\w.-]*@sha256:[0-9a-f]{64}", image), \
+            f"FROM {image}: pin an exact version tag and its digest, never latest or a moving 3.11 tag"
+    assert len(bases) == 1, f"the builder and the final stage must share one base, got {sorted(bases)}"
+    assert "docker buildx imagetools inspect" in DOCKERFILE.read_text(), "say how to refresh the digest"
 
 
 def test_final_stage_uses_the_python_the_tests_run():

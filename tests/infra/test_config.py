@@ -209,6 +209,12 @@ def test_model_package_arn_accepts_latest_none_and_arns():
     ("dev", {"servingPlatform": "kubernetes", "k8sMaxReplicas": "9"},
      "prodline:k8sMaxReplicas: 9 is not allowed in dev"),
     ("dev", {"servingImageTag": "latest"}, "prodline:servingImageTag: 'latest' is not allowed"),
+    ("dev", {"k8sImageDigest": "sha256:1234"},
+     "prodline:k8sImageDigest: 'sha256:1234' is not allowed; expected an image digest: sha256: followed by 64 "
+     "lowercase hex digits"),
+    ("dev", {"k8sCanaryImageDigest": "0.2.0"}, "prodline:k8sCanaryImageDigest: '0.2.0' is not allowed"),
+    ("dev", {"servingPlatform": "kubernetes", "k8sCanaryImageDigest": "sha256:" + "0" * 64},
+     "prodline:k8sCanaryImageDigest: names the digest of prodline:k8sCanaryImageTag, which is not set"),
     ("dev", {"k8sNamespace": "Bad_NS"}, "expected a DNS label"),
     ("dev", {"servingPlatform": "kubernetes", "k8sIngressNamespace": "prodline-serving"},
      "prodline:k8sIngressNamespace: must differ"),

@@ -8,7 +8,16 @@ import pytest
 
 from infra.config import parse_config
 from prodline import stack_files
-from tests.helpers import STACKS, named, of_type, stack_registrations, wildcard_actions
+from tests.helpers import (
+    CANARY_IMAGE_DIGEST,
+    IMAGE_DIGEST,
+    PINNED_K8S,
+    STACKS,
+    named,
+    of_type,
+    stack_registrations,
+    wildcard_actions,
+)
 
 PREVIEW_TYPES = {
     "aws:sagemaker/pipeline:Pipeline",
@@ -149,7 +158,18 @@ def test_kubernetes_platform_replaces_the_sagemaker_endpoint(stack):
     (repo,) = of_type(regs, "aws:ecr/repository:Repository")
     assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
     (deployment,) = of_type(regs, "kubernetes:apps/v1:Deployment")
-    assert deployment.inputs["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":" + k8s.image_tag)
+    (server,) = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert server["image"].endswith(":" + k8s.image_tag)
+    assert server["imagePullPolicy"] == "Always", f"{stack}: by tag, the kubelet must ask the registry"
+
+
+def test_a_stack_that_names_the_digest_runs_the_image_by_digest():
+    regs = stack_registrations("staging", *PINNED_K8S)
+    images = {d.name: d.inputs["spec"]["template"]["spec"]["containers"][0]
+              for d in of_type(regs, "kubernetes:apps/v1:Deployment")}
+    assert images["churn-deployment"]["image"].endswith(f"/serving:0.1.0@{IMAGE_DIGEST}")
+    assert images["churn-canary-deployment"]["image"].endswith(f"/serving:0.2.0@{CANARY_IMAGE_DIGEST}")
+    assert {c["imagePullPolicy"] for c in images.values()} == {"IfNotPresent"}
 
 
 def test_prod_pods_spread_across_zones():

@@ -159,7 +159,9 @@ class Deployer(pulumi.ComponentResource):
 
         self.role = aws.iam.Role(
             f"{name}-role", name=names.deployer_role(env), permissions_boundary=args["boundary_arn"],
-            assume_role_policy=docs.service_trust("codebuild.amazonaws.com"),
+            # The project's ARN by name: the project itself needs the role first.
+            assume_role_policy=docs.service_trust("codebuild.amazonaws.com", args["account_id"], [
+                f"arn:aws:codebuild:{args['region']}:{args['account_id']}:project/{project_name}"]),
             description=f"prodline deployer of {args['stack']}: pulumi up of its own stack, within the boundary",
             opts=child)
         attachments = self._deploy_policies(name, args)
@@ -182,10 +184,20 @@ class Deployer(pulumi.ComponentResource):
                          "s3_logs": {"status": "DISABLED"}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments))
 
-        # EventBridge sends and starts with a role of its own, allowed this queue and this project only.
+        self.approval_rule = aws.cloudwatch.EventRule(
+            f"{name}-on-approval", name=names.approval_rule(env),
+            description=f"a model version of {args['stack']} was approved: queue a deploy and wake the deployer",
+            event_pattern=pulumi.Output.json_dumps(approval_pattern(args["model_package_group"])), opts=child)
+        self.wake_up_rule = aws.cloudwatch.EventRule(
+            f"{name}-wake-up", name=f"{prefix}-deployer-wake-up", schedule_expression=names.WAKE_UP_SCHEDULE,
+            description=f"wake the deployer of {args['stack']} hourly, so no queued request is stranded", opts=child)
+
+        # EventBridge sends and starts with a role of its own, allowed this queue and this project only, and
+        # assumable by EventBridge only for the two rules above.
         self.events_role = aws.iam.Role(
             f"{name}-events-role", name=f"{prefix}-deploy-events",
-            assume_role_policy=docs.service_trust("events.amazonaws.com"), permissions_boundary=args["boundary_arn"],
+            assume_role_policy=docs.events_trust(args["account_id"], [self.approval_rule, self.wake_up_rule]),
+            permissions_boundary=args["boundary_arn"],
             description=f"EventBridge queues deploy requests of {args['stack']} and starts its deployer", opts=child)
         events_policy = aws.iam.RolePolicy(f"{name}-events-role-policy", role=self.events_role.id,
                                            policy=docs.document([
@@ -194,20 +206,12 @@ class Deployer(pulumi.ComponentResource):
             docs.allow("StartDeployer", ["codebuild:StartBuild"], [self.project.arn]),
                                            ]), opts=child)
         targets = pulumi.ResourceOptions(parent=self, depends_on=[events_policy])
-
-        self.approval_rule = aws.cloudwatch.EventRule(
-            f"{name}-on-approval", name=names.approval_rule(env),
-            description=f"a model version of {args['stack']} was approved: queue a deploy and wake the deployer",
-            event_pattern=pulumi.Output.json_dumps(approval_pattern(args["model_package_group"])), opts=child)
         aws.cloudwatch.EventTarget(
             f"{name}-on-approval-queue", rule=self.approval_rule.name, arn=self.queue.arn,
             role_arn=self.events_role.arn, sqs_target={"message_group_id": args["stack"]}, opts=targets)
         aws.cloudwatch.EventTarget(
             f"{name}-on-approval-build", rule=self.approval_rule.name, arn=self.project.arn,
             role_arn=self.events_role.arn, opts=targets)
-        self.wake_up_rule = aws.cloudwatch.EventRule(
-            f"{name}-wake-up", name=f"{prefix}-deployer-wake-up", schedule_expression=names.WAKE_UP_SCHEDULE,
-            description=f"wake the deployer of {args['stack']} hourly, so no queued request is stranded", opts=child)
         aws.cloudwatch.EventTarget(f"{name}-wake-up-build", rule=self.wake_up_rule.name, arn=self.project.arn,
                                    role_arn=self.events_role.arn, opts=targets)
 

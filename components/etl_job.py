@@ -33,6 +33,8 @@ class EtlJobArgs(TypedDict):
     job_type: str
     """pythonshell (pandas on one machine) or glueetl (Spark)."""
     lake: LakeRefs
+    account_id: pulumi.Input[str]
+    """The account Glue may assume the job's role for (the trust policy's aws:SourceAccount)."""
     reads: Sequence[tuple[str, str]]
     """(zone, prefix) pairs the job may read."""
     writes: Sequence[tuple[str, str]]
@@ -128,7 +130,7 @@ class EtlJob(pulumi.ComponentResource):
             kms_key_id=lake.key_arn, opts=child)
 
         self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=docs.service_trust("glue.amazonaws.com"),
+            f"{name}-role", assume_role_policy=docs.service_trust("glue.amazonaws.com", args["account_id"]),
             description=f"Glue job {args['job_name']}: least privilege on its lake prefixes", opts=child)
         aws.iam.RolePolicy(
             f"{name}-role-policy", role=self.role.id,

@@ -19,6 +19,8 @@ from components import policy_documents as docs
 
 class EventBusArgs(TypedDict):
     bus_name: str
+    account_id: pulumi.Input[str]
+    """The account whose forwarding rules EventBridge may assume the forwarding role for."""
     kms_key_arn: pulumi.Input[str]
     forwarded: Mapping[str, pulumi.Input[dict]]
     """Rule name -> event pattern on the default bus whose matches are forwarded to this bus."""
@@ -35,20 +37,20 @@ class EventBus(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=args["bus_name"],
                                            kms_key_identifier=args["kms_key_arn"], opts=child)
-        self.role = aws.iam.Role(f"{name}-forward-role", assume_role_policy=docs.service_trust("events.amazonaws.com"),
-                                 description=f"EventBridge forwards lifecycle events to {args['bus_name']}",
-                                 opts=child)
+        rules = {rule_name: aws.cloudwatch.EventRule(f"{name}-{rule_name}", description=f"forward {rule_name} events",
+                                                     event_pattern=pulumi.Output.json_dumps(pattern), opts=child)
+                 for rule_name, pattern in sorted(args["forwarded"].items())}
+        self.role = aws.iam.Role(
+            f"{name}-forward-role", assume_role_policy=docs.events_trust(args["account_id"], list(rules.values())),
+            description=f"EventBridge forwards lifecycle events to {args['bus_name']}", opts=child)
         aws.iam.RolePolicy(f"{name}-forward-role-policy", role=self.role.id, policy=docs.document([
             docs.allow("PutOnPlatformBus", ["events:PutEvents"], [self.bus.arn]),
             docs.allow("UseBusKey", ["kms:Decrypt", "kms:GenerateDataKey"], [args["kms_key_arn"]]),
         ]), opts=child)
-        self.rules = {}
-        for rule_name, pattern in sorted(args["forwarded"].items()):
-            rule = aws.cloudwatch.EventRule(f"{name}-{rule_name}", description=f"forward {rule_name} events",
-                                            event_pattern=pulumi.Output.json_dumps(pattern), opts=child)
+        for rule_name, rule in rules.items():
             aws.cloudwatch.EventTarget(f"{name}-{rule_name}-forward", rule=rule.name, arn=self.bus.arn,
                                        role_arn=self.role.arn, opts=child)
-            self.rules[rule_name] = rule
+        self.rules = rules
         self.bus_name = self.bus.name
         self.bus_arn = self.bus.arn
         self.register_outputs({"bus_name": self.bus_name, "bus_arn": self.bus_arn})

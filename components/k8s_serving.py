@@ -3,8 +3,8 @@ SageMaker hosting, so an environment can choose either with one config value.
 
 The pod mimics SageMaker's container: an init container unpacks ``model.tar.gz`` from the lake into
 ``SM_MODEL_DIR`` (``/opt/ml/model``), then the server starts with ``serve`` on port 8080. Its identity
-is an IAM role for its service account (IRSA) that can read one model prefix and decrypt with the lake
-key, nothing else. Canary releases use ingress-nginx's canary annotations: a second Deployment and
+is an IAM role for its service account (IRSA) that can read the served model's folder and decrypt with the
+lake key, nothing else. Canary releases use ingress-nginx's canary annotations: a second Deployment and
 Service behind a second Ingress for the same host, which receives ``canary.weight`` percent of requests.
 """
 
@@ -27,6 +27,7 @@ from components.k8s_settings import (
     k8s_serving_settings,
     quantity,
 )
+from workloads.s3_uri import objects_beside
 
 __all__ = ["Canary", "DisruptionBudget", "ImageRef", "KubernetesServing", "KubernetesServingArgs",
            "k8s_serving_settings"]
@@ -39,6 +40,12 @@ MODEL_DIR = "/opt/ml/model"
 RUN_AS_USER = 10001
 ZONE_KEY = "topology.kubernetes.io/zone"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+# Where the cluster's DNS answers (CoreDNS on EKS keeps kube-dns's label).
+DNS_NAMESPACE = "kube-system"
+DNS_POD_LABELS = {"k8s-app": "kube-dns"}
+# Addresses that hand out credentials other than the pod's own role: the EC2 instance metadata service (the node's
+# role) and the EKS Pod Identity Agent.
+LINK_LOCAL_CREDENTIALS = ("169.254.169.254/32", "169.254.170.23/32")
 CANARY_ANNOTATIONS = ("nginx.ingress.kubernetes.io/canary", "nginx.ingress.kubernetes.io/canary-weight")
 # checkov's "image should use digest" check, waived on a Deployment whose image names no digest, with the reason
 # (checkov reads `checkov.io/skip<n>: <check>=<reason>` from the object's annotations; the reason has no "=").
@@ -138,10 +145,12 @@ class KubernetesServing(pulumi.ComponentResource):
 # --- pure builders: dicts in the SDK's snake_case, which Pulumi sends to Kubernetes as camelCase ---------
 
 def model_read_statements(args: KubernetesServingArgs, s: K8sServingSettings) -> list[dict]:
-    """GetObject under the model prefix of the artifacts zone, and Decrypt with the lake key through S3 only."""
+    """GetObject in the served model's folder of the artifacts zone, and Decrypt with the lake key through S3 only."""
     lake = args["lake"]
+    model_objects = pulumi.Output.all(lake.bucket_arns["artifacts"], s.model_data_url).apply(
+        lambda values: f"{values[0]}/{objects_beside(values[1])[1]}")
     return [
-        docs.allow("ReadModel", ["s3:GetObject"], [docs.objects(lake.bucket_arns["artifacts"], s.model_prefix)]),
+        docs.allow("ReadModel", ["s3:GetObject"], [model_objects]),
         docs.allow("DecryptModel", ["kms:Decrypt"], [lake.key_arn],
                    {"StringEquals": {"kms:ViaService": f"s3.{args['region']}.amazonaws.com"}}),
     ]
@@ -215,14 +224,27 @@ def hpa_spec(s: K8sServingSettings, deployment_name: pulumi.Input[str]) -> dict[
 
 
 def network_policy_spec(s: K8sServingSettings) -> dict[str, Any]:
-    """Only pods of the ingress namespace reach the server, and only on its port."""
+    """In: only pods of the ingress namespace, only on the server's port. Out: only what the pod needs.
+
+    The init container fetches the model from S3 and both containers get their IRSA credentials from STS, all
+    over HTTPS, after a DNS lookup at the cluster's DNS. Egress is therefore DNS to the cluster DNS pods and TCP
+    443 to any address except the instance metadata service and the EKS Pod Identity Agent: through either, a pod
+    could take the node's (or another pod's) credentials instead of its own role.
+    """
     return {
         "pod_selector": {"match_labels": {"app.kubernetes.io/name": s.name}},
-        "policy_types": ["Ingress"],
+        "policy_types": ["Ingress", "Egress"],
         "ingress": [{
             "from": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": s.ingress_namespace}}}],
             "ports": [{"protocol": "TCP", "port": PORT}],
         }],
+        "egress": [
+            {"to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
+                     "pod_selector": {"match_labels": DNS_POD_LABELS}}],
+             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(LINK_LOCAL_CREDENTIALS)}}],
+             "ports": [{"protocol": "TCP", "port": 443}]},
+        ],
     }
 
 

@@ -74,9 +74,8 @@ class KubernetesServingArgs(TypedDict):
     image_digest: NotRequired[str]
     """``sha256:<64 hex>`` of ``image``: pods then run ``<image>@<digest>``, whatever the tag points at later."""
     model_data_url: pulumi.Input[str]
-    """``s3://<artifacts bucket>/<model_prefix>.../model.tar.gz``: unpacked into SM_MODEL_DIR before start."""
-    model_prefix: str
-    """Prefix in the lake's artifacts zone that the pod may read (``models/churn/``); nothing else."""
+    """``s3://<artifacts bucket>/<folder>/model.tar.gz``: unpacked into SM_MODEL_DIR before start. The pod may read
+    the objects of that folder (``workloads.s3_uri.objects_beside``) in the lake's artifacts zone, nothing else."""
     lake: LakeRefs
     """Artifacts bucket and the lake key the model is encrypted with."""
     region: str
@@ -139,7 +138,6 @@ class K8sServingSettings:
     namespace: str
     image: ImageRef
     model_data_url: pulumi.Input[str]
-    model_prefix: str
     ingress_namespace: str
     labels: dict[str, str]
     min_replicas: int
@@ -181,7 +179,7 @@ def k8s_serving_settings(args: KubernetesServingArgs, name: str = "serving") -> 
     budget = _budget(values.get("disruption_budget"), values["min_replicas"])
     canary = _canary(values.get("canary"), values.get("ingress_host"))
     image = image_ref("image", values["image"], values.get("image_digest"))
-    _check_model(values["model_prefix"], values["model_data_url"])
+    _check_model(values["model_data_url"])
     reserved = sorted(set(values.get("environment", {})) & set(RESERVED_ENV))
     if reserved:
         raise ValueError(f"environment must not set {', '.join(reserved)}: the component sets them for the model")
@@ -207,10 +205,7 @@ def _check_names(name: str, values: Mapping[str, Any]) -> None:
                          f"ingress controller's namespace, got {values['namespace']!r} for both")
 
 
-def _check_model(prefix: str, url: pulumi.Input[str]) -> None:
-    if not prefix or prefix.startswith("/") or not prefix.endswith("/"):
-        raise ValueError(f"model_prefix must be a non-empty prefix like models/churn/ (no leading /, "
-                         f"a trailing /), got {prefix!r}")
+def _check_model(url: pulumi.Input[str]) -> None:
     if isinstance(url, str) and not (url.startswith("s3://") and url.endswith(".tar.gz")):
         raise ValueError(f"model_data_url must be an s3:// URL of a .tar.gz (what training writes), got {url!r}")
 

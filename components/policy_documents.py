@@ -11,6 +11,8 @@ from typing import Any
 
 import pulumi
 
+from standards import trust
+
 Statement = dict[str, Any]
 
 # What a principal needs to read and write objects encrypted with the lake's customer key.
@@ -35,19 +37,38 @@ def document(statements: Sequence[Statement]) -> pulumi.Output[str]:
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
-def service_trust(*services: str) -> str:
-    """Trust policy letting only the named AWS services assume a role."""
-    import json
+def service_trust(service: str, account_id: pulumi.Input[str],
+                  source_arns: Sequence[pulumi.Input[str]] = ()) -> pulumi.Output[str]:
+    """Trust policy letting one AWS service assume a role, only on behalf of this account and its own resources.
 
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "AssumedByService",
-            "Effect": "Allow",
-            "Principal": {"Service": sorted(services)},
-            "Action": "sts:AssumeRole",
-        }],
-    })
+    ``aws:SourceAccount`` (always) and ``aws:SourceArn`` (``source_arns``: the resources the service acts for)
+    stop the service from using the role for another customer who learns its ARN (the confused deputy).
+    Services that send ``aws:SourceArn`` (``standards/trust.py``) must be given the ARNs.
+    """
+    if service in trust.SOURCE_ARN_SERVICES and not source_arns:
+        raise ValueError(f"{service} sends {trust.SOURCE_ARN}: give the ARNs of the resources it assumes the role "
+                         "for (source_arns)")
+    condition: dict[str, Any] = {"StringEquals": {trust.SOURCE_ACCOUNT: account_id}}
+    if source_arns:
+        condition["ArnLike"] = {trust.SOURCE_ARN: list(source_arns)}
+    return document([{
+        "Sid": "AssumedByService",
+        "Effect": "Allow",
+        "Principal": {"Service": [service]},
+        "Action": "sts:AssumeRole",
+        "Condition": condition,
+    }])
+
+
+def events_trust(account_id: pulumi.Input[str], rules: Sequence[Any]) -> pulumi.Output[str]:
+    """EventBridge may assume the role only for these rules (``aws.cloudwatch.EventRule``s) whose targets run as it."""
+    return service_trust("events.amazonaws.com", account_id, [rule.arn for rule in rules])
+
+
+def sagemaker_trust(region: str, account_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """SageMaker may assume the role for this account's jobs, models and pipelines in this region, no others."""
+    return service_trust("sagemaker.amazonaws.com", account_id,
+                         [pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account_id, ":*")])
 
 
 def allow(sid: str, actions: Sequence[str], resources: Sequence[Any], condition: dict | None = None) -> Statement:

@@ -94,7 +94,7 @@ class ServingEndpoint(pulumi.ComponentResource):
         self.variant_name = args.get("variant_name", DEFAULT_VARIANT)
 
         self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=docs.service_trust("sagemaker.amazonaws.com"),
+            f"{name}-role", assume_role_policy=docs.sagemaker_trust(args["region"], args["account_id"]),
             description=f"SageMaker endpoint {args['endpoint_name']}: read its model, write its capture", opts=child)
         aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id,
                            policy=docs.document(serving_statements(args)), opts=child)

@@ -85,7 +85,7 @@ class TrainingPipeline(pulumi.ComponentResource):
                                        ("sourcedir-zip", CODE_ZIP, bundle.zip))]  # evaluation imports from it
 
         self.role = aws.iam.Role(
-            f"{name}-role", assume_role_policy=docs.service_trust("sagemaker.amazonaws.com"),
+            f"{name}-role", assume_role_policy=docs.sagemaker_trust(args["region"], args["account_id"]),
             description=f"SageMaker pipeline {args['pipeline_name']}: its data, code, artifacts and registry only",
             opts=child)
         aws.iam.RolePolicy(f"{name}-role-policy", role=self.role.id,
@@ -122,16 +122,9 @@ class TrainingPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=code_objects),
         )
 
-        # EventBridge starts executions with a role of its own, allowed to start this pipeline and no other.
-        self.events_role = aws.iam.Role(
-            f"{name}-events-role", assume_role_policy=docs.service_trust("events.amazonaws.com"),
-            description=f"EventBridge may start pipeline {args['pipeline_name']}", opts=child)
-        aws.iam.RolePolicy(f"{name}-events-role-policy", role=self.events_role.id, policy=docs.document([
-            docs.allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])]), opts=child)
-
         self.schedule_rule = aws.cloudwatch.EventRule(
             f"{name}-schedule", description="scheduled retraining", schedule_expression=args["schedule"], opts=child)
-        self._start_pipeline_on(f"{name}-schedule", self.schedule_rule)
+        starters = {f"{name}-schedule": self.schedule_rule}
 
         alarm_arns = list(args.get("start_on_alarm_arns", []))
         self.retrain_rule = None
@@ -146,7 +139,17 @@ class TrainingPipeline(pulumi.ComponentResource):
                     "detail": {"state": {"value": ["ALARM"]}},
                 }),
                 opts=child)
-            self._start_pipeline_on(f"{name}-retrain-on-drift", self.retrain_rule)
+            starters[f"{name}-retrain-on-drift"] = self.retrain_rule
+
+        # EventBridge starts executions with a role of its own, allowed to start this pipeline and no other, and
+        # assumable by EventBridge only for the rules above.
+        self.events_role = aws.iam.Role(
+            f"{name}-events-role", assume_role_policy=docs.events_trust(args["account_id"], list(starters.values())),
+            description=f"EventBridge may start pipeline {args['pipeline_name']}", opts=child)
+        aws.iam.RolePolicy(f"{name}-events-role-policy", role=self.events_role.id, policy=docs.document([
+            docs.allow("StartThisPipeline", ["sagemaker:StartPipelineExecution"], [self.pipeline.arn])]), opts=child)
+        for rule_name, rule in starters.items():
+            self._start_pipeline_on(rule_name, rule)
 
         failed = aws.cloudwatch.EventRule(
             f"{name}-failed",

@@ -74,6 +74,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
     common = {
         "job_type": config.etl.job_type,
         "lake": lake.refs,
+        "account_id": account_id,
         "log_retention_days": config.lake.log_retention_days,
         "timeout_minutes": config.etl.timeout_minutes,
         "max_retries": config.etl.max_retries,
@@ -233,6 +234,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
 
     bus = EventBus("events", {
         "bus_name": prefix,
+        "account_id": account_id,
         "kms_key_arn": observability.alerts_key_arn,
         "forwarded": lifecycle_patterns(lake.bucket_names["raw"], dataset, registry.group_name, endpoint_name,
                                         [alarms.drift_arn] if alarms else []),
@@ -273,7 +275,7 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
     args = {
         "namespace": k8s.namespace, "image": image(k8s.image_tag), "model_data_url": model_url,
         **({"image_digest": k8s.image_digest} if k8s.image_digest else {}),
-        "model_prefix": f"pipelines/{pipeline_name}/", "lake": lake.refs, "region": config.region,
+        "lake": lake.refs, "region": config.region,
         "kubeconfig": cluster.kubeconfig, "oidc_issuer_url": cluster.oidc_issuer_url,
         "oidc_provider_arn": cluster.oidc_provider_arn, "ingress_namespace": k8s.ingress_namespace,
         "ownership_labels": config.ownership.tags(), "min_replicas": k8s.min_replicas,

@@ -1,7 +1,8 @@
 """`prodline policy`: the CrossGuard pack on the offline preview of a stack, or on a saved preview JSON.
 
 Exit codes: 0 when no mandatory rule is violated (advisory violations are printed, not fatal), 1 when
-one is, 2 when the stack, its config, an override or the preview file cannot be used.
+one is, 2 when the stack, its config, an override or the preview file cannot be used (an empty plan, or a
+plan of another stack than ``--stack``, included).
 """
 
 from __future__ import annotations
@@ -71,14 +72,20 @@ def _list_rules(output: str) -> int:
 
 
 def _registrations(args: argparse.Namespace):
-    from prodline.policy_runner import PreviewFileError, load_preview_json
+    from prodline.policy_runner import PlanError, PreviewFileError, check_plan, load_preview_json
 
     if not args.preview_json:
-        return run_stack(args)
+        registrations, source = run_stack(args), f"the preview of stack {args.stack}"
+    else:
+        try:
+            registrations, source = load_preview_json(args.preview_json), f"--preview-json {args.preview_json}"
+        except PreviewFileError as err:
+            fail(str(err), EXIT_CONFIG)
     try:
-        return load_preview_json(args.preview_json)
-    except PreviewFileError as err:
+        check_plan(registrations, args.stack, source)
+    except PlanError as err:
         fail(str(err), EXIT_CONFIG)
+    return registrations
 
 
 def _usage(problem: str) -> int:

@@ -100,6 +100,34 @@ def load_preview_json(path: str | Path) -> list[Registration]:
     return registrations
 
 
+class PlanError(ValueError):
+    """A plan that cannot stand for the stack it is judged as: it is empty, or it is another stack's."""
+
+
+def urn_stack(urn: str) -> str | None:
+    """The stack a Pulumi URN (``urn:pulumi:<stack>::<project>::<type>::<name>``) belongs to; None if it is not one."""
+    head, separator, _ = urn.partition("::") if isinstance(urn, str) else ("", "", "")
+    return head.removeprefix("urn:pulumi:") if separator and head.startswith("urn:pulumi:") else None
+
+
+def check_plan(registrations: Sequence[Registration], stack: str, source: str) -> None:
+    """Refuse a plan that would prove nothing about ``stack``: one with no resources (every rule passes on nothing),
+    or one whose resources belong to another stack (their URNs say which)."""
+    save = f"save the stack's own with `prodline preview --stack {stack} --json`"
+    if not registrations:
+        raise PlanError(f"{source}: the plan has no resources, and an empty plan passes every rule without showing "
+                        f"anything; {save}")
+    for registration in registrations:
+        found = urn_stack(registration.urn)
+        if found is None:
+            raise PlanError(f"{source}: resource {registration.name} has no Pulumi URN ({registration.urn!r}), so "
+                            f"nothing shows the plan is stack {stack}'s; {save}")
+        if found != stack:
+            raise PlanError(f"{source}: the plan is of stack {found!r} (the URN of resource {registration.name}), "
+                            f"not --stack {stack!r}, whose rules and levels it would be judged by; judge it with "
+                            f"--stack {found}, or {save}")
+
+
 def stack_urn(stack: str, project: str = "prodline") -> str:
     return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
 

@@ -50,6 +50,12 @@ def statements(policy: Any) -> list[dict[str, Any]]:
     return found if isinstance(found, list) else [found]
 
 
+def trust_condition(role: Registration) -> dict[str, Any]:
+    """The Condition of a role's one trust statement (the confused-deputy conditions of a service role)."""
+    (statement,) = statements(role.inputs["assumeRolePolicy"])
+    return statement["Condition"]
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

@@ -23,3 +23,14 @@ def split_s3(url: str, *, object_key: bool = False) -> tuple[str, str]:
     if object_key and (not key or key.endswith("/")):
         raise ValueError(f"s3 URL does not name one object (s3://bucket/key): {url!r}")
     return bucket, key
+
+
+def objects_beside(url: str) -> tuple[str, str]:
+    """The objects in the folder of one: ``s3://b/a/v3/model.tar.gz`` -> ("b", "a/v3/*").
+
+    An object at the top of its bucket has the whole bucket beside it, so there the key itself is returned.
+    What a reader of one artifact may be granted (a model's folder), and what the policy pack allows it.
+    """
+    bucket, key = split_s3(url, object_key=True)
+    folder = key.rpartition("/")[0]
+    return bucket, f"{folder}/*" if folder else key

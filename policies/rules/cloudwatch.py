@@ -6,13 +6,17 @@ alert topic is where every alarm and rule ends.
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs
 
 from policies.rule import ADVISORY_IN_DEV, ResourceRule, message
-from policies.rules.props import UNKNOWN, get, is_false, missing, number
+from policies.rules.props import UNKNOWN, get, is_false, items, missing, number
 from standards.environments import LOG_RETENTION_DAYS
 
-ALARMS = ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+ALARMS = (METRIC_ALARM, "aws:cloudwatch/compositeAlarm:CompositeAlarm")
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 TOPIC = "aws:sns/topic:Topic"
 EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
@@ -29,6 +33,30 @@ def silent(alarm_props) -> str | None:
     if is_false(get(alarm_props, "actionsEnabled")):
         return "has its actions disabled (actions_enabled=False)"
     return None
+
+
+def alarm_metrics(alarm: PolicyResource) -> list[tuple[str, Any, Any, Any]]:
+    """(property, namespace, metric name, dimensions) of an alarm's metric and of each metric of its metric math."""
+    props = alarm.props
+    found = [("dimensions", get(props, "namespace"), get(props, "metricName"), get(props, "dimensions"))]
+    for query in items(get(props, "metricQueries")):
+        metric = get(query, "metric")
+        if isinstance(metric, Mapping):
+            found.append(("metricQueries", get(metric, "namespace"), get(metric, "metricName"),
+                          get(metric, "dimensions")))
+    return found
+
+
+def report_alarm_gap(report: ReportViolation, watched: PolicyResource, kind: str, alarms: list[PolicyResource],
+                     missing_alarm: tuple[str, str, str]) -> None:
+    """What a resource that must be watched lacks of one kind of alarm: any (``missing_alarm``: what is wrong, why,
+    how to fix it), or one that pages someone."""
+    if not alarms:
+        report(message(watched.name, *missing_alarm), watched.urn)
+    elif all(silent(a.props) for a in alarms):
+        report(message(watched.name, f"{kind} alarm {alarms[0].name} has no alarm actions",
+                       "an alarm without actions changes state silently; nobody is paged",
+                       "set alarm_actions to the alert topic (Observability's alarms do)"), watched.urn)
 
 
 def _validate_alarm_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -50,6 +50,20 @@ def get(obj: Any, path: str) -> Any:
     return current
 
 
+def entry(obj: Any, key: str) -> Any:
+    """The value under one key taken whole (a key may hold dots, as Kubernetes label and annotation keys do); None if
+    missing, or UNKNOWN."""
+    if not isinstance(obj, Mapping):
+        return None
+    try:
+        if key not in obj:
+            return None
+        value = obj[key]
+    except UnknownValueError:
+        return UNKNOWN
+    return UNKNOWN if isinstance(value, str) and value in _SENTINELS else value
+
+
 def is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, str | bytes)
 

@@ -25,7 +25,7 @@ from policies.rule import (
     message,
 )
 from policies.rules import links
-from policies.rules.cloudwatch import silent
+from policies.rules.cloudwatch import METRIC_ALARM, alarm_metrics, report_alarm_gap
 from policies.rules.props import UNKNOWN, get, is_false, items, missing, number
 from standards import environments as envs
 
@@ -33,7 +33,6 @@ ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 PIPELINE = "aws:sagemaker/pipeline:Pipeline"
 SCALING_TARGET = "aws:appautoscaling/target:Target"
-METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 LATENCY_METRICS = ("ModelLatency", "OverheadLatency")
@@ -358,18 +357,6 @@ sagemaker_endpoint_autoscaling = StackRule(
 )
 
 
-def _alarm_metrics(alarm: PolicyResource) -> list[tuple[str, Any, Any, Any]]:
-    """(property, namespace, metric name, dimensions) of an alarm's metric and of each metric of its metric math."""
-    props = alarm.props
-    found = [("dimensions", get(props, "namespace"), get(props, "metricName"), get(props, "dimensions"))]
-    for query in items(get(props, "metricQueries")):
-        metric = get(query, "metric")
-        if isinstance(metric, Mapping):
-            found.append(("metricQueries", get(metric, "namespace"), get(metric, "metricName"),
-                          get(metric, "dimensions")))
-    return found
-
-
 def endpoint_alarms(stack: StackValidationArgs, endpoint: PolicyResource, metric_names: tuple[str, ...]):
     """Alarms on one of the metrics for this endpoint (its ``EndpointName`` dimension names it).
 
@@ -378,7 +365,7 @@ def endpoint_alarms(stack: StackValidationArgs, endpoint: PolicyResource, metric
     """
     found = []
     for alarm in links.of_type(stack.resources, METRIC_ALARM):
-        for key, namespace, metric, dimensions in _alarm_metrics(alarm):
+        for key, namespace, metric, dimensions in alarm_metrics(alarm):
             if namespace not in (SAGEMAKER_NAMESPACE, UNKNOWN) or metric not in (*metric_names, UNKNOWN):
                 continue
             named = get(dimensions, "EndpointName") if isinstance(dimensions, Mapping) else dimensions
@@ -392,17 +379,10 @@ def _endpoint_alarms(args: StackValidationArgs, report: ReportViolation) -> None
     for endpoint in links.of_type(args.resources, ENDPOINT):
         for kind, metrics, key in (("latency", LATENCY_METRICS, "prodline:alarmLatencyP99Ms"),
                                    ("5xx error", ERROR_METRICS, "prodline:alarm5xxThreshold")):
-            alarms = endpoint_alarms(args, endpoint, metrics)
-            if not alarms:
-                report(message(endpoint.name, f"has no {kind} alarm ({' or '.join(metrics)})",
-                               "a slow or failing endpoint would go unnoticed, and a canary would have nothing to "
-                               "roll back on",
-                               f"watch it with Observability (a WatchedEndpoint with its name; threshold {key})"),
-                       endpoint.urn)
-            elif all(silent(a.props) for a in alarms):
-                report(message(endpoint.name, f"{kind} alarm {alarms[0].name} has no alarm actions",
-                               "an alarm without actions changes state silently; nobody is paged",
-                               "set alarm_actions to the alert topic (Observability's alarms do)"), endpoint.urn)
+            report_alarm_gap(report, endpoint, kind, endpoint_alarms(args, endpoint, metrics), (
+                f"has no {kind} alarm ({' or '.join(metrics)})",
+                "a slow or failing endpoint would go unnoticed, and a canary would have nothing to roll back on",
+                f"watch it with Observability (a WatchedEndpoint with its name; threshold {key})"))
 
 
 sagemaker_endpoint_alarms = StackRule(

@@ -132,6 +132,18 @@ def test_a_github_role_without_the_boundary_fails():
 
 # --- the boundary ------------------------------------------------------------------------------------
 
+def test_the_boundarys_action_patterns_pass_only_while_it_is_only_a_boundary():
+    from policies.rules import iam as rules
+    from tests.policies.cases import resource
+
+    rule = rules.iam_no_action_patterns_on_every_resource
+    assert any("*" in pattern for pattern in allowed_patterns()), "the boundary names actions by service and verb"
+    assert judge(rule, bootstrap(), "prod") == []
+    as_a_grant = resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "boundary-as-a-grant",
+                          {"role": "prodline-github-prod-deployer", "policyArn": BOUNDARY})
+    assert [v.resource for v in judge(rule, [*bootstrap(), as_a_grant], "prod")] == ["account-boundary"]
+
+
 def allowed_patterns() -> list[str]:
     return [a for s in boundary_statements(ACCOUNT) if s["Effect"] == "Allow" for a in as_list(s["Action"])]
 

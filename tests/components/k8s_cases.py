@@ -43,7 +43,6 @@ def serving_args(**changes) -> dict:
         "namespace": "churn-serving",
         "image": IMAGE,
         "model_data_url": "s3://bucket-artifacts/models/churn/2026-11-01/model.tar.gz",
-        "model_prefix": "models/churn/",
         "lake": None,
         "region": "eu-west-1",
         "oidc_provider_arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER_HOST}",

@@ -159,6 +159,10 @@ def test_deploy_role_is_codebuilds_and_carries_the_boundary(regs):
     assert role.inputs["permissionsBoundary"] == BOUNDARY
     (trust,) = statements(role.inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Service": ["codebuild.amazonaws.com"]}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": [f"arn:aws:codebuild:eu-west-1:{ACCOUNT}:project/prodline-staging-deployer"]}}
+    assert of_type(regs, PROJECT)[0].inputs["name"] == "prodline-staging-deployer"
 
 
 def deploy_statements_of(regs) -> list[dict]:
@@ -234,6 +238,8 @@ def test_events_role_may_only_queue_and_start_this_deployer(regs):
     assert role.inputs["permissionsBoundary"] == BOUNDARY
     (trust,) = statements(role.inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Service": ["events.amazonaws.com"]}
+    rules = [named(regs, rule).outputs["arn"] for rule in ("deployer-on-approval", "deployer-wake-up")]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnLike": {"aws:SourceArn": rules}}
     granted = {s["Sid"]: (s["Action"], s["Resource"])
                for s in statements(named(regs, "deployer-events-role-policy").inputs["policy"])}
     assert granted == {

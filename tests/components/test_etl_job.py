@@ -21,6 +21,7 @@ def job_args(**changes):
         "script_path": SCRIPT,
         "job_type": "pythonshell",
         "lake": None,
+        "account_id": "123456789012",
         "reads": [("raw", "churn/")],
         "writes": [("curated", "churn/"), ("curated", "quarantine/churn/")],
         "arguments": {"--source": "s3://bucket-raw/churn/"},
@@ -62,10 +63,11 @@ def test_role_has_no_wildcard_actions(shell):
             assert "*" not in action, f"{statement['Sid']} grants {action}"
 
 
-def test_role_is_assumed_by_glue_only(shell):
+def test_role_is_assumed_by_glue_only_for_this_account(shell):
     trust = statements(named(shell, "validate-role").inputs["assumeRolePolicy"])
     assert trust == [{"Sid": "AssumedByService", "Effect": "Allow", "Principal": {"Service": ["glue.amazonaws.com"]},
-                      "Action": "sts:AssumeRole"}]
+                      "Action": "sts:AssumeRole",
+                      "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]
 
 
 def test_role_reads_raw_prefix_and_writes_only_its_prefixes(shell):
@@ -177,6 +179,12 @@ def test_bad_args_are_rejected_with_the_field(change, message):
 def test_policy_builder_refuses_wildcard_actions(action):
     with pytest.raises(ValueError, match="wildcard action"):
         docs.allow("Bad", [action], ["*"])
+
+
+@pytest.mark.parametrize("service", ["events.amazonaws.com", "sagemaker.amazonaws.com", "codebuild.amazonaws.com"])
+def test_trust_builder_refuses_a_service_that_sends_its_source_arn_without_one(service):
+    with pytest.raises(ValueError, match="aws:SourceArn"):
+        docs.service_trust(service, "123456789012")
 
 
 def test_python_shell_installs_its_pinned_modules():

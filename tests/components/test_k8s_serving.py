@@ -26,6 +26,7 @@ from tests.components.k8s_cases import (
     serving_args,
 )
 from tests.helpers import as_list, named, of_type, statements
+from workloads.s3_uri import objects_beside
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 # Made-up digests of the right shape (no registry holds them): the component only checks the format.
@@ -212,12 +213,20 @@ def test_disruption_budget_only_where_configured(env, budget):
 
 def test_network_policy_admits_only_the_ingress_namespace_on_8080():
     spec = named(profile("dev"), "churn-network-policy").inputs["spec"]
-    assert spec == {
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "churn"}},
-        "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}],
-    }
+    assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "churn"}}
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "ingress-nginx"}}}], "ports": [{"protocol": "TCP", "port": 8080}]}]
+
+
+def test_network_policy_lets_the_pod_out_only_to_dns_and_https_never_to_the_metadata_service():
+    dns, https = named(profile("dev"), "churn-network-policy").inputs["spec"]["egress"]
+    assert dns == {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                           "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+                   "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}
+    assert https == {"to": [{"ipBlock": {"cidr": "0.0.0.0/0",
+                                         "except": ["169.254.169.254/32", "169.254.170.23/32"]}}],
+                     "ports": [{"protocol": "TCP", "port": 443}]}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -280,16 +289,30 @@ def test_irsa_role_trusts_only_this_service_account_through_sts():
     }]
 
 
-def test_irsa_role_reads_only_the_model_prefix_and_decrypts_only_through_s3():
+def test_irsa_role_reads_only_the_served_models_folder_and_decrypts_only_through_s3():
     found = statements(named(profile("dev"), "churn-irsa-policy").inputs["policy"])
     assert found == [
         {"Sid": "ReadModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": [f"{ARTIFACTS_ARN}/models/churn/*"]},
+         "Resource": [f"{ARTIFACTS_ARN}/models/churn/2026-11-01/*"]},
         {"Sid": "DecryptModel", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN],
          "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}},
     ]
     for statement in found:
         assert all("*" not in action for action in as_list(statement["Action"])), statement["Sid"]
+
+
+@pytest.mark.parametrize(("url", "pattern"), [
+    ("s3://bucket/pipelines/p/models/job-1/output/model.tar.gz", "pipelines/p/models/job-1/output/*"),
+    ("s3://bucket/model.tar.gz", "model.tar.gz"),
+])
+def test_the_pod_may_read_the_folder_of_its_model_never_its_whole_bucket(url, pattern):
+    assert objects_beside(url) == ("bucket", pattern)
+
+
+def test_a_model_url_known_only_at_deploy_time_still_scopes_the_read():
+    url = pulumi.Output.from_input("s3://bucket-artifacts/pipelines/p/models/job-7/output/model.tar.gz")
+    (read, _) = statements(named(build(model_data_url=url), "churn-irsa-policy").inputs["policy"])
+    assert read["Resource"] == [f"{ARTIFACTS_ARN}/pipelines/p/models/job-7/output/*"]
 
 
 def test_service_account_is_annotated_with_the_role():
@@ -347,7 +370,6 @@ def _settings(**changes):
     ({"image": f"repo/serving@{DIGEST}", "image_digest": DIGEST}, "image already names a digest"),
     ({"canary": {"image": CANARY_IMAGE, "weight": 5, "image_digest": "latest"}, "ingress_host": "a.example.com"},
      "canary.image_digest must be sha256: followed by 64 lowercase hex digits, got 'latest'"),
-    ({"model_prefix": "/models"}, "model_prefix must be a non-empty prefix"),
     ({"model_data_url": "https://example.com/model.tar.gz"}, "model_data_url must be an s3:// URL"),
     ({"ingress_host": "not a host"}, "ingress_host must be a DNS name"),
     ({"environment": {"SM_MODEL_DIR": "/model"}}, "environment must not set SM_MODEL_DIR"),

@@ -9,7 +9,15 @@ import pytest
 from components.event_bus import EventBus
 from components.model_registry import ModelRegistry
 from components.observability import Observability, WatchedEndpoint, observability_settings
-from tests.helpers import LAKE_KEY_ARN, component_registrations, named, of_type, statements, wildcard_actions
+from tests.helpers import (
+    LAKE_KEY_ARN,
+    component_registrations,
+    named,
+    of_type,
+    statements,
+    trust_condition,
+    wildcard_actions,
+)
 
 ENDPOINT = "prodline-test-churn"
 
@@ -133,7 +141,7 @@ def test_registry_announces_approvals_of_its_group():
 
 def test_event_bus_forwards_each_pattern_with_a_scoped_role():
     regs = component_registrations(lambda: EventBus("events", {
-        "bus_name": "prodline-test", "kms_key_arn": "arn:aws:kms:x:1:key/k",
+        "bus_name": "prodline-test", "account_id": "123456789012", "kms_key_arn": "arn:aws:kms:x:1:key/k",
         "forwarded": {"model-registered": {"source": ["aws.sagemaker"]}}}))
     bus = named(regs, "events-bus")
     assert bus.inputs["kmsKeyIdentifier"] == "arn:aws:kms:x:1:key/k"
@@ -142,3 +150,6 @@ def test_event_bus_forwards_each_pattern_with_a_scoped_role():
     policy = named(regs, "events-forward-role-policy").inputs["policy"]
     assert wildcard_actions(policy) == []
     assert statements(policy)[0]["Resource"] == [bus.outputs["arn"]]
+    assert trust_condition(named(regs, "events-forward-role")) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": [named(regs, "events-model-registered").outputs["arn"]]}}

@@ -14,6 +14,7 @@ from tests.helpers import (
     named,
     of_type,
     statements,
+    trust_condition,
     wildcard_actions,
 )
 
@@ -109,6 +110,12 @@ def test_scaling_target_depends_on_endpoint_never_the_reverse(regs):
 
 def test_endpoint_config_is_autonamed_so_updates_create_before_delete(regs):
     assert "name" not in named(regs, "serving-config").inputs
+
+
+def test_sagemaker_assumes_the_role_only_for_this_accounts_resources(regs):
+    assert trust_condition(named(regs, "serving-role")) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": ["arn:aws:sagemaker:eu-west-1:123456789012:*"]}}
 
 
 def test_role_reads_its_model_and_writes_only_its_capture(regs):

@@ -17,6 +17,7 @@ from tests.helpers import (
     named,
     of_type,
     statements,
+    trust_condition,
     wildcard_actions,
 )
 
@@ -103,6 +104,15 @@ def test_schedule_and_drift_alarm_start_the_pipeline(regs):
         assert target["arn"] == pipeline_arn
         assert target["roleArn"] == events_role
         assert "sagemakerPipelineTarget" in target
+
+
+def test_sagemaker_and_eventbridge_assume_the_roles_only_for_this_accounts_own_resources(regs):
+    assert trust_condition(named(regs, "training-role")) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": ["arn:aws:sagemaker:eu-west-1:123456789012:*"]}}
+    starters = [named(regs, rule).outputs["arn"] for rule in ("training-schedule", "training-retrain-on-drift")]
+    assert trust_condition(named(regs, "training-events-role")) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"}, "ArnLike": {"aws:SourceArn": starters}}
 
 
 def test_events_role_may_start_only_this_pipeline(regs):

@@ -181,7 +181,8 @@ def test_other_build_projects_are_not_deployers():
 def test_the_whole_pack_passes_on_every_shipped_stack_with_its_deployer(stack, overrides):
     from prodline.policy_runner import evaluate
     from tests.helpers import stack_registrations
+    from tests.policies.expected import assert_verdict
 
     report = evaluate(stack_registrations(stack, *overrides), stack=stack, environment=stack, region=REGION)
-    assert not report.violations, [f"{v.rule}: {v.message}" for v in report.violations]
+    assert_verdict(report.violations, stack, overrides)
     assert any(r.name == "deployer-project" for r in stack_registrations(stack, *overrides))

@@ -38,6 +38,15 @@ def test_each_rule_follows_the_conventions(rule):
     assert rule.config_schema.properties["environment"]["enum"] == list(ENVIRONMENTS)
 
 
+def test_each_expected_failure_names_a_rule_of_the_pack_and_the_issue_that_ends_it():
+    from tests.policies.expected import EXPECTED_FAILURES
+
+    for failure in EXPECTED_FAILURES:
+        assert registry.by_name(failure.rule) and failure.issue > 0 and failure.reason, failure
+        assert f"`{failure.rule}`" in (ROOT / "README.md").read_text().split("Choices worth knowing")[1], (
+            "README's policy section must say which stacks are expected to fail the rule, and until when")
+
+
 def test_rule_names_are_unique():
     names = [rule.name for rule in registry.RULES]
     assert len(names) == len(set(names))

@@ -13,7 +13,9 @@ import pytest
 
 from policies.registry import RULES
 from prodline.cli import main
+from prodline.policy_runner import Violation
 from tests.helpers import STACKS
+from tests.policies.expected import KUBERNETES, assert_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,6 +73,16 @@ def test_the_shipped_stacks_exit_0(stack):
     code, out, err = run("policy", "--stack", stack)
     assert code == 0, out + err
     assert "0 mandatory" in out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_kubernetes_stacks_fail_only_what_is_expected_of_them(stack):
+    code, out, err = run("policy", "--stack", stack, "-c", *KUBERNETES, "--format", "json")
+    report = json.loads(out)
+    violations = [Violation(**v) for v in report["violations"]]
+    assert_verdict(violations, stack, KUBERNETES)
+    assert code == (1 if report["mandatory"] else 0), out + err
+    assert code == (0 if stack == "dev" else 1), "kubernetes-serving-alarms is advisory in dev, mandatory elsewhere"
 
 
 def test_overrides_reach_the_program():
@@ -134,6 +146,26 @@ def test_an_unusable_preview_file_exits_2(tmp_path, content, words):
         path.write_text(content)
     code, _, err = run("policy", "--preview-json", str(path), "--stack", "prod")
     assert code == 2 and words in err and "Traceback" not in err
+
+
+def test_an_empty_plan_exits_2(tmp_path):
+    code, out, err = run("policy", "--preview-json", save(tmp_path, []), "--stack", "prod")
+    assert code == 2 and "no resources" in err and "prodline preview --stack prod --json" in err, out + err
+    assert "Traceback" not in err
+
+
+def test_a_plan_of_another_stack_exits_2(tmp_path):
+    code, out, _ = run("preview", "--stack", "dev", "--json")
+    code, out, err = run("policy", "--preview-json", save(tmp_path, json.loads(out)), "--stack", "prod")
+    assert code == 2, out + err
+    assert "the plan is of stack 'dev'" in err and "--stack 'prod'" in err and "judge it with --stack dev" in err
+
+
+def test_a_plan_whose_urns_are_not_pulumi_urns_exits_2(saved_prod, tmp_path):
+    plan = edited(saved_prod, "lake-raw", lambda inputs: None)
+    next(r for r in plan if r["name"] == "lake-raw")["urn"] = "lake-raw"
+    code, _, err = run("policy", "--preview-json", save(tmp_path, plan), "--stack", "prod")
+    assert code == 2 and "resource lake-raw has no Pulumi URN" in err
 
 
 def test_a_stack_is_needed_unless_listing():

@@ -52,7 +52,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from workloads.etl import lake
@@ -244,5 +244,27 @@ def write_pointers(partitions: dict[str, str], dt: str, named: dict[str, list[st
         lake.write_bytes(lake.join(prefix, POINTER_NAME), json.dumps(body, indent=2).encode(), "application/json")
 
 
-def _is_pointer(url: str) -> bool:
-    return url.endswith("/" + POINTER_NAME)
+def _is_pointer(path: str) -> bool:
+    return path.rsplit("/", 1)[-1] == POINTER_NAME
+
+
+def committed_paths(paths: Iterable[str], read: Callable[[str], bytes]) -> list[str]:
+    """What a reader of a partition prefix may read: the ``/``-separated file paths (local paths, S3 keys or
+    URLs, all listed from one root) less the ``_committed.json`` pointers and the files the nearest pointer above
+    them does not name; a file with no pointer above it counts. ``read(path)`` returns a listed pointer's bytes."""
+    paths = sorted(paths)
+    pointers = {}
+    for path in paths:
+        if _is_pointer(path):
+            directory = path[:-len(POINTER_NAME)]
+            pointers[directory] = {directory + name for name in json.loads(read(path))["files"]}
+
+    def committed(path: str) -> bool:
+        parts = path.split("/")
+        for depth in range(len(parts) - 1, -1, -1):
+            directory = "/".join(parts[:depth]) + "/" if depth else ""
+            if directory in pointers:
+                return path in pointers[directory]
+        return True
+
+    return [path for path in paths if not _is_pointer(path) and committed(path)]

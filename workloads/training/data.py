@@ -7,7 +7,6 @@ job's ``_committed.json`` contributes only the files that names; elsewhere every
 
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from workloads.etl.commit import POINTER_NAME
+from workloads.etl.commit import committed_paths
 from workloads.etl.schema import FEATURES_COLUMNS, ID_COLUMN, LABEL_COLUMN, MODEL_INPUT_COLUMNS
 
 HOLDOUT_BUCKETS = 5  # one customer in five is held out: 20% of the rows, the same customers every run
@@ -37,14 +36,8 @@ def read_channel(directory: Path) -> pd.DataFrame:
 
 def committed_files(directory: Path) -> list[Path]:
     """The Parquet files under ``directory``, less those a ``_committed.json`` above them does not name."""
-    pointers = {p.parent: {p.parent / name for name in json.loads(p.read_text())["files"]}
-                for p in directory.rglob(POINTER_NAME) if p.is_file()}
-
-    def committed(path: Path) -> bool:
-        owner = next((d for d in path.parents if d in pointers), None)
-        return owner is None or path in pointers[owner]
-
-    return sorted(p for p in directory.rglob("*.parquet") if p.is_file() and committed(p))
+    listed = (p.as_posix() for p in directory.rglob("*") if p.is_file())
+    return [Path(p) for p in committed_paths(listed, lambda p: Path(p).read_bytes()) if p.endswith(".parquet")]
 
 
 def inputs_and_label(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:

@@ -7,8 +7,8 @@ filter would re-root or resolve instead: an archive we write never holds one, so
 
 Every member is checked before anything is written, then checked again as it is extracted (a symlink
 extracted earlier can change where a later name resolves). The filter is in Python 3.11.4+ and 3.12+ (the
-project requires 3.11-3.13) and in the security releases of older lines; a Python without it is refused
-with an error that says so, never served by a weaker fallback.
+project requires 3.11.4-3.13, see ``requires-python``) and in the security releases of older lines; a Python
+without it is refused with an error that says so, never served by a weaker fallback.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def require_data_filter() -> None:
     if not hasattr(tarfile, "data_filter"):
         version = ".".join(str(part) for part in sys.version_info[:3])
         raise RuntimeError(f"Python {version} lacks tarfile's 'data' extraction filter, which archive extraction "
-                           "requires: use Python 3.11.4 or later (the project supports 3.11-3.13)")
+                           "requires: use Python 3.11.4 or later (the project supports 3.11.4-3.13)")
 
 
 def strict_filter(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo:

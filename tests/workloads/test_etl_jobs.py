@@ -1,5 +1,6 @@
 """The Glue jobs end to end on moto's S3: accounting, atomic commits, idempotent re-runs."""
 
+import dataclasses
 import json
 
 import boto3
@@ -16,7 +17,7 @@ from tests.workloads.etl_helpers import (
     snapshot,
     zone_urls,
 )
-from workloads.etl import catalog, commit, lake, pandas_engine
+from workloads.etl import catalog, commit, lake, pandas_engine, validation
 from workloads.etl.plans import JobSettings
 from workloads.etl.raw_batches import BatchError
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS
@@ -34,6 +35,15 @@ def urls(lake_buckets):
 
 def manifest(urls, dt=DT, zone="curated_runs"):
     return json.loads(lake.read_bytes(f"{urls[zone]}dt={dt}/manifest.json"))
+
+
+def dies(message):
+    """A stand-in for a lake, commit or catalog call: the run dies there with ``message``."""
+
+    def die(*args, **kwargs):
+        raise RuntimeError(message)
+
+    return die
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_counts_add_up(urls):
@@ -90,10 +100,7 @@ def test_a_new_batch_redoes_the_partition_exactly_once(urls):
 def test_a_crash_between_stage_and_commit_leaves_no_partial_output(urls, monkeypatch):
     land(urls, DT, "b1", 600, seed=1)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("injected crash before commit")
-
-    monkeypatch.setattr(commit, "commit_partition", crash)
+    monkeypatch.setattr(commit, "commit_partition", dies("injected crash before commit"))
     with pytest.raises(RuntimeError, match="injected crash"):
         run_validate(urls)
     assert lake.list_urls(urls["curated"]) == []
@@ -106,6 +113,20 @@ def test_a_crash_between_stage_and_commit_leaves_no_partial_output(urls, monkeyp
     assert runs["rows"]["curated"] + runs["rows"]["quarantined"] == 600
     bucket = urls["curated"].split("/")[2]
     assert lake.list_urls(f"s3://{bucket}/_staging/") == [], "the re-run cleared the crashed run's staging"
+
+
+def test_a_run_that_loses_a_row_fails_and_commits_nothing(urls, monkeypatch):
+    land(urls, DT, "b1", 300, seed=1)
+    real_validate = validation.validate_rows
+
+    def lose_a_row(raw):
+        checked = real_validate(raw)
+        return dataclasses.replace(checked, curated=checked.curated.iloc[1:])
+
+    monkeypatch.setattr(validation, "validate_rows", lose_a_row)
+    with pytest.raises(commit.AccountingError, match=r"read 300, wrote \d+ curated \+ \d+ quarantine = 299"):
+        run_validate(urls)
+    assert lake.list_urls(urls["curated_runs"]) == [] and parquet_files(urls["curated"]) == []
 
 
 def test_a_crash_in_the_middle_of_the_commit_is_completed_by_the_next_run(urls, monkeypatch):
@@ -131,6 +152,31 @@ def test_a_crash_in_the_middle_of_the_commit_is_completed_by_the_next_run(urls, 
     assert len(curated) == runs["rows"]["curated"] and len(curated) + len(quarantined) == 600
 
 
+def test_files_a_crashed_attempt_left_beside_a_finished_commit_are_deleted_by_the_next_run(urls, monkeypatch):
+    """A batch lands, the run that would commit it is killed mid-copy, then the batch is withdrawn: the input
+    is the committed one again, so nothing is redone, but the killed attempt's files must still go."""
+    land(urls, DT, "b1", 500, seed=1)
+    run_validate(urls)
+    committed = manifest(urls)
+    withdrawn = land(urls, DT, "b2", 400, seed=2)
+    real_copy = lake.copy
+
+    def copy_once_then_die(source, destination):
+        monkeypatch.setattr(lake, "copy", dies("killed mid-copy"))
+        real_copy(source, destination)
+
+    monkeypatch.setattr(lake, "copy", copy_once_then_die)
+    with pytest.raises(RuntimeError, match="mid-copy"):
+        run_validate(urls)
+    monkeypatch.undo()
+    lake.delete([withdrawn.data_url, withdrawn.manifest_url])
+    assert len(parquet_files(f"{urls['curated']}dt={DT}/")) == 2, "the killed attempt left a file"
+
+    assert run_validate(urls) == 0
+    assert manifest(urls) == committed, "nothing to redo"
+    assert parquet_files(f"{urls['curated']}dt={DT}/") == [f["url"] for f in committed["outputs"]["curated"]]
+
+
 def committed_rows(urls, output, dt=DT, zone="curated_runs"):
     """What a reader that goes through the manifest sees of one output."""
     return read_parquet([f["url"] for f in manifest(urls, dt, zone)["outputs"][output]])
@@ -142,10 +188,7 @@ def test_a_recommit_killed_before_its_manifest_leaves_the_old_curated_and_quaran
     old = manifest(urls)
     land(urls, DT, "b2", 400, seed=2)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("injected crash before the switch")
-
-    monkeypatch.setattr(commit, "write_manifest", crash)
+    monkeypatch.setattr(commit, "write_manifest", dies("injected crash before the switch"))
     with pytest.raises(RuntimeError, match="before the switch"):
         run_validate(urls)
     assert manifest(urls) == old
@@ -183,10 +226,7 @@ def test_a_partition_committed_but_not_registered_is_registered_by_the_next_run(
     glue = catalog_table(urls)
     land(urls, DT, "b1", 300, seed=1)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("injected crash after the switch")
-
-    monkeypatch.setattr(catalog, "add_partition", crash)
+    monkeypatch.setattr(catalog, "add_partition", dies("injected crash after the switch"))
     with pytest.raises(RuntimeError, match="after the switch"):
         run_validate(urls, "--database", "prodline_test")
     assert manifest(urls)["complete"] is False and registered_location(glue) is None
@@ -251,10 +291,7 @@ def test_a_training_channel_downloaded_mid_commit_reads_the_committed_generation
     land(urls, DT, "b2", 300, seed=2)
     run_validate(urls)
 
-    def crash(*args, **kwargs):
-        raise RuntimeError("killed before the switch")
-
-    monkeypatch.setattr(commit, "write_manifest", crash)
+    monkeypatch.setattr(commit, "write_manifest", dies("killed before the switch"))
     with pytest.raises(RuntimeError, match="killed"):
         run_features(urls)
     monkeypatch.undo()

@@ -313,7 +313,7 @@ def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: 
 
 
 # Top-level modules of the workloads package that every shipped bundle needs beside its subpackages.
-SHARED_WORKLOAD_MODULES = ("__init__.py", "s3_uri.py")
+SHARED_WORKLOAD_MODULES = ("__init__.py", "s3_uri.py", "archives.py")
 
 
 def training_bundle() -> dict[str, bytes]:

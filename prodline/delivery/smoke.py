@@ -5,7 +5,8 @@ Why these rows: the newest features partition is what the model will see next, a
 model that only memorised cannot pass by accident. Why these checks: a deploy that `pulumi up` calls done
 can still serve a model that does not load, answers the wrong shape, or is too slow; each check names the
 call and what it saw. The rows are found through the lake's own index, the Glue table
-``prodline_<env>.features_churn`` (its location is the features zone's bucket and prefix).
+``prodline_<env>.features_churn`` (its location is the features zone's bucket and prefix), and read as the
+features job committed them: in each partition, only the files its ``_committed.json`` names.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from prodline.delivery.context import DeliveryContext
 from prodline.delivery.settings import DeliverySettings
 from workloads.client.invoke import Batch, csv_batches, predictions
 from workloads.etl.catalog import table_name
+from workloads.etl.commit import committed_paths
 from workloads.etl.schema import DATASET, MODEL_INPUT_COLUMNS, PARTITION_COLUMN
 from workloads.s3_uri import split_s3
 from workloads.training.data import is_holdout
@@ -84,12 +86,15 @@ def sample_rows(ctx: DeliveryContext, environment: str, rows: int) -> pd.DataFra
     """Up to ``rows`` held-out rows, from the newest features partition (older ones when it has too few)."""
     bucket, prefix = split_s3(features_location(ctx, environment))
     s3 = ctx.clients("s3")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{PARTITION_COLUMN}=")
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
     partitions: dict[str, list[str]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}{PARTITION_COLUMN}="):
-        for item in page.get("Contents", []):
-            found = _PARTITION.search("/" + item["Key"])
-            if found and item["Key"].endswith(".parquet"):
-                partitions.setdefault(found.group(1), []).append(item["Key"])
+    # Only the generation each partition's _committed.json names: a commit in progress, or one a crash cut
+    # short, leaves other files beside it (workloads.etl.commit).
+    for key in committed_paths(keys, lambda pointer: s3.get_object(Bucket=bucket, Key=pointer)["Body"].read()):
+        found = _PARTITION.search("/" + key)
+        if found and key.endswith(".parquet"):
+            partitions.setdefault(found.group(1), []).append(key)
     if not partitions:
         raise SmokeSetupError(f"no features partitions under s3://{bucket}/{prefix}: run the ETL first")
     import pyarrow.parquet as pq

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from prodline.delivery.settings import DeliverySettings
 from prodline.delivery.smoke import judge_answer, run_smoke, sample_rows, to_csv
-from tests.delivery.conftest import REGION
+from tests.delivery.conftest import FEATURES_BUCKET, NEWEST_DT, REGION, features_frame
+from workloads.etl.commit import POINTER_NAME
+from workloads.etl.parquet_io import parquet_bytes, to_table
+from workloads.etl.schema import FEATURES_COLUMNS
 from workloads.training.data import is_holdout
 
 DEV = DeliverySettings("dev", "dev", REGION, smoke_rows=12, smoke_latency_ms=200)
@@ -29,6 +34,22 @@ def test_the_sample_reaches_into_older_partitions_when_the_newest_has_too_few(wo
     frame = sample_rows(world.ctx, "dev", 100)
 
     assert len(frame) == 100
+    assert set(frame["customer_id"].str.split("-").str[0]) == {"new", "old"}
+
+
+def test_the_sample_reads_only_the_generation_the_features_job_committed(world):
+    """Mid-commit (or after a crash) a partition holds files its _committed.json does not name: a new
+    generation not switched to yet, or a crashed attempt's. The gate must not score them."""
+    s3 = world.client("s3")
+    uncommitted = to_table(features_frame(300, 3, "uncommitted"), FEATURES_COLUMNS)
+    s3.put_object(Bucket=FEATURES_BUCKET, Key=f"churn/dt={NEWEST_DT}/20261201T090000Z-0badc0de/part-00000.parquet",
+                  Body=parquet_bytes(uncommitted))
+    s3.put_object(Bucket=FEATURES_BUCKET, Key=f"churn/dt={NEWEST_DT}/{POINTER_NAME}",
+                  Body=json.dumps({"dt": NEWEST_DT, "output": "features", "files": ["part-00000.parquet"]}))
+
+    frame = sample_rows(world.ctx, "dev", 100)
+
+    assert not frame["customer_id"].str.startswith("uncommitted-").any(), "scored rows no commit names"
     assert set(frame["customer_id"].str.split("-").str[0]) == {"new", "old"}
 
 

@@ -23,7 +23,7 @@ import pytest
 from moto import mock_aws
 
 from prodline.net import free_port
-from workloads.etl import lake
+from workloads.etl import catalog, lake
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.training.artifacts import save_model
@@ -56,8 +56,10 @@ def answers_http(url: str) -> bool:
 @pytest.fixture(autouse=True)
 def _fresh_clients():
     lake.reset_clients()
+    catalog.reset_clients()
     yield
     lake.reset_clients()
+    catalog.reset_clients()
 
 
 @pytest.fixture

@@ -56,6 +56,16 @@ def snapshot(prefix: str) -> dict[str, bytes]:
     return {url: lake.read_bytes(url) for url in lake.list_urls(prefix)}
 
 
+def parquet_files(prefix: str) -> list[str]:
+    """The data files under a prefix as a direct reader of the prefix lists them (no pointers, no manifests)."""
+    return [url for url in lake.list_urls(prefix) if url.endswith(".parquet")]
+
+
+def read_partition(zone: str, dt: str) -> pd.DataFrame:
+    """Every row under a zone's partition prefix, as a direct reader of the prefix sees them."""
+    return read_parquet(parquet_files(f"{zone}dt={dt}/"))
+
+
 def read_parquet(urls: list[str]) -> pd.DataFrame:
     frames = [pq.read_table(io.BytesIO(lake.read_bytes(url))).to_pandas() for url in urls]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

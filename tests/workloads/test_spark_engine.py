@@ -36,7 +36,8 @@ def land_days(root: str) -> None:
 
 
 def read_zone(prefix: str, day: str, sort: list[str]) -> pd.DataFrame:
-    frames = [pq.read_table(io.BytesIO(lake.read_bytes(u))).to_pandas() for u in lake.list_urls(f"{prefix}dt={day}/")]
+    urls = [u for u in lake.list_urls(f"{prefix}dt={day}/") if u.endswith(".parquet")]
+    frames = [pq.read_table(io.BytesIO(lake.read_bytes(u))).to_pandas() for u in urls]
     return pd.concat(frames, ignore_index=True).sort_values(sort).reset_index(drop=True)
 
 
@@ -97,3 +98,42 @@ def test_a_spark_rerun_commits_nothing_and_leaves_no_staging(lakes, spark_sessio
     assert spark_engine.run_validation(settings(roots["spark"], "validate", "spark"), spark_session) == []
     assert {u: lake.read_bytes(u) for u in lake.list_urls(f"{roots['spark']}/curated/")} == before
     assert not [u for u in before if commit.STAGING_DIR in u]
+
+
+def test_spark_finishes_a_commit_killed_after_its_manifest_then_replaces_the_partition_whole(
+        tmp_path, spark_session, monkeypatch):
+    from workloads.etl import spark_engine
+
+    root, day = str(tmp_path), DAYS[0]
+    validate = settings(root, "validate", "spark")
+    upload_batch(f"{root}/raw/churn/", day, "b0", to_csv(generate_raw(400, 1, 0.1)), 400)
+    real_pointers, pointer_writes = commit.write_pointers, []
+
+    def kill_after_the_switch(*args):
+        pointer_writes.append(args)
+        if len(pointer_writes) == 2:  # the first marks the old generation, the second comes after the manifest
+            raise RuntimeError("killed after the switch")
+        real_pointers(*args)
+
+    monkeypatch.setattr(commit, "write_pointers", kill_after_the_switch)
+    with pytest.raises(RuntimeError, match="after the switch"):
+        spark_engine.run_validation(validate, spark_session)
+    monkeypatch.undo()
+    first = commit.read_manifest(validate.manifests, day)
+    assert first["complete"] is False
+
+    assert spark_engine.run_validation(validate, spark_session) == [], "finished, not redone"
+    assert commit.read_manifest(validate.manifests, day) == {**first, "complete": True}
+    pointer = json.loads(lake.read_bytes(f"{root}/curated/churn/dt={day}/{commit.POINTER_NAME}"))
+    assert [f"{root}/curated/churn/dt={day}/{name}" for name in pointer["files"]] == \
+        [f["url"] for f in first["outputs"]["curated"]]
+
+    upload_batch(f"{root}/raw/churn/", day, "b1", to_csv(generate_raw(300, 2, 0.1)), 300)
+    [second] = spark_engine.run_validation(validate, spark_session)
+    for name, zone in (("curated", "curated/churn"), ("quarantine", "curated/quarantine/churn")):
+        files = [u for u in lake.list_urls(f"{root}/{zone}/dt={day}/") if u.endswith(".parquet")]
+        assert files == [f["url"] for f in second["outputs"][name]], f"{name}: only the new generation is left"
+    rows = second["rows"]
+    assert rows["in"] == 700 == rows["curated"] + rows["quarantined"]
+    assert sum(len(read_zone(f"{root}/{zone}/", day, ["customer_id"])) for zone in
+               ("curated/churn", "curated/quarantine/churn")) == 700

@@ -58,19 +58,21 @@ def bucket_root(url: str) -> str:
 
 
 def list_urls(prefix: str) -> list[str]:
-    """Every object whose URL starts with ``prefix``, sorted."""
+    """Every object whose URL starts with ``prefix``, sorted, spelled like ``prefix`` (so the URLs compare equal
+    to ones built with ``join`` from the same prefix)."""
     if is_s3(prefix):
         bucket, key = split_s3(prefix)
         urls = []
         for page in s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
             urls += [f"{S3_SCHEME}{bucket}/{obj['Key']}" for obj in page.get("Contents", [])]
         return sorted(urls)
-    path = str(local_path(prefix))
-    top = Path(path if path.endswith("/") else os.path.dirname(path) or ".")
+    spelled_top = prefix[:prefix.rfind("/") + 1]  # URLs come back spelled as the prefix is (file://, ./)
+    top = Path(local_path(spelled_top) if spelled_top else ".")
     if not top.is_dir():
         return []
-    found = (str(p) for p in top.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
-    return sorted(f for f in found if f.startswith(path))
+    found = (spelled_top + p.relative_to(top).as_posix() for p in top.rglob("*")
+             if p.is_file() and not p.name.startswith(".tmp-"))
+    return sorted(f for f in found if f.startswith(prefix))
 
 
 def read_bytes(url: str) -> bytes:
@@ -78,6 +80,20 @@ def read_bytes(url: str) -> bytes:
         bucket, key = split_s3(url)
         return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     return local_path(url).read_bytes()
+
+
+def read_bytes_if_exists(url: str) -> bytes | None:
+    """The object's bytes, or None when there is none (one request, where ``exists`` + ``read_bytes`` take two)."""
+    if is_s3(url):
+        bucket, key = split_s3(url)
+        try:
+            return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3_client().exceptions.NoSuchKey:
+            return None
+    try:
+        return local_path(url).read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def exists(url: str) -> bool:

@@ -1,7 +1,8 @@
 """The jobs on one machine with pandas and Arrow: what the Glue Python shell job runs.
 
-Each pending partition is read whole, split by the shared validation functions, staged, accounted for and
-committed (see ``commit``). Reads and writes go through ``lake``, so S3 and local disk behave alike.
+Partitions whose commit a crash left unfinished are finished first. Then each pending partition is read
+whole, split by the shared validation functions, staged, accounted for and committed (see ``commit``).
+Reads and writes go through ``lake``, so S3 and local disk behave alike.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import pandas as pd
 import pyarrow as pa
 
-from workloads.etl import catalog, commit, lake, parquet_io, plans, raw_batches, validation
+from workloads.etl import commit, lake, parquet_io, plans, raw_batches, validation
 from workloads.etl.features import add_features
 from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, RAW_COLUMNS
@@ -24,22 +25,22 @@ def run_validation(settings: JobSettings) -> list[dict]:
     """Validate every pending raw partition; returns the manifests committed (empty when nothing changed)."""
     root = commit.staging_root(settings.target, settings.dataset, "validate", settings.staging)
     commit.clear_staging(root)
-    return [validate_partition(settings, plan, root) for plan in plans.pending_validation(settings)]
+    target = plans.target(settings, "validate")
+    work = plans.validation_work(settings)
+    plans.finish_unfinished(work, target)
+    return [validate_partition(settings, target, plan, root) for plan in work.pending]
 
 
-def validate_partition(settings: JobSettings, plan: PartitionPlan, staging: str) -> dict:
+def validate_partition(settings: JobSettings, target: commit.Target, plan: PartitionPlan, staging: str) -> dict:
     frames = [raw_batches.read_batch(raw_batches.RawBatch(
         dt=plan.dt, batch_id=i["batch_id"], data_url=i["url"], rows=i["rows"], sha256=i["sha256"],
         schema_version=i["schema_version"])) for i in plan.inputs]
     raw = pd.concat(frames, ignore_index=True) if frames else _empty_raw()
     checked = validation.validate_rows(raw)
     run_dir = lake.join(staging, plan.run_id)
-    final = {"curated": commit.partition_prefix(settings.target, plan.dt),
-             "quarantine": commit.partition_prefix(settings.quarantine, plan.dt)}
     outputs = {
-        "curated": stage(lake.join(run_dir, "curated"), final["curated"],
-                         parquet_io.to_table(checked.curated, CURATED_COLUMNS)),
-        "quarantine": stage(lake.join(run_dir, "quarantine"), final["quarantine"],
+        "curated": stage(lake.join(run_dir, "curated"), parquet_io.to_table(checked.curated, CURATED_COLUMNS)),
+        "quarantine": stage(lake.join(run_dir, "quarantine"),
                             parquet_io.to_table(checked.quarantined, parquet_io.quarantine_columns(RAW_COLUMNS),
                                                 QUARANTINE_EXTRA)),
     }
@@ -47,8 +48,7 @@ def validate_partition(settings: JobSettings, plan: PartitionPlan, staging: str)
     manifest = plans.base_manifest(settings, "validate", plan)
     manifest["rows"] = {"in": plan.rows_in, "curated": len(checked.curated), "quarantined": len(checked.quarantined)}
     manifest["failures_by_column"] = validation.reason_counts(checked.quarantined)
-    committed = commit.commit_partition(outputs, final, settings.manifests, manifest)
-    catalog.register(settings, "curated", settings.target, plan.dt)
+    committed = commit.commit_partition(target, outputs, manifest)
     LOG.info("validated %s: %s", plan.dt, manifest["rows"])
     return committed
 
@@ -57,31 +57,32 @@ def run_features(settings: JobSettings) -> list[dict]:
     """Build features for every committed curated partition that changed; returns the manifests committed."""
     root = commit.staging_root(settings.target, settings.dataset, "features", settings.staging)
     commit.clear_staging(root)
-    return [features_partition(settings, plan, root) for plan in plans.pending_features(settings)]
+    target = plans.target(settings, "features")
+    work = plans.features_work(settings)
+    plans.finish_unfinished(work, target)
+    return [features_partition(settings, target, plan, root) for plan in work.pending]
 
 
-def features_partition(settings: JobSettings, plan: PartitionPlan, staging: str) -> dict:
+def features_partition(settings: JobSettings, target: commit.Target, plan: PartitionPlan, staging: str) -> dict:
     urls = [item["url"] for item in plan.inputs]
     curated = parquet_io.read_parquet(urls).to_pandas() if urls else _empty(CURATED_COLUMNS)
     table = parquet_io.to_table(add_features(curated), FEATURES_COLUMNS)
-    final = {"features": commit.partition_prefix(settings.target, plan.dt)}
-    outputs = {"features": stage(lake.join(staging, plan.run_id, "features"), final["features"], table)}
+    outputs = {"features": stage(lake.join(staging, plan.run_id, "features"), table)}
     commit.check_accounting(plan.rows_in, outputs, ("features",))
     manifest = plans.base_manifest(settings, "features", plan)
     manifest["rows"] = {"in": plan.rows_in, "features": table.num_rows}
-    committed = commit.commit_partition(outputs, final, settings.manifests, manifest)
-    catalog.register(settings, "features", settings.target, plan.dt)
+    committed = commit.commit_partition(target, outputs, manifest)
     LOG.info("features %s: %d rows", plan.dt, table.num_rows)
     return committed
 
 
-def stage(staging_dir: str, final_prefix: str, table: pa.Table) -> list[commit.StagedFile]:
+def stage(staging_dir: str, table: pa.Table) -> list[commit.StagedFile]:
     """Write the table as one staged Parquet file (none when it has no rows)."""
     if table.num_rows == 0:
         return []
     url = lake.join(staging_dir, "part-00000.parquet")
     parquet_io.write_parquet(url, table)
-    return commit.final_names([url], final_prefix, [table.num_rows])
+    return commit.staged_files([url], [table.num_rows])
 
 
 def _empty(columns) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""What a run must do: the jobs' settings and the partitions whose input changed since their last commit.
+"""What a run must do: the jobs' settings, the partitions whose input changed since their last commit, and
+the committed partitions whose commit a crash left unfinished.
 
 Both engines (pandas and Spark) execute the same plans, so which partitions a run touches, and the run
 ids that name its staging area, never depend on the engine.
@@ -6,11 +7,14 @@ ids that name its staging area, never depend on the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from functools import partial
 
-from workloads.etl import commit, lake, raw_batches
-from workloads.etl.schema import DATASET, SCHEMA_VERSION
+from workloads.etl import catalog, commit, lake, raw_batches
+from workloads.etl.schema import DATASET, PARTITION_COLUMN, SCHEMA_VERSION
 
+LOG = logging.getLogger(__name__)
 ENGINES = ("pandas", "spark")
 VALIDATE_VERSION = 1
 """Bump when validation or the curated layout changes: every partition is then redone."""
@@ -73,8 +77,42 @@ class PartitionPlan:
         return sum(int(item["rows"]) for item in self.inputs)
 
 
-def pending_validation(settings: JobSettings) -> list[PartitionPlan]:
-    """Raw partitions (one date, or all) whose committed batches differ from what was last validated."""
+@dataclass(frozen=True)
+class Work:
+    pending: list[PartitionPlan] = field(default_factory=list)
+    """Partitions to (re)process: no manifest, or one whose input fingerprint differs from the input now."""
+    unfinished: list[dict] = field(default_factory=list)
+    """Manifests of committed partitions whose finish steps (catalog, pointers, clean-up) must be (re)done."""
+
+
+def target(settings: JobSettings, job: str) -> commit.Target:
+    """The job's outputs, manifests and catalog registration (``validate``: curated + quarantine)."""
+    if job == "validate":
+        prefixes = {"curated": settings.target, "quarantine": settings.quarantine}
+        zone = "curated"
+    else:
+        prefixes, zone = {"features": settings.target}, "features"
+    register = partial(catalog.register, settings, zone) if settings.database else None
+    return commit.Target(prefixes=prefixes, manifests=settings.manifests, catalogued=zone, register=register)
+
+
+def validation_work(settings: JobSettings) -> Work:
+    return _split(validation_plans(settings), settings, target(settings, "validate"))
+
+
+def features_work(settings: JobSettings) -> Work:
+    return _split(features_plans(settings), settings, target(settings, "features"))
+
+
+def finish_unfinished(work: Work, job_target: commit.Target) -> None:
+    """Complete what crashed runs left half done, before any new commit."""
+    for manifest in work.unfinished:
+        LOG.info("finishing the commit of %s left incomplete by an earlier run", manifest["dt"])
+        commit.finish_partition(job_target, manifest)
+
+
+def validation_plans(settings: JobSettings) -> list[PartitionPlan]:
+    """Raw partitions (one date, or all) with their current input; ``validation_work`` sorts out which need work."""
     plans = []
     for dt, batches in raw_batches.list_batches(settings.source, settings.dt).items():
         inputs = [{"batch_id": b.batch_id, "url": b.data_url, "rows": b.rows, "sha256": b.sha256,
@@ -82,11 +120,11 @@ def pending_validation(settings: JobSettings) -> list[PartitionPlan]:
         key = commit.fingerprint("validate", VALIDATE_VERSION, SCHEMA_VERSION,
                                  [(i["batch_id"], i["sha256"], i["rows"]) for i in inputs])
         plans.append(PartitionPlan(dt, key, inputs))
-    return _not_committed(plans, settings.manifests)
+    return plans
 
 
-def pending_features(settings: JobSettings) -> list[PartitionPlan]:
-    """Committed curated partitions whose features are missing or were built from another curated run."""
+def features_plans(settings: JobSettings) -> list[PartitionPlan]:
+    """Committed curated partitions (one date, or all) with the curated files their features derive from."""
     source_manifests = settings.source_manifests or lake.join(
         lake.bucket_root(settings.source), "_runs", settings.dataset) + "/"
     plans = []
@@ -96,7 +134,7 @@ def pending_features(settings: JobSettings) -> list[PartitionPlan]:
         inputs = curated["outputs"].get("curated", [])
         key = commit.fingerprint("features", FEATURES_VERSION, curated["input_fingerprint"])
         plans.append(PartitionPlan(dt, key, inputs))
-    return _not_committed(plans, settings.manifests)
+    return plans
 
 
 def base_manifest(settings: JobSettings, job: str, plan: PartitionPlan) -> dict:
@@ -105,10 +143,28 @@ def base_manifest(settings: JobSettings, job: str, plan: PartitionPlan) -> dict:
             "input_fingerprint": plan.fingerprint, "inputs": plan.inputs}
 
 
-def _not_committed(plans: list[PartitionPlan], manifests: str) -> list[PartitionPlan]:
-    pending = []
+def _split(plans: list[PartitionPlan], settings: JobSettings, job_target: commit.Target) -> Work:
+    """Plans without a manifest for their input are pending; committed ones whose finish steps a crash cut
+    short (manifest not complete, catalog missing or stale, files the manifest does not name) are unfinished."""
+    listed = {name: _files_by_dt(prefix) for name, prefix in job_target.prefixes.items()}
+    registered = catalog.registered(settings, job_target.catalogued)
+    work = Work()
     for plan in plans:
-        committed = commit.read_manifest(manifests, plan.dt)
+        committed = commit.read_manifest(job_target.manifests, plan.dt)
         if committed is None or committed.get("input_fingerprint") != plan.fingerprint:
-            pending.append(plan)
-    return pending
+            work.pending.append(plan)
+        elif not commit.is_finished(job_target, committed,
+                                    {name: files.get(plan.dt, set()) for name, files in listed.items()},
+                                    registered):
+            work.unfinished.append(committed)
+    return work
+
+
+def _files_by_dt(prefix: str) -> dict[str, set[str]]:
+    """Every file under the zone's ``dt=`` partitions, grouped by date (one listing for the whole zone)."""
+    found: dict[str, set[str]] = {}
+    start = lake.join(prefix, f"{PARTITION_COLUMN}=")
+    for url in lake.list_urls(start):
+        dt = url[len(start):].split("/", 1)[0]
+        found.setdefault(dt, set()).add(url)
+    return found

@@ -3,7 +3,8 @@
 Spark reads the pending partitions' files, and ``mapInPandas`` applies ``validation.validate_rows`` and
 ``features.add_features`` to each Arrow batch, so both engines decide row by row in the same code. Spark
 writes each output once into the staging area; the driver then reads back how many rows each staged file
-holds, checks the accounting per partition and commits exactly as the pandas engine does.
+holds, checks the accounting per partition and commits exactly as the pandas engine does (``commit``: new
+names, one manifest switch, then catalog, pointers and clean-up), after finishing any commit a crash cut short.
 
 Reading CSV through Spark differs in one way: a line with too few fields reads as nulls (so its required
 fields are reported missing) and extra fields are dropped, where the pandas reader reports the line as
@@ -22,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from workloads.etl import catalog, commit, lake, plans, raw_batches, validation
+from workloads.etl import commit, lake, plans, raw_batches, validation
 from workloads.etl.features import add_features
 from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, PARTITION_COLUMN, RAW_COLUMNS, Column
@@ -64,7 +65,10 @@ def spark_schema(columns: tuple[Column, ...], extra: Sequence[str] = ()) -> T.St
 def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
     root = commit.staging_root(settings.target, settings.dataset, "validate", settings.staging)
     commit.clear_staging(root)
-    pending = plans.pending_validation(settings)
+    target = plans.target(settings, "validate")
+    work = plans.validation_work(settings)
+    plans.finish_unfinished(work, target)
+    pending = work.pending
     if not pending:
         return []
     urls = [item["url"] for plan in pending for item in plan.inputs]
@@ -97,16 +101,13 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
     }
     committed = []
     for plan in pending:
-        final = {"curated": commit.partition_prefix(settings.target, plan.dt),
-                 "quarantine": commit.partition_prefix(settings.quarantine, plan.dt)}
-        outputs = {name: _staged_files(staged[name], plan.dt, final[name]) for name in final}
+        outputs = {name: _staged_files(staged[name], plan.dt) for name in ("curated", "quarantine")}
         commit.check_accounting(plan.rows_in, outputs, ("curated", "quarantine"))
         manifest = plans.base_manifest(settings, "validate", plan)
         rows = {name: sum(f.rows for f in files) for name, files in outputs.items()}
         manifest["rows"] = {"in": plan.rows_in, "curated": rows["curated"], "quarantined": rows["quarantine"]}
         manifest["failures_by_column"] = _failure_counts(spark, staged["quarantine"], plan.dt)
-        committed.append(commit.commit_partition(outputs, final, settings.manifests, manifest))
-        catalog.register(settings, "curated", settings.target, plan.dt)
+        committed.append(commit.commit_partition(target, outputs, manifest))
     raw.unpersist()
     commit.clear_staging(run_dir + "/")
     return committed
@@ -115,7 +116,10 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
 def run_features(settings: JobSettings, spark: SparkSession) -> list[dict]:
     root = commit.staging_root(settings.target, settings.dataset, "features", settings.staging)
     commit.clear_staging(root)
-    pending = plans.pending_features(settings)
+    target = plans.target(settings, "features")
+    work = plans.features_work(settings)
+    plans.finish_unfinished(work, target)
+    pending = work.pending
     urls = [item["url"] for plan in pending for item in plan.inputs]
     run_dir = lake.join(root, _combined_id(pending)) if pending else ""
     staged: dict[str, dict[str, int]] = {}
@@ -132,13 +136,11 @@ def run_features(settings: JobSettings, spark: SparkSession) -> list[dict]:
         staged = _write(curated.mapInPandas(feature_batches, features_schema), lake.join(run_dir, "features"))
     committed = []
     for plan in pending:
-        final = {"features": commit.partition_prefix(settings.target, plan.dt)}
-        outputs = {"features": _staged_files(staged, plan.dt, final["features"])}
+        outputs = {"features": _staged_files(staged, plan.dt)}
         commit.check_accounting(plan.rows_in, outputs, ("features",))
         manifest = plans.base_manifest(settings, "features", plan)
         manifest["rows"] = {"in": plan.rows_in, "features": sum(f.rows for f in outputs["features"])}
-        committed.append(commit.commit_partition(outputs, final, settings.manifests, manifest))
-        catalog.register(settings, "features", settings.target, plan.dt)
+        committed.append(commit.commit_partition(target, outputs, manifest))
     if run_dir:
         commit.clear_staging(run_dir + "/")
     return committed
@@ -155,10 +157,10 @@ def _write(frame: DataFrame, directory: str) -> dict[str, int]:
             if url.endswith(".parquet") and _tail(url) in rows}
 
 
-def _staged_files(staged: dict[str, int], dt: str, final_prefix: str) -> list[commit.StagedFile]:
+def _staged_files(staged: dict[str, int], dt: str) -> list[commit.StagedFile]:
     marker = f"/{PARTITION_COLUMN}={dt}/"
     urls = sorted(url for url in staged if marker in url)
-    return commit.final_names(urls, final_prefix, [staged[url] for url in urls])
+    return commit.staged_files(urls, [staged[url] for url in urls])
 
 
 def _failure_counts(spark: SparkSession, staged: dict[str, int], dt: str) -> dict[str, int]:

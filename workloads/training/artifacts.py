@@ -9,12 +9,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+
+from workloads.archives import extract_tar
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -53,14 +56,11 @@ def model_directory(path: Path) -> Path:
     if (path / MODEL_FILE).is_file() or not archive.is_file():
         return path
     target = Path(tempfile.mkdtemp(prefix="prodline-model-"))
-    with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):  # refuses members that would land outside the target
-            tar.extractall(target, filter="data")
-        else:  # Python < 3.11.4 (SageMaker's framework images): check the names ourselves
-            for member in tar.getmembers():
-                if member.name.startswith(("/", "..")) or ".." in Path(member.name).parts or member.issym():
-                    raise ValueError(f"{archive}: refusing archive member {member.name!r}")
-            tar.extractall(target)  # members checked above
+    try:
+        extract_tar(archive, target)  # tarfile's "data" filter and stricter; refuses a Python without it
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     return target
 
 

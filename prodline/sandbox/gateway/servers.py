@@ -31,6 +31,7 @@ from prodline.sandbox.gateway.declared import VariantSpec
 from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.paths import ROOT
 from prodline.sandbox.warm_start import WarmProcess
+from workloads.archives import extract_tar
 from workloads.s3_uri import split_s3
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -57,8 +58,7 @@ def fetch_model(s3, url: str, models_dir: Path) -> Path:
     staging = models_dir / f".{target.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(staging, filter="data")
+        extract_tar(archive, staging)
     except (tarfile.TarError, OSError) as error:
         raise FleetStartError(f"the model artifact {url} is not a readable tar.gz: {error}") from None
     finally:

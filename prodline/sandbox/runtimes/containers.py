@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodline.sandbox import warm_start
+from workloads.archives import extract_tar
 from workloads.s3_uri import split_s3
 
 CONTAINER_PREFIXES = ("/opt/ml/", "/tmp/")
@@ -60,9 +61,7 @@ def tar_directory(source: Path, target: Path) -> Path:
 
 
 def extract(archive: Path, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(target, filter="data")
+    extract_tar(archive, target)
     return target
 
 

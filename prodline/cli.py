@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from prodline import bootstrap_cli, delivery_cli, policy_cli, sandbox_cli
-from prodline.stack_args import EXIT_OK, add_stack_args, fail, run_stack
+from prodline.stack_args import EXIT_OK, add_stack_args, check_stacks, fail, run_stack
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +57,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_stacks(args)
     return args.handler(args)
 
 

@@ -43,7 +43,11 @@ from policies.rule import ResourceRule, Rule, StackRule
 from prodline.preview import to_jsonable
 from prodline.program import RecordingMocks, Registration
 
-REGISTRATION_FIELDS = ("type", "name", "urn", "parent", "custom", "inputs", "dependencies")
+REGISTRATION_FIELDS = {"type": (str,), "name": (str,), "urn": (str,), "parent": (str, type(None)),
+                       "custom": (bool,), "inputs": (dict,), "dependencies": (list,)}
+"""Each field a resource of ``prodline preview --json`` has, and the JSON types it may hold."""
+JSON_TYPES = {str: "a string", type(None): "null", bool: "true or false", dict: "an object", list: "an array",
+              int: "a number", float: "a number"}
 
 
 class PreviewFileError(ValueError):
@@ -86,7 +90,7 @@ def load_preview_json(path: str | Path) -> list[Registration]:
         records = json.loads(Path(path).read_text())
     except OSError as err:
         raise PreviewFileError(f"--preview-json {path}: cannot read it ({err.strerror})") from None
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
         raise PreviewFileError(f"--preview-json {path}: not JSON ({err})") from None
     if not isinstance(records, list):
         raise PreviewFileError(f"--preview-json {path}: expected a list of resources, as `prodline preview --json` "
@@ -96,6 +100,9 @@ def load_preview_json(path: str | Path) -> list[Registration]:
         absent = [key for key in REGISTRATION_FIELDS if not isinstance(record, dict) or key not in record]
         if absent:
             raise PreviewFileError(f"--preview-json {path}: resource #{index + 1} lacks {', '.join(absent)}")
+        problem = _type_problem(record)
+        if problem:
+            raise PreviewFileError(f"--preview-json {path}: resource #{index + 1}: {problem}")
         registrations.append(Registration(**{key: record[key] for key in REGISTRATION_FIELDS}))
     return registrations
 
@@ -126,6 +133,21 @@ def check_plan(registrations: Sequence[Registration], stack: str, source: str) -
             raise PlanError(f"{source}: the plan is of stack {found!r} (the URN of resource {registration.name}), "
                             f"not --stack {stack!r}, whose rules and levels it would be judged by; judge it with "
                             f"--stack {found}, or {save}")
+
+
+def _type_problem(record: dict[str, Any]) -> str | None:
+    """The first field of a resource whose JSON type is wrong, as ``field: expected X, got Y``; None if none is."""
+    for key, types in REGISTRATION_FIELDS.items():
+        if not isinstance(record[key], types):
+            return _wrong(key, " or ".join(JSON_TYPES[t] for t in types), record[key])
+    for position, urn in enumerate(record["dependencies"]):
+        if not isinstance(urn, str):
+            return _wrong(f"dependencies[{position}]", "a string (a URN)", urn)
+    return None
+
+
+def _wrong(field: str, expected: str, value: Any) -> str:
+    return f"{field}: expected {expected}, got {JSON_TYPES.get(type(value), type(value).__name__)} {value!r:.60}"
 
 
 def stack_urn(stack: str, project: str = "prodline") -> str:

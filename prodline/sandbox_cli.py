@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from prodline.stack_args import EXIT_FAILED, EXIT_OK, add_stack_args, fail
+from prodline.stack_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_stack_args, fail, stack_config, stack_errors
 
 
 def add_parsers(commands) -> None:
@@ -54,7 +54,9 @@ def _sandbox(args: argparse.Namespace):
     from prodline.sandbox.lifecycle import Sandbox
 
     try:
-        return Sandbox(args.stack, args.config, on_progress=lambda message: print(f"  {message}", file=sys.stderr))
+        with stack_errors(args.stack):  # the config is checked before anything starts
+            return Sandbox(args.stack, args.config,
+                           on_progress=lambda message: print(f"  {message}", file=sys.stderr))
     except EmulatorError as err:
         fail(f"sandbox: {err}", EXIT_FAILED)
 
@@ -102,6 +104,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     from prodline.sandbox import realizer, shared
 
+    stack_config(args)  # a bad -c is refused here as by every other sandbox command
     table = Table(title=f"sandbox {args.stack}")
     for column in ("type", "name", "status", "id", "note"):
         table.add_column(column, overflow="fold")
@@ -113,6 +116,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_etl(args: argparse.Namespace) -> int:
+    malformed = [item for item in args.arg if not item.startswith("--") or "=" not in item]
+    if malformed:
+        fail(f"sandbox etl: --arg {malformed[0]!r}: expected --KEY=VALUE, for example --dt=2024-01-01",
+             EXIT_USAGE)
     arguments = dict(item.split("=", 1) for item in args.arg)
     runs = _sandbox(args).run_etl(args.job, arguments)
     for run in runs:
@@ -155,14 +162,41 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     """The endpoint client; with no endpoint URL set, a running sandbox gateway is used (and said so)."""
     from workloads.client import invoke
 
+    if args.batch_size is not None and args.batch_size < 1:
+        fail(f"invoke: --batch-size must be at least 1, got {args.batch_size}", EXIT_USAGE)
     if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")):
         _use_running_sandbox()
+    _check_listening()
     argv = ["--endpoint", args.endpoint, "--file", args.file]
     if args.content_type:
         argv += ["--content-type", args.content_type]
-    if args.batch_size:
+    if args.batch_size is not None:
         argv += ["--batch-size", str(args.batch_size)]
     return invoke.main(argv)
+
+
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL")
+
+
+def _check_listening(timeout: float = 2.0) -> None:
+    """Exit 2 at once, naming the URL, when an endpoint URL on this machine has nothing listening (the client
+    would retry a refused connection for many seconds first). Remote URLs are left to the client."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from prodline.net import is_loopback_url
+
+    for variable in ENDPOINT_VARIABLES:
+        url = os.environ.get(variable)
+        if not url or not is_loopback_url(url):
+            continue
+        parts = urlsplit(url)
+        try:
+            with socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)),
+                                          timeout=timeout):
+                pass
+        except OSError as err:
+            fail(f"invoke: nothing answers at {variable}={url}: {err.strerror or err}", EXIT_USAGE)
 
 
 def _use_running_sandbox() -> None:

@@ -51,6 +51,25 @@ def stack_errors(stack: str) -> Iterator[None]:
         fail(f"stack {stack}: {err}")
 
 
+STACK_FLAGS = (("stack", "--stack"), ("to", "--to"))
+"""The flags, across subcommands, that name a stack (``prodline promote --to``)."""
+
+
+def check_stacks(args: argparse.Namespace) -> None:
+    """Every stack the flags name has a stack file, or exit 2 naming the flag: checked once, before any command
+    builds a path from the name or starts anything."""
+    from prodline.stack_files import StackFileError, check_stack
+
+    for attribute, flag in STACK_FLAGS:
+        stack = getattr(args, attribute, None)
+        if stack is None:
+            continue
+        try:
+            check_stack(stack, flag=flag)
+        except StackFileError as err:
+            fail(str(err))
+
+
 def run_stack(args: argparse.Namespace) -> list[Registration]:
     """Run the program for `args.stack` with the `args.config` overrides; config problems exit 2."""
     from prodline.program import run_program

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from prodline.net import free_port
 from prodline.program import Registration, record, run_program
+from prodline.sandbox.processes import terminate_group
 
 STACKS = ("dev", "staging", "prod")
 OWNERSHIP_TAGS = ("owner", "cost-center", "environment", "project", "managed-by")
@@ -81,3 +92,36 @@ def fake_lake_refs():
 def wildcard_actions(policy) -> list[str]:
     """Every action in a policy document that contains a wildcard."""
     return [a for s in statements(policy) for a in as_list(s.get("Action", [])) if "*" in a]
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server of the test's own on a free loopback port (never 4566, which a running sandbox may hold)."""
+    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+    assert server is not None, "moto_server is not installed (pip install 'moto[server]')"
+    url = f"http://127.0.0.1:{free_port()}"
+    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", url.rsplit(":", 1)[1]], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1)
+                break
+            except urllib.error.HTTPError:
+                break  # an HTTP answer: the server is up
+            except OSError:
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        terminate_group(process.pid, timeout=10)
+
+
+def unhosted_endpoint(sagemaker, name: str) -> None:
+    """An endpoint as the emulator stores one (model, endpoint config, endpoint), with nothing serving it."""
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/serving",
+                           PrimaryContainer={"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/serve:1"})
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)

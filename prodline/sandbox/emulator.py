@@ -18,13 +18,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
+from prodline.net import is_loopback_url
 from prodline.sandbox.processes import alive, terminate_group
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # Emulators accept any credentials; these make sure a real account's are never used by mistake.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
@@ -46,10 +45,10 @@ class Emulator:
 
 
 def require_loopback(url: str) -> str:
-    host = urlparse(url).hostname or ""
-    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
-        raise EmulatorError(f"AWS_ENDPOINT_URL={url!r} is not a loopback address; the sandbox only talks to "
-                            "an emulator on this machine (127.0.0.1, localhost)")
+    """The URL without a trailing slash, when it is http(s) on a loopback address; EmulatorError otherwise."""
+    if not is_loopback_url(url):
+        raise EmulatorError(f"AWS_ENDPOINT_URL={url!r} is not an http:// or https:// URL on a loopback address; "
+                            "the sandbox only talks to an emulator on this machine (127.0.0.1, ::1, localhost)")
     return url.rstrip("/")
 
 

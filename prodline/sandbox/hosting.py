@@ -6,6 +6,9 @@ The gateway (``prodline.sandbox.gateway``) runs as a child process in its own se
 in ``sandbox/<key>/gateway/children.json``; ``stop_gateway`` stops any it left behind (after a SIGKILL),
 so no process of the sandbox survives ``down``. The sandbox runs one gateway for all its stacks, under the
 key ``.shared`` (``prodline.sandbox.shared``); the functions take the key as ``stack``.
+
+Its control API requires the sandbox's token: ``start_gateway`` writes a new one to ``sandbox/<key>/gateway.token``
+(mode 0600) for each gateway it starts, and the control client reads it from there, found by the gateway's URL.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,11 +28,12 @@ from typing import Any
 
 from prodline.net import LOOPBACK
 from prodline.sandbox.emulator import Emulator, is_up
-from prodline.sandbox.paths import ROOT, sandbox_dir
+from prodline.sandbox.paths import ROOT, base, sandbox_dir
 from prodline.sandbox.processes import alive, start_time, terminate_group
 
 DEFAULT_PORT = 4571
 RECORD = "gateway.json"
+TOKEN_FILE = "gateway.token"
 LOG_FILE = "gateway.log"
 WORKDIR = "gateway"
 CHILDREN = "children.json"
@@ -65,31 +70,43 @@ def start_gateway(stack: str, emulator: Emulator, region: str, port: int = DEFAU
     if is_up(url, timeout=0.5):
         raise GatewayError(f"{url} is taken by a process this sandbox did not start; stop it or pass another port")
     log_path = sandbox / LOG_FILE
+    token_file = write_token(sandbox / TOKEN_FILE)
     with log_path.open("ab") as log:
         process = subprocess.Popen(  # fixed argv of our own module, loopback only
             [sys.executable, "-m", GATEWAY_MODULE, "--stack", stack, "--port", str(port), "--endpoint-url",
-             emulator.endpoint_url, "--region", region, "--workdir", str(sandbox / WORKDIR)],
+             emulator.endpoint_url, "--region", region, "--workdir", str(sandbox / WORKDIR),
+             "--token-file", str(token_file)],
             env={**os.environ, **emulator.environment(region)}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait_ready(process, url, wait_seconds, log_path)
+        _wait_ready(process, url, wait_seconds, log_path, token_file.read_text())
     except GatewayError:
         terminate_group(process.pid, timeout=10)
         _stop_leftovers(sandbox / WORKDIR / CHILDREN)
+        _forget(sandbox)
         raise
     (sandbox / RECORD).write_text(json.dumps({"pid": process.pid, "url": url, "port": port, "region": region,
                                               "emulator": emulator.endpoint_url}))
     return url
 
 
-def _wait_ready(process: subprocess.Popen, url: str, wait_seconds: float, log_path: Path) -> None:
+def write_token(path: Path) -> Path:
+    """A new random token at ``path``, readable by this user only (mode 0600 from its creation on)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(32))
+    return path
+
+
+def _wait_ready(process: subprocess.Popen, url: str, wait_seconds: float, log_path: Path, token: str) -> None:
     """Until the gateway's status says it loaded the emulator; GatewayError if it exits or never does."""
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise GatewayError(f"the gateway exited with {process.returncode} during start; see {log_path}")
         with contextlib.suppress(OSError, ValueError, GatewayError):
-            if status(url, timeout=2)["ready"]:
+            if status(url, timeout=2, token=token)["ready"]:
                 return
         time.sleep(0.1)
     raise GatewayError(f"the gateway did not load the emulator's endpoints within {wait_seconds:.0f} s; see {log_path}")
@@ -97,11 +114,12 @@ def _wait_ready(process: subprocess.Popen, url: str, wait_seconds: float, log_pa
 
 def gateway_url(stack: str) -> str | None:
     """The URL of the stack's live gateway, or None (no record, its process gone, or it does not answer)."""
-    known = _record(sandbox_dir(stack))
+    sandbox = sandbox_dir(stack)
+    known = _record(sandbox)
     if not known or not _is_gateway(known["pid"]):
         return None
     try:
-        status(known["url"], timeout=2)
+        status(known["url"], timeout=2, token=(sandbox / TOKEN_FILE).read_text())
     except (OSError, ValueError, GatewayError):
         return None
     return known["url"]
@@ -127,6 +145,7 @@ def _record(sandbox: Path) -> dict[str, Any] | None:
 
 def _forget(sandbox: Path) -> None:
     (sandbox / RECORD).unlink(missing_ok=True)
+    (sandbox / TOKEN_FILE).unlink(missing_ok=True)
 
 
 def _cmdline(pid: int) -> str:
@@ -161,11 +180,24 @@ def _stop_leftovers(children_file: Path) -> None:
 
 # --- control client -------------------------------------------------------------------------------------------
 
+def token_for(url: str) -> str:
+    """The control token of the gateway this sandbox started at ``url`` (read from beside its record)."""
+    for record in sorted(base().glob(f"*/{RECORD}")):
+        known = _record(record.parent)
+        if known and known.get("url", "").rstrip("/") == url.rstrip("/"):
+            try:
+                return (record.parent / TOKEN_FILE).read_text().strip()
+            except OSError as error:
+                raise GatewayError(f"cannot read the control token of the gateway at {url}: {error}") from None
+    raise GatewayError(f"no gateway at {url} was started by this sandbox ({base()}): its control token is unknown")
+
+
 def _call(url: str, method: str, action: str, payload: dict[str, Any] | None = None,
-          timeout: float = 30.0) -> dict[str, Any]:
+          timeout: float = 30.0, *, token: str | None = None) -> dict[str, Any]:
     data = json.dumps(payload).encode() if payload is not None else (b"" if method == "POST" else None)
     request = urllib.request.Request(f"{url.rstrip('/')}/_prodline/{action}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {(token or token_for(url)).strip()}"})
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             return json.loads(response.read())
@@ -180,34 +212,37 @@ def _call(url: str, method: str, action: str, payload: dict[str, Any] | None = N
         raise GatewayError(f"the gateway at {url} did not answer {method} /_prodline/{action}: {error}") from None
 
 
-def status(url: str, timeout: float = 10.0) -> dict[str, Any]:
-    """Endpoints, their fleets (role, config, variants with port, pid, counters), routing and telemetry."""
-    return _call(url, "GET", "status", timeout=timeout)
+def status(url: str, timeout: float = 10.0, *, token: str | None = None) -> dict[str, Any]:
+    """Endpoints, their fleets (role, config, variants with port, pid, counters), routing and telemetry.
+
+    ``token`` (every control call takes it): the gateway's control token, when it is not this sandbox's."""
+    return _call(url, "GET", "status", timeout=timeout, token=token)
 
 
-def reload(url: str, timeout: float = 300.0) -> dict[str, Any]:
+def reload(url: str, timeout: float = 300.0, *, token: str | None = None) -> dict[str, Any]:
     """Re-read the emulator: ``{"started": [...], "stopped": [...], "failed": {name: why}, "endpoints": [...]}``."""
-    return _call(url, "POST", "reload", {}, timeout=timeout)
+    return _call(url, "POST", "reload", {}, timeout=timeout, token=token)
 
 
-def deploy(url: str, endpoint: str, config: str, canary_percent: int, timeout: float = 300.0) -> dict[str, Any]:
+def deploy(url: str, endpoint: str, config: str, canary_percent: int, timeout: float = 300.0, *,
+           token: str | None = None) -> dict[str, Any]:
     """Start the green fleet for ``config`` and route ``canary_percent`` % of requests to it; returns once green
     is healthy. Calling it again for the same config only changes the share. GatewayControlError on 404/409/500."""
     return _call(url, "POST", "deploy", {"endpoint": endpoint, "endpoint_config": config,
-                                         "canary_percent": canary_percent}, timeout=timeout)
+                                         "canary_percent": canary_percent}, timeout=timeout, token=token)
 
 
-def promote(url: str, endpoint: str, timeout: float = 120.0) -> dict[str, Any]:
+def promote(url: str, endpoint: str, timeout: float = 120.0, *, token: str | None = None) -> dict[str, Any]:
     """All traffic to green; blue drained and stopped; green becomes the endpoint's current fleet."""
-    return _call(url, "POST", "promote", {"endpoint": endpoint}, timeout=timeout)
+    return _call(url, "POST", "promote", {"endpoint": endpoint}, timeout=timeout, token=token)
 
 
-def rollback(url: str, endpoint: str, timeout: float = 120.0) -> dict[str, Any]:
+def rollback(url: str, endpoint: str, timeout: float = 120.0, *, token: str | None = None) -> dict[str, Any]:
     """All traffic to blue at once; green drained and stopped. With no deployment in progress (e.g. green failed
     to start) there is nothing to undo: 200, ``"rolled_back": false``."""
-    return _call(url, "POST", "rollback", {"endpoint": endpoint}, timeout=timeout)
+    return _call(url, "POST", "rollback", {"endpoint": endpoint}, timeout=timeout, token=token)
 
 
-def flush(url: str, timeout: float = 60.0) -> dict[str, Any]:
+def flush(url: str, timeout: float = 60.0, *, token: str | None = None) -> dict[str, Any]:
     """Write buffered capture records and metric data now: ``{"capture_records": n, "metric_data": m}``."""
-    return _call(url, "POST", "flush", {}, timeout=timeout)
+    return _call(url, "POST", "flush", {}, timeout=timeout, token=token)

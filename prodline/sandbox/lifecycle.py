@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from infra.config import parse_config
+from prodline import stack_files
 from prodline.sandbox import hosting, realizer, shared, warm_start
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.paths import remember_overrides, sandbox_dir
@@ -84,8 +86,11 @@ class Sandbox:
                  *, parent: Sandbox | None = None):
         self.stack = stack
         self.overrides = list(overrides)
+        # A bad stack, override or config value stops here (ConfigError, StackFileError): before any directory
+        # is made and before the emulator or the gateway starts.
+        self.config = parse_config(stack_files.load(stack, self.overrides), stack)
         self.dir = sandbox_dir(stack)
-        self.region = realizer.region_of(stack, self.overrides)
+        self.region = self.config.region
         self.on_progress = on_progress or (parent.on_progress if parent else (lambda message: None))
         self.emulator = shared.emulator()
         self.clients = Clients(self.emulator.endpoint_url, self.region)

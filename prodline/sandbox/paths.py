@@ -7,14 +7,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DIRECTORY_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""What a directory of the sandbox may be named: one plain path component (the CLI checks a stack has a stack file)."""
+
+
+def base() -> Path:
+    """The directory every stack's sandbox directory is in."""
+    return Path(os.environ.get("PRODLINE_SANDBOX_DIR") or ROOT / "sandbox")
 
 
 def sandbox_dir(stack: str) -> Path:
-    base = Path(os.environ.get("PRODLINE_SANDBOX_DIR") or ROOT / "sandbox")
-    path = base / stack
+    """``sandbox/<stack>/``, made if missing; ValueError for a name that is not one plain path component."""
+    if not DIRECTORY_NAME.fullmatch(stack) or stack in (".", ".."):
+        raise ValueError(f"{stack!r} cannot name a directory of the sandbox; a stack name is one plain word")
+    path = base() / stack
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -24,8 +34,7 @@ EMULATOR_URL_FILE = "emulator-url"
 
 def running_stacks() -> list[tuple[str, str]]:
     """(stack, emulator URL) of every sandbox that has been brought up and not taken down."""
-    base = Path(os.environ.get("PRODLINE_SANDBOX_DIR") or ROOT / "sandbox")
-    return [(p.parent.name, p.read_text().strip()) for p in sorted(base.glob(f"*/{EMULATOR_URL_FILE}"))]
+    return [(p.parent.name, p.read_text().strip()) for p in sorted(base().glob(f"*/{EMULATOR_URL_FILE}"))]
 
 
 OVERRIDES_FILE = "overrides.json"

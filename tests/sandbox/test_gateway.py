@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -35,12 +34,13 @@ from botocore.config import Config
 from prodline.net import free_port
 from prodline.sandbox import hosting
 from prodline.sandbox.emulator import Emulator
-from prodline.sandbox.gateway.api import FLEET_HEADER
+from prodline.sandbox.gateway.api import FLEET_HEADER, GatewayServer
 from prodline.sandbox.gateway.declared import CaptureSpec
 from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.gateway.fleet import WeightedRotation
 from prodline.sandbox.gateway.servers import ContainerAnswer, Invocation, Sampler, call_container, fetch_model
 from prodline.sandbox.gateway.telemetry import MetricsBuffer, capture_channel, capture_key, capture_record
+from tests.helpers import moto_server
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.monitoring import capture
@@ -151,6 +151,72 @@ def test_a_model_data_url_that_names_no_object_is_a_fleet_start_error(url, tmp_p
         fetch_model(None, url, tmp_path)
 
 
+# --- the control API's door: the sandbox's token, a Content-Length that can be trusted ------------------------------
+
+TOKEN = "the-sandboxs-token"
+
+
+@pytest.fixture
+def front():
+    """The HTTP front in this process, before a stand-in gateway that records every call that reaches it."""
+    calls: list[tuple[str, str]] = []
+    stand_in = SimpleNamespace(
+        account="123456789012", status=lambda: {"ready": True},
+        rollback=lambda endpoint: calls.append(("rollback", endpoint)) or {"rolled_back": False},
+        invoke=lambda request: calls.append(("invoke", request.endpoint)))
+    server = GatewayServer(("127.0.0.1", 0), stand_in, TOKEN)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}", port=server.server_address[1],
+                              calls=calls)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
+    """What the server sends back for the bytes of a request, up to its closing the connection (a hang fails)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_the_control_api_answers_only_with_the_sandboxs_token(front):
+    for token in ("", "wrong", f"{TOKEN}x", TOKEN[:-1]):
+        with pytest.raises(hosting.GatewayControlError) as refused:
+            hosting.rollback(front.url, ENDPOINT, token=token or " ")
+        assert refused.value.status == 401 and "token" in refused.value.message
+    for header in (b"", f"Authorization: Basic {TOKEN}\r\n".encode(), f"Authorization: {TOKEN}\r\n".encode()):
+        answer = _raw(front.port, b"POST /_prodline/rollback HTTP/1.1\r\nHost: x\r\n" + header +
+                      b'Content-Length: 16\r\n\r\n{"endpoint": "e"}')
+        assert answer.startswith(b"HTTP/1.1 401 "), answer[:80]
+    assert front.calls == [], "no control action may run without the token"
+    assert hosting.rollback(front.url, ENDPOINT, token=TOKEN) == {"rolled_back": False}
+    assert front.calls == [("rollback", ENDPOINT)]
+
+
+@pytest.mark.parametrize("length", ["-5", "abc", "\u00b2", "1e3", "0x10", "9" * 5000, "", "5, 5", "+5"])
+@pytest.mark.parametrize("path", ["/_prodline/rollback", f"/endpoints/{ENDPOINT}/invocations"])
+def test_a_malformed_content_length_is_a_400_never_a_500_or_a_hang(front, path, length):
+    answer = _raw(front.port, f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                              f"Content-Length: {length}\r\n\r\n{{}}".encode("latin-1"))
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"Content-Length" in answer.split(b"\r\n\r\n", 1)[1], "the answer must say what is wrong"
+    assert front.calls == []
+
+
+def test_two_content_lengths_are_a_400(front):
+    answer = _raw(front.port, f"POST /_prodline/rollback HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                              "Content-Length: 2\r\nContent-Length: 16\r\n\r\n{}".encode())
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"2 Content-Length headers" in answer, answer[:200]
+    assert front.calls == []
+
+
 # --- end to end: fixtures -------------------------------------------------------------------------------------------
 
 def _answers(url: str) -> bool:
@@ -172,22 +238,8 @@ def _client(service: str, endpoint_url: str):
 @pytest.fixture(scope="module")
 def moto_url():
     """A moto server of our own on a free port (never 4566, which a running sandbox may hold)."""
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if server is None:
-        pytest.fail("moto_server is not installed (pip install 'moto[server]')")
-    port = free_port()
-    process = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while not _answers(url + "/moto-api/"):
-            assert time.monotonic() < deadline, "moto server did not start"
-            time.sleep(0.05)
+    with moto_server() as url:
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -574,22 +626,24 @@ def test_a_broken_endpoint_is_reported_not_fatal(world, gateway, runtime):
 def test_sigterm_flushes_buffered_capture_and_metrics_and_stops_serve(world, gateway, runtime, tmp_path):
     """A second gateway with hour-long flush intervals: only the SIGTERM path can have written its telemetry."""
     port = free_port()
+    token_file = hosting.write_token(tmp_path / "token")
+    token = token_file.read_text()
     process = subprocess.Popen(
         [sys.executable, "-m", "prodline.sandbox.gateway", "--stack", "sigterm", "--port", str(port),
          "--endpoint-url", world.emulator_url, "--region", REGION, "--workdir", str(tmp_path),
-         "--metrics-interval", "3600", "--capture-interval", "3600"],
+         "--metrics-interval", "3600", "--capture-interval", "3600", "--token-file", str(token_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while not _ready(url):
+        while not _ready(url, token):
             assert process.poll() is None and time.monotonic() < deadline, "second gateway did not start"
             time.sleep(0.1)
         second = _client("sagemaker-runtime", url)
         hosting.flush(gateway)  # the module's gateway has nothing pending that could be mistaken for ours
         before = _metric_sum(world, "Invocations")
         _invoke(second, "3,10.0,30.0,month-to-month,card,none,0,1,98\n")
-        pending = hosting.status(url)
+        pending = hosting.status(url, token=token)
         assert pending["capture"]["pending"] == 1 and pending["metrics"]["published"] == 0
         pids = _pids(pending["endpoints"][ENDPOINT])
         process.send_signal(signal.SIGTERM)
@@ -604,9 +658,9 @@ def test_sigterm_flushes_buffered_capture_and_metrics_and_stops_serve(world, gat
     assert not any(_running(pid) for pid in pids)
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, token: str) -> bool:
     try:
-        return hosting.status(url, timeout=2)["ready"]
+        return hosting.status(url, timeout=2, token=token)["ready"]
     except hosting.GatewayError:
         return False
 
@@ -630,6 +684,19 @@ def test_stop_after_the_gateway_was_killed_still_stops_its_serve_processes(world
 
 
 @pytest.mark.e2e
+def test_the_started_gateway_wants_the_token_its_starter_wrote_for_this_user_only(gateway, sandbox):
+    token_file = sandbox / STACK / hosting.TOKEN_FILE
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{gateway}/_prodline/status", timeout=10)
+    assert refused.value.code == 401
+    with pytest.raises(hosting.GatewayControlError) as wrong:
+        hosting.flush(gateway, token="not-the-token")
+    assert wrong.value.status == 401
+    assert hosting.status(gateway)["ready"], "the client finds the token beside the gateway's record"
+
+
+@pytest.mark.e2e
 def test_start_is_idempotent_and_stop_flushes_and_leaves_no_serve_process(world, gateway, runtime, sandbox):
     again = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=free_port())
     assert again == gateway == hosting.gateway_url(STACK), "a live gateway must be reused"
@@ -639,6 +706,7 @@ def test_start_is_idempotent_and_stop_flushes_and_leaves_no_serve_process(world,
 
     assert hosting.stop_gateway(STACK) is True
     assert hosting.gateway_url(STACK) is None and not _running(gateway_pid)
+    assert not (sandbox / STACK / hosting.TOKEN_FILE).exists(), "a stopped gateway's token is removed"
     assert pids and not any(_running(pid) for pid in pids)
     leftovers = [d for d in os.listdir("/proc") if d.isdigit() and str(sandbox).encode() in _proc_cmdline(d)]
     assert leftovers == [], "no process of this sandbox may outlive stop_gateway"

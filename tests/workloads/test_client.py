@@ -14,8 +14,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from prodline.net import free_port
 from workloads.client import invoke
-from workloads.client.invoke import Batch, EndpointUnavailable, InvokeFailed, invoke_batch, runtime_client
+from workloads.client.invoke import (
+    Batch,
+    EndpointUnavailable,
+    InvokeFailed,
+    UnexpectedAnswer,
+    invoke_batch,
+    runtime_client,
+)
 
 ROW = "12,70.5,800,one-year,card,dsl,1,2,40"
 HEADER = "tenure_months,monthly_charges,total_charges,contract,payment_method,internet_service,support_calls," \
@@ -29,6 +37,7 @@ class Answer:
     body: bytes = PREDICTIONS
     error_type: str | None = None
     """The x-amzn-ErrorType header: how a rest-json service names its error."""
+    content_type: str = "application/json"
 
 
 def error(status: int, code: str, message: str = "", **fields) -> Answer:
@@ -66,7 +75,7 @@ def runtime_server(monkeypatch) -> Iterator[FakeRuntime]:
             fake.requests.append((self.path, self.headers.get("amz-sdk-request", "")))
             answer = fake.answers.pop(0)
             self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", answer.content_type)
             self.send_header("Content-Length", str(len(answer.body)))
             if answer.error_type:
                 self.send_header("x-amzn-ErrorType", answer.error_type)
@@ -161,6 +170,65 @@ def test_a_bad_request_is_not_retried(runtime_server):
     with pytest.raises(InvokeFailed, match=r"after 1 attempt\(s\): ValidationError: bad content type"):
         call(runtime_server, error(400, "ValidationError", "bad content type"), OK)
     assert len(runtime_server.requests) == 1
+
+
+# --- answers that are not SageMaker Runtime's ------------------------------------------------------------
+
+def test_an_emulators_placeholder_answer_says_where_the_client_points_and_what_it_got(runtime_server):
+    # moto answers InvokeEndpoint of any endpoint with this, as 200, when no result is queued
+    with pytest.raises(UnexpectedAnswer) as unexpected:
+        call(runtime_server, Answer(200, b"body", content_type="content_type"))
+    message = str(unexpected.value)
+    url = runtime_client(1).meta.endpoint_url
+    assert message.startswith(f"{url} answered InvokeEndpoint 'churn' with 0 prediction(s) for 1 row(s)")
+    assert "Content-Type 'content_type', 4 bytes: b'body'" in message
+    assert len(runtime_server.requests) == 1, "a wrong answer is not retried"
+
+
+@pytest.mark.parametrize("body", [b'{"predictions": []}', b'{"predictions": [0.1, 0.2]}', b"", b"0.1\n0.2\n"])
+def test_a_count_of_predictions_other_than_the_rows_sent_is_unexpected(runtime_server, body):
+    with pytest.raises(UnexpectedAnswer, match=r"for 1 row\(s\)"):
+        call(runtime_server, Answer(200, body))
+
+
+def test_the_command_exits_2_on_an_unexpected_answer_and_prints_no_prediction(runtime_server, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    runtime_server.answers.append(Answer(200, b"", content_type="text/html"))
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows), "--no-check"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Content-Type 'text/html', 0 bytes" in err
+
+
+def test_the_command_exits_2_naming_the_url_where_nothing_listens(monkeypatch, tmp_path, capsys):
+    url = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows), "--max-attempts", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f'the endpoint URL did not answer: Could not connect to the endpoint URL: "{url}/' in err
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "http://[::1"])
+def test_the_command_exits_2_on_an_endpoint_url_botocore_cannot_use(monkeypatch, tmp_path, capsys, url):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot set up the AWS clients: ") and err.count("\n") == 1
+
+
+def test_the_command_exits_2_without_a_region(monkeypatch, tmp_path, capsys):
+    for variable in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))  # nor a region in a profile
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows)]) == 2
+    assert capsys.readouterr().err == "error: no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION)\n"
 
 
 # --- the command ----------------------------------------------------------------------------------------

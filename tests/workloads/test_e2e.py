@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.helpers import unhosted_endpoint
 from tests.workloads.conftest import answers_http, start_server, stop_server
 from tests.workloads.etl_helpers import features_argv, validate_argv, zone_urls
 from workloads.etl import lake
@@ -140,13 +141,7 @@ def test_raw_batches_to_a_served_model_and_a_drift_alarm_metric(emulator_lake, t
 def test_the_client_invokes_an_endpoint_by_name_through_the_emulator(emulator, tmp_path, capsys):
     if not answers_http(emulator + "/moto-api/"):
         pytest.skip("canned SageMaker runtime answers need moto's API; this emulator has none")
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(ModelName="churn-client", ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
-                           PrimaryContainer={"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"})
-    sagemaker.create_endpoint_config(EndpointConfigName="churn-client", ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": "churn-client", "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large"}])
-    sagemaker.create_endpoint(EndpointName="churn-client", EndpointConfigName="churn-client")
+    unhosted_endpoint(boto3.client("sagemaker"), "churn-client")
     canned = {"region": "eu-west-1", "results": [{"Body": '{"predictions": [0.25, 0.75]}',
                                                    "ContentType": "application/json"}]}
     urllib.request.urlopen(urllib.request.Request(

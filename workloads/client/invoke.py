@@ -7,8 +7,9 @@ backoff with full jitter, up to ``--max-attempts`` attempts in all); a missing e
 is not InService, or a request the model rejects stops with a message saying which. boto3 honours
 AWS_ENDPOINT_URL, so the same command reaches AWS, LocalStack or the local sandbox.
 
-Exit codes: 0 all rows scored, 1 a request failed, 2 bad usage or input, 3 the endpoint is missing or not
-InService.
+Exit codes: 0 all rows scored, 1 a request failed, 2 bad usage or input, no region or credentials, or an
+endpoint URL that does not answer (nothing listens, or what answers is not SageMaker Runtime: no prediction
+per row sent), 3 the endpoint is missing or not InService.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class EndpointUnavailable(RuntimeError):
 
 class InvokeFailed(RuntimeError):
     """A request failed for good (the model rejected it, or retries ran out)."""
+
+
+class UnexpectedAnswer(RuntimeError):
+    """The URL answered InvokeEndpoint, but not as SageMaker Runtime does: no prediction per row sent."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,14 @@ def retry_model_not_ready(client, max_attempts: int, jitter: Callable[[], float]
 
 
 def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str) -> bytes:
-    """The response body of one InvokeEndpoint call; its errors, once the client's retries are spent, named."""
+    """The response body of one InvokeEndpoint call, checked to hold one prediction per row; its errors, once the
+    client's retries are spent, named."""
     from botocore.exceptions import ClientError
 
     try:
         response = client.invoke_endpoint(EndpointName=endpoint, Body=batch.body, ContentType=content_type,
                                           Accept=accept)
-        return response["Body"].read()
+        body = response["Body"].read()
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", str(error))
@@ -128,6 +134,22 @@ def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept:
                                f"{error.response.get('OriginalMessage', message)}") from None
         attempts = error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) + 1
         raise InvokeFailed(f"InvokeEndpoint failed after {attempts} attempt(s): {code}: {message}") from None
+    check_answer(client.meta.endpoint_url, endpoint, batch, response.get("ContentType", ""), body)
+    return body
+
+
+def check_answer(url: str, endpoint: str, batch: Batch, content_type: str, body: bytes) -> None:
+    """UnexpectedAnswer, saying where the client is pointed and what it got, unless the answer is CSV or JSON
+    with one prediction per row: an emulator without models (moto) answers 200 with a placeholder."""
+    readable = content_type.split(";", 1)[0].strip().lower() in (CSV, JSON)
+    found = len(predictions(body)) if readable else 0
+    if readable and found == batch.rows:
+        return
+    shown = body[:60] + (b"..." if len(body) > 60 else b"")
+    raise UnexpectedAnswer(
+        f"{url} answered InvokeEndpoint {endpoint!r} with {found} prediction(s) for {batch.rows} row(s) "
+        f"(Content-Type {content_type!r}, {len(body)} bytes: {shown!r}); that is not SageMaker Runtime: point "
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME at the endpoint's runtime (in the sandbox, its gateway, not its emulator)")
 
 
 def check_endpoint(sagemaker, endpoint: str) -> None:
@@ -184,11 +206,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"no rows in {args.file}", 2)
 
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoRegionError
+    from botocore.exceptions import ConnectionError as NoConnection
 
     try:
-        if args.check:
-            check_endpoint(boto3.client("sagemaker", config=client_config(args.max_attempts)), args.endpoint)
+        sagemaker = boto3.client("sagemaker", config=client_config(args.max_attempts)) if args.check else None
         runtime = runtime_client(args.max_attempts)
+    except NoRegionError:
+        return _fail("no AWS region: set AWS_DEFAULT_REGION (or AWS_REGION)", 2)
+    except (BotoCoreError, ValueError) as error:  # ValueError: an endpoint URL botocore cannot use
+        return _fail(f"cannot set up the AWS clients: {error}", 2)
+    try:
+        if sagemaker is not None:
+            check_endpoint(sagemaker, args.endpoint)
         for batch in batches:
             body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept)
             for line in predictions(body):
@@ -197,6 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), 3)
     except InvokeFailed as error:
         return _fail(str(error), 1)
+    except UnexpectedAnswer as error:
+        return _fail(str(error), 2)
+    except (NoConnection, HTTPClientError) as error:  # refused, unreachable, timed out: after the retries
+        return _fail(f"the endpoint URL did not answer: {error}", 2)
+    except ClientError as error:  # DescribeEndpoint refused for a reason that is not the endpoint's
+        return _fail(f"DescribeEndpoint {args.endpoint!r} failed: {error}", 2)
+    except BotoCoreError as error:  # no credentials, a response that is not AWS's: nothing can be scored
+        return _fail(f"cannot call AWS: {error}", 2)
     return 0
 
 
@@ -220,7 +258,8 @@ def _is_number(text: str) -> bool:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """One line on stderr (a service's multi-line message folded into it), and the exit code."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
     return code
 
 

@@ -12,7 +12,9 @@ entry point (the SageMaker container contract) on a free loopback port, and answ
 
 splitting traffic by variant weight, writing data capture as JSONL to the configured S3 prefix (SSE-KMS)
 and publishing AWS/SageMaker metrics to the emulator's CloudWatch. A blue/green deployment is driven from
-outside (the deployment runtime) through the loopback-only control API:
+outside (the deployment runtime) through the loopback-only control API, which also requires the sandbox's
+token (``Authorization: Bearer``; ``prodline.sandbox.hosting`` writes it, mode 0600, to ``gateway.token`` beside
+the gateway's record and sends it):
 
   GET  /_prodline/status     endpoints, fleets, ports, routing, counters
   POST /_prodline/reload     re-read the emulator: start new endpoints, stop removed ones

@@ -1,8 +1,9 @@
 """``python -m prodline.sandbox.gateway``: the gateway as a process, as ``prodline.sandbox.hosting`` starts it.
 
 Run: ``python -m prodline.sandbox.gateway --stack dev --port 4571 --endpoint-url http://127.0.0.1:4566
---region eu-west-1 --workdir sandbox/dev/gateway``. SIGTERM or SIGINT: stop accepting, flush capture and
-metrics, stop every ``serve`` child, exit 0. Settings come from argv here and nowhere else.
+--region eu-west-1 --workdir sandbox/dev/gateway --token-file sandbox/dev/gateway.token``. SIGTERM or SIGINT:
+stop accepting, flush capture and metrics, stop every ``serve`` child, exit 0. Settings come from argv here and
+nowhere else (the control API's token from the file argv names, so it is never on a command line).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--endpoint-url", required=True, help="the emulator (loopback only)")
     parser.add_argument("--region", required=True)
     parser.add_argument("--workdir", required=True, type=Path, help="models, serve logs, children.json")
+    parser.add_argument("--token-file", required=True, type=Path,
+                        help="the token the control API requires (the file, mode 0600, its starter wrote)")
     parser.add_argument("--ping-timeout", type=float, default=60.0, help="seconds a fleet has to answer /ping")
     parser.add_argument("--metrics-interval", type=float, default=METRICS_INTERVAL_SECONDS,
                         help="seconds between metric flushes")
@@ -59,13 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     except EmulatorError as error:
         LOG.error("%s", error)
         return 2
+    try:
+        token = args.token_file.read_text().strip()
+    except (OSError, UnicodeDecodeError) as error:
+        LOG.error("cannot read the control token %s: %s", args.token_file, error)
+        return 2
+    if not token:
+        LOG.error("the control token file %s is empty", args.token_file)
+        return 2
     for service in ("sagemaker", "s3", "cloudwatch", "sts"):  # created up front: client creation is not thread-safe
         clients(service)
     args.workdir.mkdir(parents=True, exist_ok=True)
     warm_start.prewarm(f"gateway {args.workdir}")  # serve processes fork from it, scikit-learn imported
     gateway = Gateway(clients, args.workdir.resolve(), account_of(clients), args.ping_timeout)
     try:
-        server = GatewayServer((LOOPBACK, args.port), gateway)
+        server = GatewayServer((LOOPBACK, args.port), gateway, token)
     except OSError as error:
         LOG.error("cannot listen on %s:%d: %s", LOOPBACK, args.port, error)
         return 2

@@ -3,6 +3,11 @@
   POST /endpoints/{EndpointName}/invocations     wire-compatible with boto3's InvokeEndpoint
   GET  /_prodline/status, POST /_prodline/{reload,deploy,promote,rollback,flush}
 
+The control API answers a loopback client that sends the sandbox's token (``Authorization: Bearer <token>``,
+the token ``prodline.sandbox.hosting`` wrote, mode 0600, beside the gateway's record); anything else gets 401.
+A request body needs one plain ``Content-Length``: a missing body is empty, a malformed, negative, repeated or
+oversized length is a 400 and the connection is closed.
+
 The handler only parses and answers: it turns a request into a call on ``Gateway`` and a ``GatewayError`` into
 a response through the two mappings in ``errors``, so the wire format is decided in one place.
 """
@@ -10,8 +15,10 @@ a response through the two mappings in ``errors``, so the wire format is decided
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +27,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from prodline.net import is_loopback_address
 from prodline.sandbox.gateway.app import Gateway
 from prodline.sandbox.gateway.errors import (
     ControlError,
@@ -37,15 +45,20 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 FLEET_HEADER = "X-Prodline-Fleet"
 ROLE_HEADER = "X-Prodline-Fleet-Role"
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
+TOKEN_SCHEME = "Bearer"
+_LENGTH = re.compile(r"[0-9]{1,16}")
 
 
 class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not hold up shutdown
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway):
+    def __init__(self, address: tuple[str, int], gateway: Gateway, token: str):
+        if not token:
+            raise ValueError("the control API needs a token")
         super().__init__(address, GatewayHandler)
         self.gateway = gateway
+        self.token = token
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -80,11 +93,24 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True
             raise ValidationError("chunked request bodies are not supported; send Content-Length")
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._content_length()
         if length > MAX_PAYLOAD_BYTES:
             self.close_connection = True
             raise ValidationError(f"the request body of {length} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")
         return self.rfile.read(length) if length else b""
+
+    def _content_length(self) -> int:
+        """The one Content-Length, as digits only; where the body ends is unknown otherwise, so the connection
+        is closed with the 400."""
+        values = self.headers.get_all("Content-Length") or []
+        if len(values) > 1:
+            self.close_connection = True
+            raise ValidationError(f"{len(values)} Content-Length headers; send one")
+        text = values[0].strip() if values else "0"
+        if not _LENGTH.fullmatch(text):
+            self.close_connection = True
+            raise ValidationError(f"Content-Length {text[:20]!r} is not a number of bytes")
+        return int(text)
 
     def _invoke(self, endpoint: str) -> None:
         gateway = self.server.gateway
@@ -112,8 +138,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def _control(self, method: str, action: str) -> None:
         try:
-            if not self._from_loopback():
-                raise ControlError(403, "the control API answers loopback clients only")
+            self._authorize()
             payload = self._json_body()
             answer = self._control_action(method, action, payload)
             self._send(200, {}, json.dumps(answer, default=str).encode(), "application/json")
@@ -155,9 +180,17 @@ class GatewayHandler(BaseHTTPRequestHandler):
             raise ControlError(400, "the body must be a JSON object")
         return payload
 
-    def _from_loopback(self) -> bool:
-        host = self.client_address[0]
-        return host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")
+    def _authorize(self) -> None:
+        """A loopback client with the sandbox's token, or a ControlError (the body is left unread: the connection
+        closes after the answer)."""
+        if not is_loopback_address(self.client_address[0]):
+            self.close_connection = True
+            raise ControlError(403, "the control API answers loopback clients only")
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        if scheme != TOKEN_SCHEME or not hmac.compare_digest(token.strip().encode(), self.server.token.encode()):
+            self.close_connection = True
+            raise ControlError(401, f"the control API needs the sandbox's token: send 'Authorization: {TOKEN_SCHEME} "
+                                    "<token>', the token in gateway.token beside the gateway's gateway.json")
 
     def _send(self, status: int, headers: Mapping[str, str], body: bytes, content_type: str) -> None:
         self.send_response(status)

@@ -1,0 +1,69 @@
+"""A stack's config read as the Pulumi CLI assembles it, and what is refused (with the file or flag and the key)."""
+
+from __future__ import annotations
+
+import pytest
+
+from prodline.program import BOOTSTRAP_DIR, BOOTSTRAP_STACK
+from prodline.stack_files import StackFileError, check_stack, load
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_a_stack_with_a_stack_file_is_a_stack(stack):
+    check_stack(stack)
+
+
+@pytest.mark.parametrize(("stack", "words"), [
+    ("qa", "--stack 'qa': no stack file Pulumi.qa.yaml; stacks are: dev, prod, staging"),
+    ("../..", "--stack '../..': not a stack name; stacks are: dev, prod, staging"),
+    ("dev/../prod", "not a stack name"), ("/etc", "not a stack name"), ("", "not a stack name"),
+])
+def test_any_other_name_is_refused_naming_the_stacks(stack, words):
+    with pytest.raises(StackFileError) as refused:
+        check_stack(stack)
+    assert words in str(refused.value)
+    with pytest.raises(StackFileError):
+        load(stack)
+
+
+@pytest.mark.parametrize("override", ["foo:bar=1", "pulumi:tags=x", ":servingMinCapacity=2", "Prodline:owner=x"])
+def test_an_override_outside_the_project_and_provider_namespaces_is_refused(override):
+    namespace = override.split(":", 1)[0]
+    with pytest.raises(StackFileError) as refused:
+        load("dev", [override])
+    assert str(refused.value) == (f"-c {override!r}: {override.split('=', 1)[0]}: namespace {namespace!r} is not one "
+                                  "of prodline, aws, kubernetes")
+
+
+def test_provider_keys_and_bare_keys_are_taken():
+    values = load("dev", ["aws:region=eu-central-1", "kubernetes:context=kind", "owner=someone"])
+    assert values["aws:region"] == "eu-central-1"
+    assert values["kubernetes:context"] == "kind"
+    assert values["prodline:owner"] == "someone"
+
+
+def test_the_bootstrap_takes_its_own_projects_namespace_not_the_stacks():
+    values = load(BOOTSTRAP_STACK, ["prodline-bootstrap:githubRepository=acme/ml"], root=BOOTSTRAP_DIR)
+    assert values["prodline-bootstrap:githubRepository"] == "acme/ml"
+    with pytest.raises(StackFileError, match="namespace 'prodline' is not one of prodline-bootstrap, aws"):
+        load(BOOTSTRAP_STACK, ["prodline:owner=x"], root=BOOTSTRAP_DIR)
+
+
+def test_a_date_like_value_stays_the_string_it_is_written_as(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nconfig:\n  aws:region: eu-west-1\n")
+    (tmp_path / "Pulumi.one.yaml").write_text("config:\n  demo:since: 2024-01-31\n  demo:count: 3\n")
+    assert load("one", root=tmp_path) == {"aws:region": "eu-west-1", "demo:since": "2024-01-31", "demo:count": 3}
+
+
+@pytest.mark.parametrize(("stack_file", "words"), [
+    ("config: [\n", "Pulumi.one.yaml: not valid YAML: "),
+    ("just text\n", "Pulumi.one.yaml: expected a mapping (key: value lines) at the top, got a string"),
+    ("config:\n  demo:x: !!set {a: null}\n", "Pulumi.one.yaml: config: demo:x: expected a string, number, boolean"),
+    ("config:\n  demo:x:\n    - {1: a}\n", "Pulumi.one.yaml: config: demo:x[0]: key 1: expected a string"),
+])
+def test_a_stack_file_pulumi_could_not_read_is_named_with_its_problem(tmp_path, stack_file, words):
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\n")
+    (tmp_path / "Pulumi.one.yaml").write_text(stack_file)
+    with pytest.raises(StackFileError) as refused:
+        load("one", root=tmp_path)
+    assert str(refused.value).startswith(words) and "\n" not in str(refused.value)

@@ -98,10 +98,8 @@ def exchange(url: str, data: bytes, *, half_close: bool = True, timeout: float =
         return read_all(sock, timeout)
 
 
-def ping_seconds(url: str, timeout: float = 10.0) -> float:
-    """Seconds a new client takes to connect and get 200 from /ping."""
-    started = time.monotonic()
+def ping(url: str, timeout: float = 10.0) -> None:
+    """A new client connects and gets 200 from /ping, within a bound generous enough for a loaded machine
+    (how fast is the benchmark's business: bench/serving_compare.py)."""
     answer, _ = exchange(url, request("GET", "/ping", headers={"Connection": "close"}), timeout=timeout)
-    responses = parse_responses(answer)
-    assert [r.status for r in responses] == [200], answer[:200]
-    return time.monotonic() - started
+    assert [r.status for r in parse_responses(answer)] == [200], answer[:200]

@@ -157,13 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,64", help="with --baseline-ref: wrk connection counts")
     parser.add_argument("--simultaneous", action="store_true",
                         help="with --baseline-ref: load both servers at once (same background for both)")
+    parser.add_argument("--soak-seconds", type=int, default=60,
+                        help="with --baseline-ref: then load each server this long at the highest concurrency, "
+                             "sampling its memory (0: skip)")
+    parser.add_argument("--idle-connections", type=int, default=2000,
+                        help="with --baseline-ref: then time /ping for new clients while this many idle "
+                             "connections are open on each server (0: skip)")
+    parser.add_argument("--open-files", type=int, default=1024,
+                        help="with --baseline-ref: the soft open-file limit both servers start with")
     args = parser.parse_args(argv)
     model_dir = prepare_model(WORK / "model")
     if args.baseline_ref:
-        from bench.serving_compare import compare_with_ref
+        from bench.serving_compare import Extras, compare_with_ref
 
+        extras = Extras(args.soak_seconds, args.idle_connections, args.open_files)
         return compare_with_ref(model_dir, args.baseline_ref, [int(c) for c in args.concurrency.split(",")],
-                                args.rounds, args.seconds, simultaneous=args.simultaneous)
+                                args.rounds, args.seconds, simultaneous=args.simultaneous, extras=extras)
     workers = os.cpu_count() or 1
     results: dict = {"machine": machine(), "command": "make bench-serving", "rounds": []}
     v2_body = v2_request()

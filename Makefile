@@ -50,11 +50,14 @@ test-localstack: $(STAMP)
 	AWS_ENDPOINT_URL="$(LOCALSTACK_URL)" $(BIN)/python -m pytest -m e2e -rs tests/workloads
 
 # Benchmarks (docs/benchmarks.md): the inference server vs MLServer, the ETL vs DuckDB.
+# BASELINE=<git ref>: the inference server against its own version at that ref instead, in the same run
+# (c=1, 8 and 64, then a 60 s soak and 2,000 idle connections on each).
+BASELINE ?=
 .PHONY: bench bench-serving bench-etl
 bench: bench-serving bench-etl
 
 bench-serving: $(STAMP)
-	$(BIN)/python -m bench.serving_bench
+	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8)
 
 bench-etl: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'

@@ -5,6 +5,7 @@ Every load generated here goes to 127.0.0.1 only, and every loop is bounded in r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -12,6 +13,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -61,8 +63,13 @@ def wrk(url: str, body: str, content_type: str, *, connections: int = 8, seconds
         raise ValueError(f"load goes to {LOOPBACK} only, got {url}")
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: apt-get install -y wrk")
-    script = WORK / "post.lua"
-    script.write_text(WRK_SCRIPT.format(body=json.dumps(body), content_type=content_type, limit=max_requests))
+    text = WRK_SCRIPT.format(body=json.dumps(body), content_type=content_type, limit=max_requests)
+    script = WORK / f"post-{hashlib.sha256(text.encode()).hexdigest()[:16]}.lua"
+    if not script.exists():  # written aside and renamed: wrk runs started at once may share the script
+        WORK.mkdir(parents=True, exist_ok=True)
+        aside = script.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+        aside.write_text(text)
+        aside.replace(script)
     result = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
                             check=True, capture_output=True, text=True, timeout=seconds + 60)
     out = result.stdout

@@ -1,8 +1,11 @@
 """Inference server benchmark: per-request overhead over raw predict, and throughput at concurrency 8,
-``serve`` side by side with MLServer 1.7.1 + mlserver-sklearn serving the same model file.
+``serve`` side by side with MLServer 1.7.1 + mlserver-sklearn serving the same model file; or, with
+``--baseline-ref``, ``serve`` against its own earlier version.
 
     make bench-serving
     .venv/bin/python -m bench.serving_bench [--rounds 2] [--seconds 10]     (the same, from the repository root)
+    .venv/bin/python -m bench.serving_bench --baseline-ref <git ref> [--rounds 3] [--concurrency 1,8,64]
+                                            [--simultaneous]
 
 MLServer is installed only in its own venv (bench/.venv-mlserver, created on first run) with uvloop<0.22
 (0.23 breaks its start-up) and the project's scikit-learn/pandas/numpy versions, so it unpickles the
@@ -12,6 +15,8 @@ up to 8 requests within 1 ms), debug (per-request logging) off, OpenMP/BLAS pinn
 single rows: CSV for ``serve``, the V2 protocol with the pandas codec for MLServer (each column an input),
 so both hand the model the same one-row DataFrame. The load generator (wrk, one thread, 8 keep-alive
 connections) runs on the same 2 cores as the servers.
+
+``--baseline-ref``: see ``bench/serving_compare.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -38,6 +42,7 @@ from bench.common import (
     write_results,
     wrk,
 )
+from bench.serving_processes import ROW, post, start_serve, stop
 from prodline.net import LOOPBACK, free_port
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
@@ -46,7 +51,6 @@ from workloads.training.artifacts import MODEL_FILE, load_model, save_model
 from workloads.training.model import Hyperparameters
 from workloads.training.train import train
 
-ROW = b"12,70.5,800,one-year,card,dsl,1,2,40"
 MLSERVER_VENV = ROOT / "bench" / ".venv-mlserver"
 MLSERVER_PACKAGES = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop<0.22", "scikit-learn==1.9.1",
                      "pandas==2.3.3", "numpy==2.4.6"]
@@ -92,26 +96,6 @@ def sequential_us(port: int, path: str, body: bytes, content_type: str) -> dict[
             timings.append((time.perf_counter() - started) * 1e6)
     connection.close()
     return summary(timings)
-
-
-def post(port: int, path: str, body: bytes, content_type: str) -> bytes:
-    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
-    connection.request("POST", path, body=body, headers={"Content-Type": content_type})
-    response = connection.getresponse()
-    answer = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"{path} answered {response.status}: {answer[:300]!r}")
-    return answer
-
-
-def start_serve(model_dir: Path, workers: int) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    env = {**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
-           "PRODLINE_SERVER_HOST": LOOPBACK, "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers)}
-    process = subprocess.Popen([str(ROOT / ".venv" / "bin" / "serve")], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    wait_for(f"http://{LOOPBACK}:{port}/ping")
-    return process, port
 
 
 def ensure_mlserver() -> Path:
@@ -165,28 +149,30 @@ def v2_request() -> bytes:
     return json.dumps({"parameters": {"content_type": "pd"}, "inputs": inputs}).encode()
 
 
-def stop(process: subprocess.Popen, *, group: bool = False) -> None:
-    """SIGTERM the server (its whole process group for MLServer, whose workers are its children)."""
-    if process.poll() is None:
-        if group:
-            os.killpg(process.pid, signal.SIGTERM)
-        else:
-            process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            if group:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--baseline-ref", help="compare serve with its workloads/serving at this git ref")
+    parser.add_argument("--concurrency", default="1,8,64", help="with --baseline-ref: wrk connection counts")
+    parser.add_argument("--simultaneous", action="store_true",
+                        help="with --baseline-ref: load both servers at once (same background for both)")
+    parser.add_argument("--soak-seconds", type=int, default=60,
+                        help="with --baseline-ref: then load each server this long at the highest concurrency, "
+                             "sampling its memory (0: skip)")
+    parser.add_argument("--idle-connections", type=int, default=2000,
+                        help="with --baseline-ref: then time /ping for new clients while this many idle "
+                             "connections are open on each server (0: skip)")
+    parser.add_argument("--open-files", type=int, default=1024,
+                        help="with --baseline-ref: the soft open-file limit both servers start with")
     args = parser.parse_args(argv)
     model_dir = prepare_model(WORK / "model")
+    if args.baseline_ref:
+        from bench.serving_compare import Extras, compare_with_ref
+
+        extras = Extras(args.soak_seconds, args.idle_connections, args.open_files)
+        return compare_with_ref(model_dir, args.baseline_ref, [int(c) for c in args.concurrency.split(",")],
+                                args.rounds, args.seconds, simultaneous=args.simultaneous, extras=extras)
     workers = os.cpu_count() or 1
     results: dict = {"machine": machine(), "command": "make bench-serving", "rounds": []}
     v2_body = v2_request()

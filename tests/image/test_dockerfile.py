@@ -29,7 +29,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 REQUIREMENTS = ROOT / "docker" / "requirements-serving.txt"
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "cmake", "clang", "python3-dev", "libc6-dev")
 # The packages the server and fetch_model.py import; the rest of requirements-serving.txt is their closure.
-ROOTS = ("boto3", "numpy", "pandas", "scikit-learn")
+ROOTS = ("boto3", "httptools", "numpy", "pandas", "scikit-learn")
 
 
 def instructions() -> list[dict]:

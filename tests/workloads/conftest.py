@@ -131,14 +131,21 @@ def model_dir(tmp_path_factory) -> Path:
     return directory
 
 
-def start_server(model_dir: Path, workers: int = 2) -> tuple[subprocess.Popen, str]:
-    """``serve`` on a free loopback port, answering /ping; the caller stops it with SIGTERM."""
+def start_server(model_dir: Path, workers: int = 2, settings: dict[str, str] | None = None,
+                 log_path: Path | None = None, open_files: int | None = None) -> tuple[subprocess.Popen, str]:
+    """``serve`` on a free loopback port, answering /ping; the caller stops it with SIGTERM.
+    ``settings``: more environment variables (the server's bounds); ``log_path``: where its log goes;
+    ``open_files``: the soft limit on open files it starts with."""
     port = free_port()
     env = {**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
            "PRODLINE_SERVER_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
-           "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5"}
-    process = subprocess.Popen([sys.executable, "-m", "workloads.serving.server"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5", **(settings or {})}
+    log = log_path.open("ab") if log_path else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(_serve_command(open_files), env=env, stdout=subprocess.DEVNULL, stderr=log)
+    finally:
+        if log_path:
+            log.close()
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers_http(url + "/ping"), 30, "inference server")
@@ -146,6 +153,14 @@ def start_server(model_dir: Path, workers: int = 2) -> tuple[subprocess.Popen, s
         process.kill()
         raise
     return process, url
+
+
+def _serve_command(open_files: int | None) -> list[str]:
+    if open_files is None:
+        return [sys.executable, "-m", "workloads.serving.server"]
+    return [sys.executable, "-c", "import resource, runpy; hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]; "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ({open_files}, hard)); "
+            "runpy.run_module('workloads.serving.server', run_name='__main__', alter_sys=True)"]
 
 
 def stop_server(process: subprocess.Popen) -> int:

@@ -121,6 +121,18 @@ MALFORMED = [
     (npy_bytes(np.array([{"a": 1}], dtype=object)), "application/x-npy", 400, "without pickles"),
     (npy_bytes(np.zeros((2, 3))), "application/x-npy", 400, "shape"),
     (b"not an npy", "application/x-npy", 400, "not a NumPy"),
+    (b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "nests 100000 levels"),
+    (b"{}\n" + b'{"a":' * 20 + b"1" + b"}" * 20, "application/jsonlines", 400, "nests 20 levels"),
+    (json.dumps([[int("9" * 400), 1, 1, "one-year", "card", "dsl", 1, 1, 1]]).encode(), "application/json", 400,
+     "out of a number's range"),
+    (b'"' + b"1" * 140_000 + b'",70.5,800,one-year,card,dsl,1,2,40', "text/csv", 400, "field limit"),
+    (npy_bytes(np.zeros((1, 9))).replace(b"(1, 9)", b"(99999999999, 9)"), "application/x-npy", 413, "at most"),
+    (npy_bytes(np.zeros((1, 9))).replace(b"(1, 9)", b"(900, 9)"), "application/x-npy", 400, "the body holds"),
+    (npy_bytes(np.zeros((2, 9), dtype=complex)), "application/x-npy", 400, "complex numbers"),
+    (npy_bytes(np.zeros((0, 9))), "application/x-npy", 400, "no rows"),
+    (npy_bytes(np.zeros((1, 9), dtype="S3")), "application/x-npy", 400, "not accepted"),
+    (npy_bytes(np.array([["x"] * 9])).replace(b"x\x00\x00\x00", b"x\x00\x00\xff", 1), "application/x-npy", 400,
+     "not Unicode"),
     (b"x", "image/png", 415, "not supported"),
     (b"x", "", 415, "not supported"),
     (("\n".join([GOOD_ROW] * (payloads.MAX_ROWS + 1))).encode(), "text/csv", 413, "at most"),
@@ -156,3 +168,14 @@ def test_the_sagemaker_program_exposes_the_same_four_functions():
 
     assert (inference.model_fn, inference.input_fn, inference.predict_fn, inference.output_fn) == (
         handler.model_fn, handler.input_fn, handler.predict_fn, handler.output_fn)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(model):
+    record = {name: "[{" * 20 if name in ("contract", "payment_method") else 1 for name in INPUTS}
+    record["internet_service"] = "dsl"
+    assert len(scores(model, json.dumps([record]).encode(), "application/json")) == 1
+
+
+def test_an_npy_array_of_numbers_in_fortran_order_is_read_as_numpy_reads_it():
+    array = np.asfortranarray(np.arange(18.0).reshape(2, 9))
+    assert payloads._npy_array(npy_bytes(array)).tolist() == array.tolist()

@@ -70,14 +70,14 @@ def test_garbage_gets_a_4xx_and_the_connection_stays_usable(server):
 
 @pytest.mark.parametrize(("data", "status"), [
     (b"GARBAGE\r\n\r\n", 400),
-    (b"GET /ping HTTP/1.1\r\nno colon here\r\n\r\n", 400),
-    (b"POST /invocations HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413),
-    (b"POST /invocations HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-    (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
-    (b"GET /invocations HTTP/1.1\r\n\r\n", 405),
-    (b"POST /ping HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405),
-    (b"GET /admin HTTP/1.1\r\n\r\n", 404),
-    (b"GET /ping HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70000 + b"\r\n\r\n", 431),
+    (b"GET /ping HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n", 400),
+    (b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n", 413),
+    (b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400),
+    (b"POST /invocations HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
+    (b"GET /invocations HTTP/1.1\r\nHost: t\r\n\r\n", 405),
+    (b"POST /ping HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405),
+    (b"GET /admin HTTP/1.1\r\nHost: t\r\n\r\n", 404),
+    (b"GET /ping HTTP/1.1\r\nHost: t\r\n" + b"X-Long: " + b"a" * 70000 + b"\r\n\r\n", 431),
 ])
 def test_malformed_http_gets_a_4xx_never_a_5xx(server, data, status):
     answer = raw_exchange(server, data)
@@ -85,8 +85,9 @@ def test_malformed_http_gets_a_4xx_never_a_5xx(server, data, status):
 
 
 def test_pipelined_requests_are_answered_in_order(server):
-    one = b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s" % (len(ROW), ROW)
-    ping = b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+    one = (b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s"
+           % (len(ROW), ROW))
+    ping = b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     answer = raw_exchange(server, one + one + ping)
     assert answer.count(b"HTTP/1.1 200 OK") == 3
     assert answer.rstrip().endswith(b'{"status": "healthy"}')
@@ -95,7 +96,7 @@ def test_pipelined_requests_are_answered_in_order(server):
 def test_expect_100_continue_is_honoured(server):
     parsed = urlparse(server)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
-        sock.sendall(b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nExpect: 100-continue\r\n"
+        sock.sendall(b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nExpect: 100-continue\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(ROW))
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue")
         sock.sendall(ROW)
@@ -156,8 +157,9 @@ def test_requests_that_arrive_together_are_scored_together_and_answered_alone(se
     frame = generate_typed(6, 77)[list(payloads.INPUTS)]
     rows = [",".join("" if str(v) == "nan" else str(v) for v in row).encode() for row in frame.to_numpy(dtype=object)]
     bodies = [*rows[:3], b"not,a,valid,row", *rows[3:]]
-    data = b"".join(b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s"
-                    % (len(body), body) for body in bodies) + b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n"
+    data = b"".join(b"POST /invocations HTTP/1.1\r\nHost: t\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body) for body in bodies)
+    data += b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
     answers = raw_exchange(server, data).split(b"HTTP/1.1 ")[1:]
     assert [a[:3] for a in answers] == [b"200"] * 3 + [b"400"] + [b"200"] * 3 + [b"200"]
     expected = load_model(model_dir).pipeline.predict_proba(frame)[:, 1]
@@ -166,8 +168,8 @@ def test_requests_that_arrive_together_are_scored_together_and_answered_alone(se
 
 
 def test_nothing_after_connection_close_is_read(server):
-    close = b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n"
-    answer = raw_exchange(server, close + b"GET /ping HTTP/1.1\r\n\r\n")
+    close = b"GET /ping HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    answer = raw_exchange(server, close + b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
     assert answer.count(b"HTTP/1.1 200 OK") == 1
 
 

@@ -59,6 +59,20 @@ class HeadersTooLarge(RequestError):
     status, reason = 431, "Request Header Fields Too Large"
 
 
+class URITooLong(RequestError):
+    status, reason = 414, "URI Too Long"
+
+
+class RequestTimeout(RequestError):
+    status, reason = 408, "Request Timeout"
+
+
+class VersionNotSupported(RequestError):
+    """The client spoke an HTTP version other than 1.0 and 1.1 (a client error, with a 5xx code by RFC 9110)."""
+
+    status, reason = 505, "HTTP Version Not Supported"
+
+
 INTERNAL_ERROR = (500, "Internal Server Error")
 
 

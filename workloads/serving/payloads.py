@@ -7,8 +7,13 @@ Accepted (SageMaker conventions):
                          are records or lists in schema order; one record alone is one row.
   application/jsonlines  one record or list per line.
   application/x-npy      a NumPy array (no pickles) of shape (rows, 9) or (9,), schema order; a string array
-                         carries categories.
+                         carries categories. Numbers (bool, int, float) or unicode strings only.
 Answers: application/json ``{"predictions": [p, ...]}`` (churn probabilities) or text/csv (one per line).
+
+Every malformed body is a BadPayload (400) or PayloadTooLarge (413) naming the problem, never a crash: at
+most MAX_ROWS rows, JSON nested at most MAX_JSON_DEPTH levels, CSV fields within the csv module's limit,
+numbers that fit a float, and an NPY header checked against the bytes that follow it before anything is
+allocated (the body itself is bounded by the server before it is read).
 
 Parsing is hand-written for the single-row case, which is most traffic: it costs microseconds where a
 general CSV/JSON-to-DataFrame reader costs a millisecond.
@@ -34,7 +39,12 @@ INPUTS: tuple[str, ...] = tuple(c.name for c in MODEL_INPUT_COLUMNS)
 KNOWN_COLUMNS = frozenset(c.name for c in RAW_COLUMNS)
 NUMERIC = frozenset(NUMERIC_INPUTS)
 MAX_ROWS = 10_000
+MAX_JSON_DEPTH = 16  # a request needs 3 ({"instances": [[...]]}); the rest only costs the parser's stack
+NPY_KINDS = "biufU"  # bool, integers, floats, unicode strings
 _INPUT_LIST = ", ".join(INPUTS)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_BRACKET_STEP = np.zeros(256, dtype=np.int64)
+_BRACKET_STEP[list(b"[{")], _BRACKET_STEP[list(b"]}")] = 1, -1
 
 
 def media_type(header: str | None) -> str:
@@ -67,6 +77,8 @@ def decode_columns(body: bytes, content_type: str) -> Columns:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BadPayload(f"the body is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    if kind != CSV:
+        _check_json_depth(body)
     if kind == CSV:
         return _from_csv(text)
     if kind == JSONLINES:
@@ -108,13 +120,48 @@ def _json(text: str, where: str):
         return json.loads(text)
     except ValueError as error:
         raise BadPayload(f"{where} is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadPayload(f"{where} is JSON nested too deeply; at most {MAX_JSON_DEPTH} levels") from None
+
+
+def _check_json_depth(body: bytes) -> None:
+    """BadPayload when arrays and objects nest deeper than MAX_JSON_DEPTH, checked before parsing.
+
+    Brackets are counted first with strings included (C speed); only if that count is too deep are they
+    counted again outside strings (vectorised, linear), so a bracket inside a string never rejects a body."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    brackets = body.translate(None, _NOT_BRACKETS)
+    if int(np.cumsum(_BRACKET_STEP[np.frombuffer(brackets, dtype=np.uint8)]).max()) <= MAX_JSON_DEPTH:
+        return
+    depth = _depth_outside_strings(np.frombuffer(body, dtype=np.uint8))
+    if depth > MAX_JSON_DEPTH:
+        raise BadPayload(f"the JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH}")
+
+
+def _depth_outside_strings(data: np.ndarray) -> int:
+    """Deepest bracket nesting, not counting brackets inside strings. A quote opens or closes a string
+    unless an odd run of backslashes precedes it."""
+    positions = np.arange(len(data), dtype=np.int32)  # bodies are far below 2 GiB
+    last_plain = np.maximum.accumulate(np.where(data != ord("\\"), positions, np.int32(-1)))
+    quotes = np.flatnonzero(data == ord('"'))
+    before = quotes - 1
+    escapes = np.where(before >= 0, before - last_plain[np.maximum(before, 0)], 0)
+    real_quotes = quotes[escapes % 2 == 0]
+    del positions, last_plain
+    brackets = np.flatnonzero(_BRACKET_STEP[data] != 0)
+    outside = brackets[np.searchsorted(real_quotes, brackets) % 2 == 0]
+    return int(np.cumsum(_BRACKET_STEP[data[outside]]).max()) if len(outside) else 0
 
 
 def _from_csv(text: str) -> Columns:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         raise BadPayload("the CSV body has no rows")
-    rows = list(csv.reader(lines)) if '"' in text else [line.split(",") for line in lines]
+    try:
+        rows = list(csv.reader(lines)) if '"' in text else [line.split(",") for line in lines]
+    except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a stray quote
+        raise BadPayload(f"the CSV body cannot be read: {error}") from None
     first = [field.strip() for field in rows[0]]
     if set(first) <= KNOWN_COLUMNS and any(name in INPUTS for name in first):
         missing = [name for name in INPUTS if name not in first]
@@ -156,13 +203,46 @@ def _from_items(items: list) -> Columns:
 
 
 def _from_npy(body: bytes) -> Columns:
-    try:
-        array = np.load(io.BytesIO(body), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise BadPayload(f"the body is not a NumPy .npy array without pickles: {error}") from None
-    if not isinstance(array, np.ndarray) or array.ndim not in (1, 2) or array.shape[-1] != len(INPUTS):
+    array = _npy_array(body)
+    if array.ndim not in (1, 2) or array.shape[-1] != len(INPUTS):
         raise BadPayload(f"the array must have shape (rows, {len(INPUTS)}) or ({len(INPUTS)},), got {array.shape}")
     return _typed(np.atleast_2d(array).tolist())
+
+
+def _npy_array(body: bytes) -> np.ndarray:
+    """The .npy body as an array viewing the body's bytes: the header is read and checked (shape against the
+    bytes present, dtype against NPY_KINDS) before anything is allocated; pickles are never loaded."""
+    stream = io.BytesIO(body)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"format version {version[0]}.{version[1]} is not supported (1.0 or 2.0)")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
+    except Exception as error:  # any header numpy cannot read is the client's: truncated, not a literal, bad dtype
+        raise BadPayload(f"the body is not a NumPy .npy array: {str(error)[:200]}") from None
+    if dtype.hasobject:
+        raise BadPayload("the .npy array holds Python objects; send an array without pickles (numbers, strings)")
+    if dtype.kind == "c":
+        raise BadPayload("the .npy array holds complex numbers; send real numbers")
+    if dtype.kind not in NPY_KINDS or dtype.itemsize == 0 or dtype.fields is not None:
+        raise BadPayload(f"the .npy array's type {dtype.str} is not accepted; send numbers or unicode strings")
+    if len(shape) not in (1, 2) or shape[-1] != len(INPUTS) or any(size < 0 for size in shape):
+        raise BadPayload(f"the array must have shape (rows, {len(INPUTS)}) or ({len(INPUTS)},), got {shape}")
+    if len(shape) == 2 and shape[0] == 0:
+        raise BadPayload("the array has no rows")
+    if len(shape) == 2 and shape[0] > MAX_ROWS:
+        raise PayloadTooLarge(f"{shape[0]} rows in one request; send at most {MAX_ROWS}")
+    count, offset = math.prod(shape), stream.tell()
+    if count * dtype.itemsize > len(body) - offset:
+        raise BadPayload(f"the .npy header announces {count * dtype.itemsize} bytes of data; "
+                         f"the body holds {len(body) - offset}")
+    array = np.frombuffer(body, dtype=dtype, count=count, offset=offset)
+    if dtype.kind == "U" and count:
+        code_points = array.view(np.dtype(np.uint32).newbyteorder(dtype.byteorder))
+        if int(code_points.max()) > 0x10FFFF:
+            raise BadPayload("the .npy string array holds values that are not Unicode characters")
+    return array.reshape(shape[::-1]).T if fortran_order else array.reshape(shape)
 
 
 def frame(requests: list[Columns]) -> pd.DataFrame:
@@ -177,6 +257,8 @@ def frame(requests: list[Columns]) -> pd.DataFrame:
 
 def _typed(rows: list[list]) -> Columns:
     """Rows of raw values in INPUTS order -> typed columns; errors name the row, column and value."""
+    if not rows:
+        raise BadPayload("no rows in the request")
     if len(rows) > MAX_ROWS:
         raise PayloadTooLarge(f"{len(rows)} rows in one request; send at most {MAX_ROWS}")
     columns = Columns()
@@ -192,13 +274,15 @@ def _number(value, row: int, column: str) -> float:
     if value is None or value == "":
         return math.nan
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadPayload(f"row {row}, {column}: expected a number, got {json.dumps(value)[:40]}")
+        raise BadPayload(f"row {row}, {column}: expected a number, got {_shown(value)}")
     try:
         number = float(value)
     except ValueError:
-        raise BadPayload(f"row {row}, {column}: {str(value)[:40]!r} is not a number") from None
+        raise BadPayload(f"row {row}, {column}: {_shown(value)} is not a number") from None
+    except OverflowError:  # an integer beyond a float's range
+        raise BadPayload(f"row {row}, {column}: {_shown(value)} is out of a number's range") from None
     if not math.isfinite(number):
-        raise BadPayload(f"row {row}, {column}: {str(value)[:40]!r} is not a finite number")
+        raise BadPayload(f"row {row}, {column}: {_shown(value)} is not a finite number")
     return number
 
 
@@ -206,5 +290,18 @@ def _category(value, row: int, column: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise BadPayload(f"row {row}, {column}: expected text, got {json.dumps(value)[:40]}")
+        raise BadPayload(f"row {row}, {column}: expected text, got {_shown(value)}")
     return value
+
+
+def _shown(value) -> str:
+    """A value for an error message: short, and never an error of its own."""
+    if isinstance(value, (list, dict)):
+        return "a JSON array" if isinstance(value, list) else "a JSON object"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return f"a {type(value).__name__}"

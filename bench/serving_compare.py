@@ -107,26 +107,29 @@ def compare_with_ref(model_dir: Path, ref: str, concurrencies: list[int], rounds
                 results["rounds"].append(entry)
             if extras.soak_seconds:
                 for name in names:  # the soak first: the idle probe leaves the baseline's workers short of files
-                    process, port = servers[name]
-                    results.setdefault("soak", {})[name] = soak(process.pid, port, max(concurrencies),
-                                                                extras.soak_seconds, logs[name])
+                    results.setdefault("soak", {})[name] = soak(servers[name], max(concurrencies),
+                                                                extras.soak_seconds, logs[name], ours)
             if extras.idle_connections:
                 for name in names:
                     results.setdefault("idle", {})[name] = idle_probe(servers[name][1], extras.idle_connections)
         finally:
             for process, _ in servers.values():
                 stop(process)
-    results["summary"] = compare_summary(results["rounds"], concurrencies)
-    print_comparison(results["summary"], names, len(results["rounds"]))
+    if results["rounds"]:  # --rounds 0 runs only the soak and the idle probe
+        results["summary"] = compare_summary(results["rounds"], concurrencies)
+        print_comparison(results["summary"], names, len(results["rounds"]))
     print_extras(results, names)
     print(f"results: {write_results('serving-compare', results)}")
     return 0
 
 
-def soak(pid: int, port: int, concurrency: int, seconds: int, log: Path) -> dict:
+def soak(server: tuple[subprocess.Popen, int], concurrency: int, seconds: int, log: Path, ours: list[int]) -> dict:
     """wrk at ``concurrency`` for ``seconds`` with the server's memory sampled every second; its growth is
     reported from the idle server before the load and from the first sample under load (the first second
-    includes one-time allocations: buffers, the first batches' arrays) to the last."""
+    includes one-time allocations: buffers, the first batches' arrays) to the last. Like the rounds, it
+    records the server's CPU time per request and the share of the CPUs other work took meanwhile."""
+    process, port = server
+    pid = process.pid
     wait_for_quiet(timeout=30)
     errors_before = logged_errors(log)
     idle = tree_memory(pid)
@@ -140,8 +143,8 @@ def soak(pid: int, port: int, concurrency: int, seconds: int, log: Path) -> dict
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
-        run = wrk(f"http://{LOOPBACK}:{port}/invocations", ROW.decode(), payloads.CSV, connections=concurrency,
-                  seconds=seconds, max_requests=100_000_000)
+        run = measured_wrk({"soak": (f"http://{LOOPBACK}:{port}/invocations", pid)}, concurrency, seconds, ours,
+                           max_requests=100_000_000)["soak"]
     finally:
         done.set()
         sampler.join()
@@ -221,7 +224,8 @@ def tree_memory(pid: int) -> dict[str, float]:
     return {"pss_mib": pss / 1024, "rss_mib": rss / 1024}
 
 
-def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds: int, servers: list[int]) -> dict:
+def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds: int, servers: list[int],
+                 max_requests: int = 200_000) -> dict:
     """wrk at ``concurrency`` against each target (name -> (url, the server's parent id)), all at once when
     there are several, plus two figures that load on the machine disturbs less than throughput: the CPU
     time each server spent per request, and the share of the machine's CPU time that went to processes
@@ -231,7 +235,8 @@ def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds:
     ours0 = {pid: tree_jiffies(pid) for pid in servers}
     wrk0 = os.times()
     with ThreadPoolExecutor(len(targets)) as pool:
-        running = {name: pool.submit(wrk, url, ROW.decode(), payloads.CSV, connections=concurrency, seconds=seconds)
+        running = {name: pool.submit(wrk, url, ROW.decode(), payloads.CSV, connections=concurrency, seconds=seconds,
+                                     max_requests=max_requests)
                    for name, (url, _) in targets.items()}
         results = {name: future.result() for name, future in running.items()}
     wrk1 = os.times()
@@ -301,8 +306,11 @@ def print_extras(results: dict, names: dict[str, str]) -> None:
     for name, run in results.get("soak", {}).items():
         memory, growth, load = run["memory_mib"], run["pss_growth"], run["wrk"]
         print(f"soak {name} ({names[name]}): {run['seconds']} s at c={run['concurrency']}: "
-              f"{load['requests_per_second']:.0f} req/s, p99 {load['p99_ms']:.2f} ms, non-2xx {load['non_2xx']}, "
-              f"socket errors {load['socket_errors'] or 'none'}, logged errors {run['logged_errors']}; "
+              f"{load['requests_per_second']:.0f} req/s, p99 {load['p99_ms']:.2f} ms, "
+              f"server CPU {load['server_cpu_us_per_request']:.0f} us/req, "
+              f"other work {load['background_cpu_share']:.0%}; "
+              f"non-2xx {load['non_2xx']}, socket errors {load['socket_errors'] or 'none'}, "
+              f"logged errors {run['logged_errors']}; "
               f"PSS MiB idle {memory['idle_before']['pss_mib']:.1f} -> first/last under load "
               f"{memory['first_under_load']['pss_mib']:.1f}/{memory['last_under_load']['pss_mib']:.1f} "
               f"(peak {memory['peak_pss']:.1f}): "

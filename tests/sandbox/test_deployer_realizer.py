@@ -9,42 +9,25 @@ from __future__ import annotations
 
 import json
 
-import boto3
-import pulumi
 import pytest
-from moto import mock_aws
 
-from prodline.sandbox.realizer import Context, RealizingMocks, UpResult
 from prodline.sandbox.realizer.mocks import delete_entry
 from prodline.sandbox.runtimes.build import command_stack, deploy_command, project_environment
-from prodline.sandbox.state import SandboxState
 from tests.helpers import stack_registrations
-
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
-
-
-class LocalClients:
-    def __call__(self, service: str):
-        return boto3.client(service, region_name=REGION)
+from tests.sandbox.realizing import in_process_mocks, realize
 
 
 @pytest.fixture
 def mocks(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ctx = Context(clients=LocalClients(), account=ACCOUNT, region=REGION, stack="dev")
-        yield RealizingMocks(ctx, SandboxState(tmp_path / "state.json"), UpResult())
+    with in_process_mocks(tmp_path, "dev") as realizing:
+        yield realizing
 
 
 def declared(type_token: str, name: str) -> dict:
     """The inputs the dev stack's program gives resource ``name``."""
     (registration,) = [r for r in stack_registrations("dev") if r.type == type_token and r.name == name]
     return dict(registration.inputs)
-
-
-def realize(mocks: RealizingMocks, type_token: str, name: str, inputs: dict) -> tuple[str, dict]:
-    return mocks.new_resource(pulumi.runtime.MockResourceArgs(type_token, name, inputs, custom=True))
 
 
 def test_the_deploy_queue_is_fifo_and_encrypted_as_declared(mocks):

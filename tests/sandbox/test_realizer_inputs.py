@@ -6,38 +6,21 @@ In-process moto: each test realizes single registrations through the realizing m
 
 from __future__ import annotations
 
-import boto3
-import pulumi
 import pytest
-from moto import mock_aws
 
-from prodline.sandbox.realizer import HANDLERS, Context, Handler, RealizingMocks, UnaccountedInput, UpResult
-from prodline.sandbox.state import SandboxState
+from prodline.sandbox.realizer import HANDLERS, Handler, UnaccountedInput
 from tests.helpers import SKLEARN_IMAGE
+from tests.sandbox.realizing import ACCOUNT, REGION, in_process_mocks, realize
 
-REGION = "eu-west-1"
-ACCOUNT = "123456789012"
 MODEL = "aws:sagemaker/model:Model"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/serving"
-
-
-class LocalClients:
-    """boto3 clients for moto's in-process mock (the sandbox's Clients talk to a server instead)."""
-
-    def __call__(self, service: str):
-        return boto3.client(service, region_name=REGION)
 
 
 @pytest.fixture
 def mocks(tmp_path, monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ctx = Context(clients=LocalClients(), account=ACCOUNT, region=REGION, stack="test")
-        yield RealizingMocks(ctx, SandboxState(tmp_path / "state.json"), UpResult())
-
-
-def realize(mocks: RealizingMocks, type_token: str, name: str, inputs: dict) -> tuple[str, dict]:
-    return mocks.new_resource(pulumi.runtime.MockResourceArgs(type_token, name, inputs, custom=True))
+    with in_process_mocks(tmp_path, "test") as realizing:
+        yield realizing
 
 
 def model_inputs(**container) -> dict:

@@ -204,7 +204,7 @@ def _pipeline(r: Resource, ctx: Context) -> list[Priced]:
         cap = _num((args.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"), minutes * 60) / 3600
         low_hours = runs * count * minutes / 60
         high_hours = (runs + extra) * count * max(cap, minutes / 60)
-        found.append(ctx.line(r, f"step {step.get('Name')}: {instance} x {count:g}, {runs:g} runs"
+        found.append(ctx.line(r, f"step {step.get('Name')}: {instance} x {count:g}, {runs:.3g} runs"
                                  f"{f' (+{extra} on drift)' if extra else ''} x {minutes}-{cap * 60:g} min",
                               f"sagemaker.{kind}.{instance}", low_hours, high_hours))
     return found
@@ -242,7 +242,7 @@ def _glue_job(r: Resource, ctx: Context) -> list[Priced]:
     minutes = max(ctx.usage.etl_run_minutes, 1)  # billed per second, one minute at least
     timeout = _num(inputs.get("timeout"), 2880)
     attempts = 1 + _num(inputs.get("maxRetries"), 0)
-    return [ctx.line(r, f"{dpus:g} DPU x {runs:g} runs x {minutes}-{timeout:g} min (x{attempts:g} attempts)",
+    return [ctx.line(r, f"{dpus:g} DPU x {runs:.3g} runs x {minutes}-{timeout:g} min (x{attempts:g} attempts)",
                      "glue.dpu_hour", runs * dpus * minutes / 60, runs * dpus * attempts * timeout / 60)]
 
 

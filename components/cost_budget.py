@@ -60,8 +60,9 @@ class CostBudget(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         args = budget_settings(args)
-        super().__init__(COMPONENT_TYPE, name, {"limitUsd": args["limit_usd"], "region": args["region"],
-                                                "usage": args["usage"].as_inputs()}, opts)
+        # Inputs and outputs both: the offline preview shows a component's inputs, the engine its outputs.
+        declared = {"limitUsd": args["limit_usd"], "region": args["region"], "usage": args["usage"].as_inputs()}
+        super().__init__(COMPONENT_TYPE, name, declared, opts)
 
         def alert(kind: str, percent: float) -> dict:
             return {"notification_type": kind, "comparison_operator": "GREATER_THAN", "threshold": percent,
@@ -74,4 +75,4 @@ class CostBudget(pulumi.ComponentResource):
             notifications=[alert("ACTUAL", ACTUAL_PERCENT), alert("FORECASTED", FORECAST_PERCENT)],
             opts=pulumi.ResourceOptions(parent=self))
         self.budget_name = budget.name
-        self.register_outputs({"budget_name": self.budget_name})
+        self.register_outputs({"budget_name": self.budget_name, **declared})

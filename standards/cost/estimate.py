@@ -353,6 +353,7 @@ FREE: dict[str, str] = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "IAM is free",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": "IAM is free",
     "aws:kms/alias:Alias": "aliases are free; the key's line holds its cost",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": "a setting of its repository",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _S3_SETTINGS,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _S3_SETTINGS,
     "aws:s3/bucketVersioning:BucketVersioning": _S3_SETTINGS,

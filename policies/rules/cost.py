@@ -26,6 +26,7 @@ from policies.rule import (
 from policies.rules import s3, sagemaker
 from policies.rules.props import UNKNOWN, get, items, number
 from standards import environments as envs
+from standards.delivery import BOOTSTRAP_PROJECT
 from standards.cost.estimate import BUDGET_COMPONENT, Resource, estimate_stack
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
@@ -145,7 +146,16 @@ def _alerted(budget: PolicyResource, kind: str, percent: float) -> bool:
     return False
 
 
+def _is_account_bootstrap(stack: StackValidationArgs) -> bool:
+    """The account bootstrap's stack (state bucket, boundary, deploy roles): shared by every stack, so it is
+    paid for under the account, not under a stack's budget."""
+    projects = {r.urn.split("::")[1] for r in stack.resources if r.urn.count("::") >= 3}
+    return projects == {BOOTSTRAP_PROJECT}
+
+
 def _validate_budget(stack: StackValidationArgs, report: ReportViolation) -> None:
+    if _is_account_bootstrap(stack):
+        return
     fix = "declare components.cost_budget.CostBudget (infra/stack.py does; prodline:budgetMonthlyUsd sets the limit)"
     budgets = _budgets(stack)
     if not budgets:

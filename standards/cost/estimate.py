@@ -377,6 +377,7 @@ FREE: dict[str, str] = {
     "aws:sns/topic:Topic": "alert volume stays inside SNS's always-free 1 million publishes and 1,000 e-mails",
     "aws:sns/topicPolicy:TopicPolicy": "a setting of its topic",
     "aws:sns/topicSubscription:TopicSubscription": "alert volume stays inside SNS's always-free tier",
+    "aws:sqs/queuePolicy:QueuePolicy": "a setting of its queue",
     "aws:sqs/queue:Queue": "a few requests an hour, inside SQS's always-free million requests a month",
     "aws:budgets/budget:Budget": "budgets without actions are free (AWS Budgets: $0.00 per budget-day)",
     "aws:costexplorer/costAllocationTag:CostAllocationTag": "activating a cost-allocation tag is free",

@@ -123,3 +123,10 @@ def test_an_estimate_above_the_budget_only_warns_outside_prod():
 def test_more_capacity_pushes_the_prod_estimate_over_its_budget():
     regs = changed_stack(stack_registrations("prod"), "serving-scaling-target", "maxCapacity", 20)
     assert_fails(WITHIN, regs, "prodline-prod", "may cost up to", environment="prod")
+
+
+def test_the_account_bootstrap_needs_no_stack_budget():
+    from prodline.program import run_bootstrap
+
+    assert_passes(BUDGET, run_bootstrap(), environment="prod")
+    assert judge(BUDGET, [r for r in stack_registrations("prod") if r.type != cost.BUDGET], environment="prod")

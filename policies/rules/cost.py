@@ -26,8 +26,8 @@ from policies.rule import (
 from policies.rules import s3, sagemaker
 from policies.rules.props import UNKNOWN, get, items, number
 from standards import environments as envs
-from standards.delivery import BOOTSTRAP_PROJECT
 from standards.cost.estimate import BUDGET_COMPONENT, Resource, estimate_stack
+from standards.delivery import BOOTSTRAP_PROJECT
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 BUDGET = "aws:budgets/budget:Budget"
@@ -194,8 +194,9 @@ def _validate_estimate(stack: StackValidationArgs, report: ReportViolation) -> N
     estimate, declared = estimate_stack(resources)
     limit = _limit(stack) or declared.limit_usd
     if estimate.high > limit:
-        report(message(f"prodline-{environment(stack)}", f"may cost up to ${estimate.high:,.2f} a month (estimate ${estimate.low:,.2f} - "
-                                f"${estimate.high:,.2f}, prodline cost) against a budget of ${limit:,.2f}",
+        report(message(f"prodline-{environment(stack)}",
+                       f"may cost up to ${estimate.high:,.2f} a month (estimate ${estimate.low:,.2f} - "
+                       f"${estimate.high:,.2f}, prodline cost) against a budget of ${limit:,.2f}",
                        "the budget would alert every month, and an alert that always fires is ignored",
                        "lower the capacity or the usage the stack is built for, or raise prodline:budgetMonthlyUsd "
                        "after agreeing the spend with the cost center"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from standards.cost.estimate import Estimate, StackBudget
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, int]
 
 
 def _money(value: float) -> str:
@@ -27,7 +27,7 @@ def as_dict(estimate: Estimate, budget: StackBudget, stack: str) -> dict[str, An
         "prices": {"region": estimate.prices.region, "date": estimate.prices.date, "source": estimate.prices.source},
         "budgetUsd": budget.limit_usd,
         "total": {"low": round(estimate.low, 2), "high": round(estimate.high, 2)},
-        "lines": [{"type": x.type, "name": x.name, "what": x.what, "unit": x.unit,
+        "lines": [{"type": x.type, "name": x.name, "what": x.what, "unit": x.unit, "priceKey": x.price_key,
                    "quantity": {"low": round(x.quantity_low, 4), "high": round(x.quantity_high, 4)},
                    "unitPrice": x.unit_price, "monthly": {"low": round(x.low, 2), "high": round(x.high, 2)}}
                   for x in estimate.lines],
@@ -85,7 +85,13 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def _by_key(data: dict[str, Any]) -> dict[Key, dict[str, Any]]:
-    return {(x["type"], x["name"], x["what"]): x for x in data["lines"]}
+    """Lines by resource and price (the description changes with the quantities; a pipeline may run two
+    steps on one instance type, hence the ordinal)."""
+    found: dict[Key, dict[str, Any]] = {}
+    for x in data["lines"]:
+        ordinal = sum(1 for k in found if k[:3] == (x["type"], x["name"], x["priceKey"]))
+        found[(x["type"], x["name"], x["priceKey"], ordinal)] = x
+    return found
 
 
 def diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +105,7 @@ def diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
         delta = {"low": round(new_m["low"] - old_m["low"], 2), "high": round(new_m["high"] - old_m["high"], 2)}
         if old and new and delta == zero:
             continue
-        changes.append({"type": key[0], "name": key[1], "what": key[2],
+        changes.append({"type": key[0], "name": key[1], "what": (new or old)["what"],
                         "change": "added" if old is None else "removed" if new is None else "changed",
                         "before": old_m, "after": new_m, "difference": delta})
     total = {k: round(head["total"][k] - base["total"][k], 2) for k in ("low", "high")}

@@ -6,6 +6,7 @@ gone or changed, and the totals' difference, as Infracost's pull-request comment
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from standards.cost.estimate import Estimate, StackBudget
@@ -82,6 +83,15 @@ def markdown(data: dict[str, Any]) -> str:
     out.append(f"| **total** | | | | | **{_range(data['total']['low'], data['total']['high'])}** |")
     out += ["", *(f"- {line}" for line in notes(data))]
     return "\n".join(out) + "\n"
+
+
+def one_line(registrations: Sequence[Any]) -> str:
+    """The estimate's total range and the budget, for the demo's facts (no program run, a few ms)."""
+    from standards.cost.estimate import Resource, estimate_stack
+
+    estimate, budget = estimate_stack([Resource(r.type, r.name, r.inputs) for r in registrations])
+    return (f"{_range(estimate.low, estimate.high)} a month estimated ({estimate.prices.region} list prices of "
+            f"{estimate.prices.date}), held to a budget of {_money(budget.limit_usd)}")
 
 
 def _by_key(data: dict[str, Any]) -> dict[Key, dict[str, Any]]:

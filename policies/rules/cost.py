@@ -24,7 +24,7 @@ from policies.rule import (
     message,
 )
 from policies.rules import s3, sagemaker
-from policies.rules.props import UNKNOWN, get, items, number
+from policies.rules.props import UNKNOWN, get, is_list, items, number
 from standards import environments as envs
 from standards.cost.estimate import BUDGET_COMPONENT, Resource, estimate_stack
 from standards.delivery import BOOTSTRAP_PROJECT
@@ -134,14 +134,22 @@ def _budgets(stack: StackValidationArgs) -> list[PolicyResource]:
     return [r for r in stack.resources if r.resource_type == BUDGET]
 
 
+def _reaches_someone(notification: Any) -> bool:
+    """A topic or an address is named, or will be once computed (a topic's ARN is unknown in a new stack's
+    preview): only a known empty list reaches nobody."""
+    for field in ("subscriberSnsTopicArns", "subscriberEmailAddresses"):
+        value = get(notification, field)
+        if value is UNKNOWN or (is_list(value) and len(value) > 0):
+            return True
+    return False
+
+
 def _alerted(budget: PolicyResource, kind: str, percent: float) -> bool:
     """A notification of ``kind`` at or below ``percent`` that reaches a topic or an address."""
     for notification in items(get(budget.props, "notifications")):
         threshold = number(get(notification, "threshold"))
-        reaches = [*items(get(notification, "subscriberSnsTopicArns")),
-                   *items(get(notification, "subscriberEmailAddresses"))]
         if (get(notification, "notificationType") == kind and get(notification, "thresholdType") == "PERCENTAGE"
-                and threshold is not None and threshold <= percent and reaches):
+                and threshold is not None and threshold <= percent and _reaches_someone(notification)):
             return True
     return False
 

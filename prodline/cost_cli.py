@@ -23,27 +23,31 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--compare", metavar="STACK", help="show the difference against another stack's estimate")
     where.add_argument("--against", metavar="PREVIEW_JSON",
                        help="show the difference against a saved `prodline preview --json` (the base branch's)")
+    cost.add_argument("--prices-region", metavar="REGION",
+                      help="estimate with this region's price file instead of the stack's region's (the output "
+                           "then says so on every format); without it a region with no price file is an error")
     cost.add_argument("--region", help="refresh-prices: the region whose price file to write")
     cost.add_argument("--output", help="refresh-prices: where to write it (default: the repository's price file)")
     cost.set_defaults(handler=cmd_cost)
 
 
-def estimate_of(resources: list[Any], stack: str) -> dict[str, Any]:
+def estimate_of(resources: list[Any], stack: str, prices_region: str | None = None) -> dict[str, Any]:
     from prodline import cost_report
     from standards.cost.estimate import Resource, estimate_stack
 
     try:
-        estimate, budget = estimate_stack([Resource(r.type, r.name, r.inputs) for r in resources])
+        estimate, budget = estimate_stack([Resource(r.type, r.name, r.inputs) for r in resources],
+                                          prices_region=prices_region)
     except ValueError as err:
         fail(f"stack {stack}: {err}")
     return cost_report.as_dict(estimate, budget, stack)
 
 
-def _stack_estimate(stack: str, overrides: list[str]) -> dict[str, Any]:
+def _stack_estimate(stack: str, overrides: list[str], prices_region: str | None) -> dict[str, Any]:
     from prodline.program import run_program
 
     with stack_errors(stack):
-        return estimate_of(run_program(stack, overrides), stack)
+        return estimate_of(run_program(stack, overrides), stack, prices_region)
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -54,7 +58,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if not args.stack:
         fail("cost: --stack is required", EXIT_USAGE)
     fmt = "json" if args.json else args.format
-    head = _stack_estimate(args.stack, args.config)
+    head = _stack_estimate(args.stack, args.config, args.prices_region)
     base = None
     if args.compare:
         from prodline.stack_files import StackFileError, check_stack
@@ -63,12 +67,13 @@ def cmd_cost(args: argparse.Namespace) -> int:
             check_stack(args.compare, flag="--compare")
         except StackFileError as err:
             fail(str(err))
-        base = _stack_estimate(args.compare, [])
+        base = _stack_estimate(args.compare, [], args.prices_region)
     elif args.against:
         from prodline.policy_runner import PreviewFileError, load_preview_json
 
         try:
-            base = estimate_of(load_preview_json(args.against), f"{args.stack} ({Path(args.against).name})")
+            base = estimate_of(load_preview_json(args.against), f"{args.stack} ({Path(args.against).name})",
+                               args.prices_region)
         except (OSError, PreviewFileError) as err:
             fail(f"--against: {err}")
     if base is not None:

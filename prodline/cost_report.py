@@ -23,9 +23,10 @@ def _range(low: float, high: float) -> str:
 
 
 def as_dict(estimate: Estimate, budget: StackBudget, stack: str) -> dict[str, Any]:
-    return {
+    data = {
         "stack": stack, "region": estimate.region, "currency": "USD",
-        "prices": {"region": estimate.prices.region, "date": estimate.prices.date, "source": estimate.prices.source},
+        "prices": {"region": estimate.prices.region, "date": estimate.prices.date, "source": estimate.prices.source,
+                   "matchesStackRegion": estimate.prices.region == estimate.region},
         "budgetUsd": budget.limit_usd,
         "total": {"low": round(estimate.low, 2), "high": round(estimate.high, 2)},
         "lines": [{"type": x.type, "name": x.name, "what": x.what, "unit": x.unit, "priceKey": x.price_key,
@@ -35,6 +36,8 @@ def as_dict(estimate: Estimate, budget: StackBudget, stack: str) -> dict[str, An
         "unpriced": [{"type": x.type, "name": x.name, "reason": x.reason} for x in estimate.unpriced],
         "free": [{"type": x.type, "name": x.name, "reason": x.reason} for x in estimate.free],
     }
+    warning = borrowed_prices(data)
+    return data if warning is None else {"warning": warning, **data}
 
 
 def _rows(data: dict[str, Any]) -> list[list[str]]:
@@ -46,11 +49,25 @@ def _rows(data: dict[str, Any]) -> list[list[str]]:
 HEADERS = ["resource", "what", "unit", "quantity", "unit price", "monthly"]
 
 
+def borrowed_prices(data: dict[str, Any]) -> str | None:
+    """The warning an estimate made with another region's prices carries in every format, or None."""
+    if data["prices"]["region"] == data["region"]:
+        return None
+    return (f"PRICED WITH {data['prices']['region']} PRICES, not those of the stack's region {data['region']} "
+            f"(--prices-region {data['prices']['region']})")
+
+
+def title(data: dict[str, Any]) -> str:
+    warning = "" if borrowed_prices(data) is None else f", {data['prices']['region'].upper()} PRICES"
+    return f"prodline cost: stack {data['stack']} in {data['region']} (USD a month{warning})"
+
+
 def notes(data: dict[str, Any]) -> list[str]:
     found = [f"total {_range(data['total']['low'], data['total']['high'])} a month; budget {_money(data['budgetUsd'])}",
-             f"prices: {data['prices']['region']} list prices of {data['prices']['date']}"
-             + ("" if data["prices"]["region"] == data["region"] else
-                f" (no price file for {data['region']}: `prodline cost refresh-prices --region {data['region']}`)")]
+             f"prices: {data['prices']['region']} list prices of {data['prices']['date']}"]
+    warning = borrowed_prices(data)
+    if warning:
+        found.insert(0, warning)
     by_type: dict[str, list[str]] = {}
     for x in data["unpriced"]:
         by_type.setdefault(f"{x['type']}: {x['reason']}", []).append(x["name"])
@@ -64,7 +81,7 @@ def print_table(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"prodline cost: stack {data['stack']} (USD a month)")
+    table = Table(title=title(data))
     for header in HEADERS:
         table.add_column(header, overflow="fold")
     for row in _rows(data):
@@ -77,7 +94,9 @@ def print_table(data: dict[str, Any]) -> None:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    out = [f"### prodline cost: stack `{data['stack']}`", "", "| " + " | ".join(HEADERS) + " |",
+    warning = borrowed_prices(data)
+    out = [f"### {title(data)}", *([] if warning is None else ["", f"**{warning}**"]), "",
+           "| " + " | ".join(HEADERS) + " |",
            "|" + "---|" * len(HEADERS)]
     out += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in _rows(data)]
     out.append(f"| **total** | | | | | **{_range(data['total']['low'], data['total']['high'])}** |")
@@ -119,8 +138,11 @@ def diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
                         "change": "added" if old is None else "removed" if new is None else "changed",
                         "before": old_m, "after": new_m, "difference": delta})
     total = {k: round(head["total"][k] - base["total"][k], 2) for k in ("low", "high")}
+    warnings = sorted({w for w in (base.get("warning"), head.get("warning")) if w})
     return {"base": base["stack"], "head": head["stack"], "lines": changes, "total": total,
-            "baseTotal": base["total"], "headTotal": head["total"]}
+            "baseTotal": base["total"], "headTotal": head["total"],
+            "pricesRegion": {"base": base["prices"]["region"], "head": head["prices"]["region"]},
+            **({"warnings": warnings} if warnings else {})}
 
 
 def _signed(low: float, high: float) -> str:
@@ -130,8 +152,8 @@ def _signed(low: float, high: float) -> str:
 
 
 def diff_markdown(d: dict[str, Any]) -> str:
-    out = [f"### prodline cost: `{d['head']}` against `{d['base']}`", "",
-           "| resource | what | change | before | after | difference |", "|---|---|---|---|---|---|"]
+    out = [f"### prodline cost: `{d['head']}` against `{d['base']}`", *(f"\n**{w}**" for w in d.get("warnings", [])),
+           "", "| resource | what | change | before | after | difference |", "|---|---|---|---|---|---|"]
     for x in d["lines"]:
         out.append(f"| {x['name']} ({x['type'].rsplit(':', 1)[-1]}) | {x['what']} | {x['change']} | "
                    f"{_range(x['before']['low'], x['before']['high'])} | "

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from standards.cost.prices import FALLBACK_REGION, PRICES_DIR
+from standards.cost.prices import PRICES_DIR, TEMPLATE_REGION
 
 PRICING_REGION = "us-east-1"
 """The Price List API answers from us-east-1 (and a few others) for every region."""
@@ -75,14 +75,14 @@ def fetch(client: Any, key: str, region: str) -> float | None:
 
 
 def refresh(region: str, output: Path, client: Any = None, template: Path | None = None) -> dict[str, Any]:
-    """Write ``output`` with every key of the template (the region's file, else the fallback's), refreshed."""
+    """Write ``output`` with every key of the template (the region's file, else the template region's), refreshed."""
     if client is None:
         import boto3
 
         client = boto3.client("pricing", region_name=PRICING_REGION)
     source = template or (PRICES_DIR / f"{region}.json")
     if not source.exists():
-        source = PRICES_DIR / f"{FALLBACK_REGION}.json"
+        source = PRICES_DIR / f"{TEMPLATE_REGION}.json"
     current = json.loads(source.read_text())
     from botocore.exceptions import BotoCoreError, ClientError
 

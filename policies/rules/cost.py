@@ -27,6 +27,7 @@ from policies.rules import s3, sagemaker
 from policies.rules.props import UNKNOWN, get, is_list, items, number
 from standards import environments as envs
 from standards.cost.estimate import BUDGET_COMPONENT, Resource, estimate_stack
+from standards.cost.prices import MissingPriceFile
 from standards.delivery import BOOTSTRAP_PROJECT
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
@@ -199,7 +200,13 @@ def _validate_estimate(stack: StackValidationArgs, report: ReportViolation) -> N
     resources = [Resource(r.resource_type, r.name, r.props) for r in stack.resources]
     if not any(r.type == BUDGET_COMPONENT for r in resources):
         return  # no usage assumptions to estimate with; cost-stack-budget reports the missing budget
-    estimate, declared = estimate_stack(resources)
+    try:
+        estimate, declared = estimate_stack(resources)
+    except MissingPriceFile as err:
+        report(message(f"prodline-{environment(stack)}", f"cannot be estimated: {err}",
+                       "a stack whose estimate cannot be made is held to no budget at all",
+                       "commit the region's price file, written by `prodline cost refresh-prices --region <region>`"))
+        return
     limit = _limit(stack) or declared.limit_usd
     if estimate.high > limit:
         report(message(f"prodline-{environment(stack)}",

@@ -454,14 +454,18 @@ def stack_budget(resources: Iterable[Resource]) -> StackBudget | None:
     return None
 
 
-def estimate_stack(resources: Iterable[Resource], price_dir: Path = PRICES_DIR) -> tuple[Estimate, StackBudget]:
-    """The estimate of a whole stack, with the region and usage its budget component declares.
+def estimate_stack(resources: Iterable[Resource], price_dir: Path = PRICES_DIR,
+                   prices_region: str | None = None) -> tuple[Estimate, StackBudget]:
+    """The estimate of a whole stack, with the region and usage its budget component declares, priced with that
+    region's file unless ``prices_region`` names another (the estimate then carries both regions).
 
-    Raises ValueError when the stack declares no budget component: without it there are no usage assumptions.
+    Raises ValueError when the stack declares no budget component (without it there are no usage assumptions) and
+    prices.MissingPriceFile when the region priced has no price file.
     """
     stack = list(resources)
     budget = stack_budget(stack)
     if budget is None:
         raise ValueError(f"the stack declares no {BUDGET_COMPONENT}: no usage assumptions to estimate with")
     billed = [r for r in stack if r.type.split(":", 1)[0] not in COMPONENT_PACKAGES]
-    return estimate(billed, budget.usage, prices.for_region(budget.region, price_dir), budget.region), budget
+    price_list = prices.for_region(prices_region or budget.region, price_dir)
+    return estimate(billed, budget.usage, price_list, budget.region), budget

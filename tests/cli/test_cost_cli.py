@@ -115,3 +115,27 @@ def test_refresh_prices_fails_when_the_api_gives_nothing(tmp_path):
         with pytest.raises(price_refresh.RefreshError, match="Price List API"):
             price_refresh.refresh("eu-west-1", tmp_path / "out.json", client=client, template=template)
     assert not Path(tmp_path / "out.json").exists()
+
+
+def test_a_stack_region_without_a_price_file_fails_naming_it_the_files_and_the_refresh_command():
+    result = prodline("cost", "--stack", "dev", "--config", "aws:region=eu-central-1")
+    assert result.returncode != 0 and result.stdout == ""
+    assert "no price file for region 'eu-central-1'" in result.stderr
+    assert "available: eu-west-1, us-east-1" in result.stderr
+    assert "prodline cost refresh-prices --region eu-central-1" in result.stderr
+
+
+def test_another_regions_prices_are_said_loudly_in_every_format():
+    own = estimate_of(stack_registrations("dev"), "dev")
+    assert "warning" not in own and own["prices"]["matchesStackRegion"] is True
+    assert cost_report.title(own) == "prodline cost: stack dev in eu-west-1 (USD a month)"
+    borrowed = estimate_of(stack_registrations("dev"), "dev", prices_region="us-east-1")
+    assert (borrowed["region"], borrowed["prices"]["region"]) == ("eu-west-1", "us-east-1")
+    assert borrowed["prices"]["matchesStackRegion"] is False
+    assert borrowed["warning"].startswith("PRICED WITH us-east-1 PRICES, not those of the stack's region eu-west-1")
+    assert cost_report.title(borrowed).endswith("(USD a month, US-EAST-1 PRICES)")
+    assert f"**{borrowed['warning']}**" in cost_report.markdown(borrowed)
+    assert cost_report.notes(borrowed)[0] == borrowed["warning"]
+    change = cost_report.diff(own, borrowed)
+    assert change["pricesRegion"] == {"base": "eu-west-1", "head": "us-east-1"}
+    assert f"**{borrowed['warning']}**" in cost_report.diff_markdown(change)

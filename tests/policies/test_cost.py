@@ -125,6 +125,13 @@ def test_more_capacity_pushes_the_prod_estimate_over_its_budget():
     assert_fails(WITHIN, regs, "prodline-prod", "may cost up to", environment="prod")
 
 
+def test_a_region_without_a_price_file_fails_in_prod():
+    regs = changed_stack(stack_registrations("prod"), "cost", "region", "eu-central-1")
+    violation = assert_fails(WITHIN, regs, "prodline-prod", "no price file for region 'eu-central-1'",
+                             "refresh-prices --region", environment="prod")
+    assert violation.enforcement == "mandatory"
+
+
 def test_the_account_bootstrap_needs_no_stack_budget():
     from prodline.program import run_bootstrap
 

@@ -75,9 +75,13 @@ hadolint: $(STAMP)
 	$(BIN)/shellcheck docker/entrypoint.sh
 
 # The policy pack on the offline preview of a stack (README, "Policy pack"): `make policy STACK=prod`.
-.PHONY: policy policy-config
+.PHONY: policy policy-config cost
 policy: $(STAMP)
 	$(BIN)/prodline policy --stack $(STACK)
+
+# The stack's monthly cost estimate, offline (README "Cost").
+cost: $(STAMP)
+	$(BIN)/prodline cost --stack $(STACK)
 
 # Rewrites policies/config/<env>.json (each rule's level per environment) after a rule or a level changes.
 policy-config: $(STAMP)

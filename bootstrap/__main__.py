@@ -7,6 +7,7 @@ from components.account_bootstrap import AccountBootstrap
 from infra.bootstrap_config import from_pulumi
 from infra.config import ConfigError
 from infra.tags import register_ownership_tags
+from standards.ownership import OWNERSHIP_TAG_KEYS
 
 try:
     config = from_pulumi()
@@ -20,6 +21,7 @@ foundation = AccountBootstrap("account", {
     "github_repository": config.github_repository,
     "environments": list(config.environments),
     "boundary_policy": config.boundary_policy,
+    **({"cost_allocation_tags": list(OWNERSHIP_TAG_KEYS)} if config.activate_cost_allocation_tags else {}),
 })
 pulumi.export("stateBucket", foundation.state_bucket_name)
 pulumi.export("backendUrl", pulumi.Output.concat("s3://", foundation.state_bucket_name))

@@ -6,13 +6,16 @@
 - The permissions boundary (``components/bootstrap_boundary.py``) that every role a deploy creates carries.
 - GitHub's OIDC provider and one deploy role per environment, assumable only from that deployment
   environment of one repository, with the same statements as the stack's deployer (``deployer_policy``).
+- With ``cost_allocation_tags``, the ownership tags activated as cost-allocation tags: every stack's budget
+  filters its spend by them (``components/cost_budget.py``). Activation is account-wide (one status per tag
+  key, shared by every stack), so it lives here rather than in a stack, where two stacks would both own it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -34,6 +37,8 @@ class AccountBootstrapArgs(TypedDict):
     """owner/name: only its GitHub deployment environments may assume the deploy roles."""
     environments: Sequence[str]
     boundary_policy: str
+    cost_allocation_tags: NotRequired[Sequence[str]]
+    """Tag keys to activate as cost-allocation tags (AWS refuses keys its billing data has not seen yet)."""
 
 
 def bootstrap_settings(args: AccountBootstrapArgs) -> AccountBootstrapArgs:
@@ -124,6 +129,9 @@ class AccountBootstrap(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachment(f"{name}-github-{environment}-policy-{index}-attachment",
                                              role=role.name, policy_arn=policy.arn, opts=child)
             self.github_role_arns[environment] = role.arn
+
+        for key in args.get("cost_allocation_tags", ()):
+            aws.costexplorer.CostAllocationTag(f"{name}-cost-tag-{key}", tag_key=key, status="Active", opts=child)
 
         self.state_bucket_name = self.state_bucket.bucket
         self.secrets_provider = names.SECRETS_PROVIDER

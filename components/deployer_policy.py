@@ -274,6 +274,13 @@ def _ssm(s: DeployScope) -> list[Statement]:
                        [s.arn("ssm", f"parameter/{names.parameters_path(s.stack)}*")])]
 
 
+def _budgets(s: DeployScope) -> list[Statement]:
+    """The stack's monthly budget: Budgets authorizes create, update and delete as ModifyBudget, reads as View."""
+    return [_statement("ManageStackBudget", [f"budgets:{a}" for a in (
+        "ListTagsForResource", "ModifyBudget", "TagResource", "UntagResource", "ViewBudget")],
+        [s.arn("budgets", f"budget/{s.prefix}-*", regional=False)])]
+
+
 def _kubernetes(s: DeployScope) -> list[Statement]:
     """Kubernetes objects are authorized by the cluster (its access entries), not IAM; IAM only finds the cluster."""
     if not s.eks_cluster:
@@ -284,7 +291,7 @@ def _kubernetes(s: DeployScope) -> list[Statement]:
 SERVICES = {
     "s3": _s3, "kms": _kms, "iam": _iam, "glue": _glue, "sagemaker": _sagemaker, "cloudwatch": _cloudwatch,
     "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs, "codebuild": _codebuild, "ssm": _ssm,
-    "kubernetes": _kubernetes,
+    "budgets": _budgets, "kubernetes": _kubernetes,
 }
 """Pulumi module of a resource type (``aws:<module>/...``, or the ``kubernetes`` package) -> its statements."""
 

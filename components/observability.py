@@ -19,6 +19,8 @@ SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 DRIFT_NAMESPACE = "prodline/Monitoring"
 DRIFT_METRIC = "DriftScore"
 GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
+PUBLISHERS = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazonaws.com")
+"""Services that publish to the alert topic (alarms, rules, the stack's budget), each only for this account."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Observability(pulumi.ComponentResource):
             deletion_window_in_days=30, policy=docs.document([
                 docs.key_admin_statement(args["account_id"]),
                 {"Sid": "AlarmsAndEventsPublishEncrypted", "Effect": "Allow",
-                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                 "Principal": {"Service": list(PUBLISHERS)},
                  "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*"},
             ]), opts=child)
         self.topic = aws.sns.Topic(f"{name}-alerts", name=f"{args['prefix']}-alerts",
@@ -95,7 +97,7 @@ class Observability(pulumi.ComponentResource):
         aws.sns.TopicPolicy(f"{name}-alerts-policy", arn=self.topic.arn, policy=docs.document([{
             "Sid": "AlarmsAndRulesOfThisAccountPublish",
             "Effect": "Allow",
-            "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+            "Principal": {"Service": list(PUBLISHERS)},
             "Action": "sns:Publish",
             "Resource": self.topic.arn,
             "Condition": {"StringEquals": {"aws:SourceAccount": args["account_id"]}},

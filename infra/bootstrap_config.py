@@ -22,7 +22,7 @@ from standards.ownership import ownership_tags
 
 NAMESPACE = names.BOOTSTRAP_PROJECT
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "bootstrap"
-KEYS = ("githubRepository", "environments", "owner", "costCenter", "boundaryPolicyName")
+KEYS = ("githubRepository", "environments", "owner", "costCenter", "boundaryPolicyName", "activateCostAllocationTags")
 # The placeholder the example stack file ships with: a real deploy must name the real repository.
 PLACEHOLDER_OWNER = "example-org/"
 # The bootstrap guards every stack's deploys, prod's included, so prod's rules judge it and its tags say so.
@@ -41,6 +41,8 @@ class BootstrapConfig:
     owner: str
     cost_center: str
     boundary_policy: str
+    activate_cost_allocation_tags: bool = False
+    """Activate the ownership tags as cost-allocation tags (the stacks' budgets filter on them)."""
 
     def tags(self) -> dict[str, str]:
         return ownership_tags(owner=self.owner, cost_center=self.cost_center, environment=ENVIRONMENT,
@@ -72,6 +74,10 @@ def parse_bootstrap_config(raw: Mapping[str, Any]) -> BootstrapConfig:
             complain(key, "1-256 characters of letters, digits, spaces and + - = . _ : / @")
     if not _POLICY_NAME.fullmatch(str(values["boundaryPolicyName"] or "")):
         complain("boundaryPolicyName", "an IAM policy name")
+    activate = str(values["activateCostAllocationTags"] if values["activateCostAllocationTags"] is not None
+                   else "false").lower()
+    if activate not in ("true", "false"):
+        complain("activateCostAllocationTags", "true or false")
     region = str(raw.get("aws:region") or "")
     if not _REGION.fullmatch(region):
         problems.append(f"aws:region: {region!r} is not allowed; expected an AWS region like eu-west-1")
@@ -79,7 +85,8 @@ def parse_bootstrap_config(raw: Mapping[str, Any]) -> BootstrapConfig:
         raise ConfigError(problems)
     return BootstrapConfig(region=region, github_repository=repository, environments=environments,
                            owner=str(values["owner"]), cost_center=str(values["costCenter"]),
-                           boundary_policy=str(values["boundaryPolicyName"]))
+                           boundary_policy=str(values["boundaryPolicyName"]),
+                           activate_cost_allocation_tags=activate == "true")
 
 
 def _environments(value: Any) -> tuple[str, ...] | None:

@@ -26,6 +26,7 @@ from infra.config_parsers import Invalid
 from infra.config_schema import allowed_in, at_least, at_most, setting
 from standards import delivery
 from standards import environments as envs
+from standards.cost.usage import Usage
 from standards.ownership import ownership_tags
 
 NAMESPACE = "prodline"
@@ -258,6 +259,51 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class CostSettings:
+    """The budget a stack is held to and the usage its estimate assumes (``prodline cost``, README "Cost")."""
+
+    budget_usd: int = setting(
+        "budgetMonthlyUsd", p.integer(1),
+        "Monthly AWS Budget of the stack, in USD: alerts at 80% actual and 100% forecast; prod's estimate must fit.",
+        default=300)
+    requests_per_day: int = setting(
+        "usageRequestsPerDay", p.integer(0), "Expected endpoint requests per day (serverless compute, estimates).",
+        default=1000)
+    request_ms: int = setting(
+        "usageRequestMs", p.integer(1, 60000), "Expected milliseconds of model time per request (serverless).",
+        default=100)
+    data_gb_per_day: float = setting(
+        "usageDataGbPerDay", p.decimal(0.0, 100000.0),
+        "Expected GB landing in the raw zone per day (storage, streams).",
+        default="0.1")
+    log_gb_per_day: float = setting(
+        "usageLogGbPerDay", p.decimal(0.0, 100000.0),
+        "Expected GB of CloudWatch logs per day, all log groups together.",
+        default="0.05")
+    api_requests_per_day: int = setting(
+        "usageApiRequestsPerDay", p.integer(0), "Expected S3 (and KMS) API requests per day by the workloads.",
+        default=5000)
+    etl_run_minutes: int = setting(
+        "usageEtlRunMinutes", p.integer(1, 2880),
+        "Expected minutes of one Glue job run (the timeout is the high bound).",
+        default=10)
+    training_run_minutes: int = setting(
+        "usageTrainingRunMinutes", p.integer(1, 10080),
+        "Expected minutes of one training or processing step (its MaxRuntimeInSeconds is the high bound).", default=30)
+    retrainings_per_month: int = setting(
+        "usageRetrainingsPerMonth", p.integer(0, 1000),
+        "Extra pipeline runs (and deploys) a month started by drift, on top of the schedule; high bound only.",
+        default=2)
+
+    def usage(self) -> Usage:
+        return Usage(requests_per_day=self.requests_per_day, request_ms=self.request_ms,
+                     data_gb_per_day=self.data_gb_per_day, log_gb_per_day=self.log_gb_per_day,
+                     api_requests_per_day=self.api_requests_per_day, etl_run_minutes=self.etl_run_minutes,
+                     training_run_minutes=self.training_run_minutes,
+                     retrainings_per_month=self.retrainings_per_month)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -270,6 +316,7 @@ class StackConfig:
     kubernetes: KubernetesSettings
     alarms: AlarmSettings
     delivery: DeliverySettings
+    cost: CostSettings
 
     @property
     def is_prod(self) -> bool:

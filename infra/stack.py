@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.cost_budget import CostBudget
 from components.data_lake import DataLake, TableColumn, TableSpec
 from components.eks_access import ClusterAccess, existing_eks_cluster, oidc_provider_arn
 from components.etl_job import EtlJob
@@ -168,6 +169,14 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
         "drift_threshold": config.alarms.drift_threshold,
         "invocations_floor": config.alarms.invocations_floor,
         "glue_job_names": glue_jobs,
+    })
+    CostBudget("cost", {
+        "budget_name": f"{prefix}-monthly",
+        "limit_usd": config.cost.budget_usd,
+        "ownership_tags": config.ownership.tags(),
+        "topic_arn": observability.topic_arn,
+        "region": config.region,
+        "usage": config.cost.usage(),
     })
     registry = ModelRegistry("registry", {
         "group_name": group_name,

@@ -47,6 +47,8 @@ PROD_ONLY = levels(DISABLED, ADVISORY, MANDATORY)
 COST_CAP = levels(MANDATORY, MANDATORY, ADVISORY)
 """Caps that save money where nobody is served, and only warn in prod, where capacity is availability."""
 DEV_ONLY = levels(MANDATORY, ADVISORY, DISABLED)
+HELD_IN_PROD = levels(ADVISORY, ADVISORY, MANDATORY)
+"""A limit prod is held to and the other environments are told about (the estimate against the budget)."""
 
 ENVIRONMENT_SCHEMA = PolicyConfigSchema(properties={"environment": {
     "type": "string",

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from prodline import bootstrap_cli, delivery_cli, policy_cli, sandbox_cli
+from prodline import bootstrap_cli, cost_cli, delivery_cli, policy_cli, sandbox_cli
 from prodline.stack_args import EXIT_OK, add_stack_args, check_stacks, fail, run_stack
 
 
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_cli.add_parsers(commands)
     delivery_cli.add_parsers(commands)
     bootstrap_cli.add_parser(commands)
+    cost_cli.add_parser(commands)
     return parser
 
 

@@ -260,3 +260,10 @@ def test_no_workflow_uses_long_lived_aws_keys():
         text = path.read_text()
         assert "aws-access-key-id" not in text and "AWS_SECRET_ACCESS_KEY" not in text, \
             f"{path.name}: AWS credentials come from OIDC (role-to-assume), never from stored keys"
+
+
+def test_ci_posts_each_stacks_cost_estimate_as_its_job_summary():
+    policy = _load(WORKFLOW_DIR / "ci.yml")["jobs"]["policy"]
+    assert policy["strategy"]["matrix"]["stack"] == list(STACKS)
+    runs = [step.get("run", "") for step in policy["steps"]]
+    assert any('prodline cost --stack "$STACK" --format markdown >> "$GITHUB_STEP_SUMMARY"' in run for run in runs)

@@ -13,12 +13,27 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import ADVISORY_IN_DEV, COST_CAP, DEV_ONLY, ResourceRule, StackRule, environment, message
+from policies.rule import (
+    ADVISORY_IN_DEV,
+    COST_CAP,
+    DEV_ONLY,
+    HELD_IN_PROD,
+    ResourceRule,
+    StackRule,
+    environment,
+    message,
+)
 from policies.rules import s3, sagemaker
-from policies.rules.props import UNKNOWN, get, items, number
+from policies.rules.props import UNKNOWN, get, is_list, items, number
 from standards import environments as envs
+from standards.cost.estimate import BUDGET_COMPONENT, Resource, estimate_stack
+from standards.cost.prices import MissingPriceFile
+from standards.delivery import BOOTSTRAP_PROJECT
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+BUDGET = "aws:budgets/budget:Budget"
+BUDGET_ALERTS = (("ACTUAL", 80.0), ("FORECASTED", 100.0))
+"""The alerts every budget needs: spend past 80% of the limit, and a forecast past the limit."""
 # GPU and ML-accelerator families: ml.g4dn, ml.p4d, ml.inf2, ml.trn1, ml.dl1 ...
 _ACCELERATED = re.compile(r"ml\.(g|p|inf|trn|dl)\d+[a-z]*\..+")
 
@@ -116,4 +131,98 @@ cost_s3_lifecycle = StackRule(
     enforcement=ADVISORY_IN_DEV,
 )
 
-RULES = (cost_endpoint_capacity_capped, cost_no_accelerated_instances_in_dev, cost_s3_lifecycle)
+def _budgets(stack: StackValidationArgs) -> list[PolicyResource]:
+    return [r for r in stack.resources if r.resource_type == BUDGET]
+
+
+def _reaches_someone(notification: Any) -> bool:
+    """A topic or an address is named, or will be once computed (a topic's ARN is unknown in a new stack's
+    preview): only a known empty list reaches nobody."""
+    for field in ("subscriberSnsTopicArns", "subscriberEmailAddresses"):
+        value = get(notification, field)
+        if value is UNKNOWN or (is_list(value) and len(value) > 0):
+            return True
+    return False
+
+
+def _alerted(budget: PolicyResource, kind: str, percent: float) -> bool:
+    """A notification of ``kind`` at or below ``percent`` that reaches a topic or an address."""
+    for notification in items(get(budget.props, "notifications")):
+        threshold = number(get(notification, "threshold"))
+        if (get(notification, "notificationType") == kind and get(notification, "thresholdType") == "PERCENTAGE"
+                and threshold is not None and threshold <= percent and _reaches_someone(notification)):
+            return True
+    return False
+
+
+def _is_account_bootstrap(stack: StackValidationArgs) -> bool:
+    """The account bootstrap's stack (state bucket, boundary, deploy roles): shared by every stack, so it is
+    paid for under the account, not under a stack's budget."""
+    projects = {r.urn.split("::")[1] for r in stack.resources if r.urn.count("::") >= 3}
+    return projects == {BOOTSTRAP_PROJECT}
+
+
+def _validate_budget(stack: StackValidationArgs, report: ReportViolation) -> None:
+    if _is_account_bootstrap(stack):
+        return
+    fix = "declare components.cost_budget.CostBudget (infra/stack.py does; prodline:budgetMonthlyUsd sets the limit)"
+    budgets = _budgets(stack)
+    if not budgets:
+        report(message(f"prodline-{environment(stack)}", "declares no AWS Budget",
+                       "nobody hears of an idle endpoint or a runaway training fleet until the invoice", fix))
+        return
+    for budget in budgets:
+        for kind, percent in BUDGET_ALERTS:
+            if not _alerted(budget, kind, percent):
+                report(message(budget.name, f"has no {kind} notification at {percent:g}% or less to a topic or an "
+                                            "address", "a budget nobody is told about protects nothing", fix),
+                       budget.urn)
+
+
+cost_stack_budget = StackRule(
+    "cost-stack-budget",
+    "Requires every stack to declare an AWS Budget that notifies at 80% of actual and 100% of forecast spend.",
+    _validate_budget,
+)
+
+
+def _limit(stack: StackValidationArgs) -> float | None:
+    for budget in _budgets(stack):
+        limit = get(budget.props, "limitAmount")
+        try:
+            return float(limit)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _validate_estimate(stack: StackValidationArgs, report: ReportViolation) -> None:
+    resources = [Resource(r.resource_type, r.name, r.props) for r in stack.resources]
+    if not any(r.type == BUDGET_COMPONENT for r in resources):
+        return  # no usage assumptions to estimate with; cost-stack-budget reports the missing budget
+    try:
+        estimate, declared = estimate_stack(resources)
+    except MissingPriceFile as err:
+        report(message(f"prodline-{environment(stack)}", f"cannot be estimated: {err}",
+                       "a stack whose estimate cannot be made is held to no budget at all",
+                       "commit the region's price file, written by `prodline cost refresh-prices --region <region>`"))
+        return
+    limit = _limit(stack) or declared.limit_usd
+    if estimate.high > limit:
+        report(message(f"prodline-{environment(stack)}",
+                       f"may cost up to ${estimate.high:,.2f} a month (estimate ${estimate.low:,.2f} - "
+                       f"${estimate.high:,.2f}, prodline cost) against a budget of ${limit:,.2f}",
+                       "the budget would alert every month, and an alert that always fires is ignored",
+                       "lower the capacity or the usage the stack is built for, or raise prodline:budgetMonthlyUsd "
+                       "after agreeing the spend with the cost center"))
+
+
+cost_estimate_within_budget = StackRule(
+    "cost-estimate-within-budget",
+    "Requires the upper bound of the stack's monthly cost estimate to fit in its budget.",
+    _validate_estimate,
+    enforcement=HELD_IN_PROD,
+)
+
+RULES = (cost_endpoint_capacity_capped, cost_no_accelerated_instances_in_dev, cost_s3_lifecycle, cost_stack_budget,
+         cost_estimate_within_budget)

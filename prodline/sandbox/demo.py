@@ -95,6 +95,7 @@ class Demo(delivery.DeliverySteps):
         finally:
             if self._later is not None:
                 self._later.thread.join()  # its stacks are taken down with dev's
+            self._cost()
             self.state.deliveries = self.log.rows()
             if self.state.deliveries:
                 self.state.facts["deployments"] = delivery.tally(self.state.deliveries)
@@ -314,6 +315,21 @@ class Demo(delivery.DeliverySteps):
                 f"{failed} failed")
 
     # --- output --------------------------------------------------------------------------------------------
+
+    def _cost(self) -> None:
+        """The stack's monthly estimate as last deployed (the endpoint included), from the registrations the
+        sandbox's latest ``up`` of it recorded: no extra program run."""
+        from prodline.cost_report import one_line
+        from prodline.sandbox.realizer.commands import LAST_REGISTRATIONS
+        from standards.cost.prices import MissingPriceFile
+
+        registrations = LAST_REGISTRATIONS.get(self.stack)
+        if registrations:
+            try:
+                fact = one_line(registrations)
+            except MissingPriceFile as err:  # a fact, not a failed demo: the region's prices are not shipped
+                fact = f"not estimated: {err}"
+            self.state.facts[f"monthly cost of {self.stack} (prodline cost)"] = fact
 
     def _write_report(self) -> Path | None:
         if not self.sandbox:

@@ -18,6 +18,7 @@ from infra.config import ConfigError
 from policies.rules import s3
 from prodline.program import BOOTSTRAP_DIR, Registration, run_bootstrap
 from standards import delivery
+from standards.ownership import OWNERSHIP_TAG_KEYS
 from tests.helpers import as_list, named, of_type, stack_registrations, statements
 from tests.policies.cases import changed_stack, judge, without
 
@@ -256,3 +257,16 @@ def test_prodline_bootstrap_exits_2_on_bad_config():
     result = prodline("bootstrap", "-c", "githubRepository=nope")
     assert result.returncode == 2
     assert "githubRepository" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_ownership_tags_are_activated_for_cost_allocation_when_asked():
+    assert of_type(bootstrap(), "aws:costexplorer/costAllocationTag:CostAllocationTag") == []
+    tags = of_type(bootstrap("activateCostAllocationTags=true"),
+                   "aws:costexplorer/costAllocationTag:CostAllocationTag")
+    assert sorted(t.inputs["tagKey"] for t in tags) == sorted(OWNERSHIP_TAG_KEYS)
+    assert {t.inputs["status"] for t in tags} == {"Active"}
+
+
+def test_activate_cost_allocation_tags_is_a_boolean():
+    with pytest.raises(ConfigError, match="activateCostAllocationTags"):
+        bootstrap_config.parse_bootstrap_config(raw(activateCostAllocationTags="yes"))

@@ -73,6 +73,11 @@ def region_of(stack: str, overrides: Iterable[str] = ()) -> str:
     return str(stack_files.load(stack, overrides).get("aws:region", "us-east-1"))
 
 
+LAST_REGISTRATIONS: dict[str, list] = {}
+"""Per stack, what the latest ``up`` in this process declared: the demo estimates the stack as last deployed
+from it, without running the program again."""
+
+
 def up(stack: str, overrides: Iterable[str] = (),
        on_endpoint_update: Callable[[str, dict, dict], None] | None = None) -> tuple[emu.Emulator, UpResult]:
     """Realize the stack into the shared emulator (starting the embedded one if needed)."""
@@ -88,7 +93,8 @@ def up(stack: str, overrides: Iterable[str] = (),
     with emulator_environment(emulator.environment(region)):
         _event_loop().set_exception_handler(_QUIET)
         try:
-            run_program(stack, overrides, mocks=mocks, offline_lookups=False)
+            result.registrations = run_program(stack, overrides, mocks=mocks, offline_lookups=False)
+            LAST_REGISTRATIONS[stack] = result.registrations
         except BaseException as err:
             _QUIET.raised.append(err)
             raise

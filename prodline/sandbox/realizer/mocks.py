@@ -30,6 +30,8 @@ class UpResult:
     replaced: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     declared_only: list[str] = field(default_factory=list)
+    registrations: list = field(default_factory=list, repr=False)
+    """Everything the program declared in this run (what `prodline cost` estimates), realized or not."""
 
 
 class RealizingMocks(pulumi.runtime.Mocks):

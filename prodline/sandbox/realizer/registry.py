@@ -75,6 +75,8 @@ HANDLERS: dict[str, Handler] = {
 DECLARED_ONLY: dict[str, str] = {
     "kubernetes:": "no Kubernetes cluster in the sandbox; `prodline preview --k8s-yaml` renders these objects",
     "pulumi:providers:": "a provider is configuration, not a cloud resource",
+    "aws:budgets/budget:Budget": "an account-level budget; moto would hold it but never tracks spend or alerts, so "
+                                 "`prodline cost` and the policy pack check it instead",
 }
 
 UNMAPPED = "the sandbox has no mapping for this type yet (add one to prodline/sandbox/realizer/registry.py)"

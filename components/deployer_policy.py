@@ -301,8 +301,8 @@ def _kubernetes(s: DeployScope) -> list[Statement]:
 
 SERVICES = {
     "s3": _s3, "kms": _kms, "iam": _iam, "glue": _glue, "sagemaker": _sagemaker, "cloudwatch": _cloudwatch,
-    "kinesis": _kinesis, "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs, "codebuild": _codebuild, "ssm": _ssm,
-    "kubernetes": _kubernetes,
+    "kinesis": _kinesis, "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs,
+    "codebuild": _codebuild, "ssm": _ssm, "kubernetes": _kubernetes,
 }
 """Pulumi module of a resource type (``aws:<module>/...``, or the ``kubernetes`` package) -> its statements."""
 

@@ -121,7 +121,8 @@ class StreamingIngestion(pulumi.ComponentResource):
                                               log_group_name=self.log_group.name, opts=child)
 
         self.role = aws.iam.Role(
-            f"{name}-delivery-role", assume_role_policy=docs.service_trust("firehose.amazonaws.com", args["account_id"]),
+            f"{name}-delivery-role",
+            assume_role_policy=docs.service_trust("firehose.amazonaws.com", args["account_id"]),
             description=f"Firehose {args['delivery_name']}: read its stream, write the raw zone's stream prefix",
             opts=child)
         policy = aws.iam.RolePolicy(
@@ -151,8 +152,9 @@ class StreamingIngestion(pulumi.ComponentResource):
         topic = args["alert_topic_arn"]
 
         def alarm(suffix: str, **kwargs) -> aws.cloudwatch.MetricAlarm:
-            return aws.cloudwatch.MetricAlarm(f"{name}-{suffix}", name=f"{args['delivery_name']}-{suffix}", alarm_actions=[topic], ok_actions=[topic],
-                                              period=300, evaluation_periods=1, opts=child, **kwargs)
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}", name=f"{args['delivery_name']}-{suffix}", alarm_actions=[topic],
+                ok_actions=[topic], period=300, evaluation_periods=1, opts=child, **kwargs)
 
         bound = args["freshness_seconds"]
         stream_dims = {"StreamName": args["stream_name"]}

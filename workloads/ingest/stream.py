@@ -83,14 +83,15 @@ class SendReport:
                 "failed_by_code": self.failures_by_code(), "calls": self.calls}
 
 
-def kinesis_client(retry_mode: str = "standard", max_attempts: int = 5):
+def kinesis_client(retry_mode: str = "standard", max_attempts: int = 5, **client_args):
     """A Kinesis client whose calls botocore retries on throttling and 5xx (honours ``AWS_ENDPOINT_URL``)."""
     import boto3
     from botocore.config import Config
 
     if retry_mode not in RETRY_MODES:
         raise ValueError(f"retry_mode must be one of {', '.join(RETRY_MODES)}, got {retry_mode!r}")
-    return boto3.client("kinesis", config=Config(retries={"mode": retry_mode, "max_attempts": max_attempts}))
+    return boto3.client("kinesis", config=Config(retries={"mode": retry_mode, "max_attempts": max_attempts}),
+                        **client_args)
 
 
 def events(raw: pa.Table, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -119,6 +120,17 @@ def _typed(text: str | None, dtype: str) -> Any:
 def encode(event: dict[str, Any]) -> Record:
     """The event as compact JSON, no newline (the delivery stream appends one), keyed by its record id."""
     return Record(json.dumps(event, separators=(",", ":"), default=str).encode(), str(event[RECORD_ID]))
+
+
+def undeliverable(count: int) -> list[Record]:
+    """Records Firehose cannot partition: alternately not JSON, and JSON without ``event_time`` (for demos)."""
+    found = []
+    for i in range(count):
+        record_id = str(uuid.uuid4())
+        data = (b"not json: " + record_id.encode() if i % 2 == 0 else
+                json.dumps({RECORD_ID: record_id, VERSION: SCHEMA_VERSION}).encode())
+        found.append(Record(data, record_id))
+    return found
 
 
 def batches(records: Iterable[Record]) -> Iterator[list[Record]]:

@@ -117,3 +117,11 @@ def test_objects_are_split_at_the_buffer_size():
 def test_queries_the_sandbox_cannot_evaluate_are_refused(query):
     with pytest.raises(ValueError, match="MetadataExtractionQuery"):
         firehose.parse_query(query)
+
+
+def test_a_checkpoint_of_an_earlier_delivery_stream_of_the_same_name_is_not_used(realized, tmp_path):
+    checkpoint = tmp_path / "checkpoint.json"
+    checkpoint.write_text(json.dumps({"delivery_stream_created": "another day",
+                                      "positions": {"shardId-000000000000": "9" * 50}}))
+    produce(8)
+    assert firehose.deliver(realized, DELIVERY, checkpoint).delivered == 8

@@ -4,7 +4,8 @@ moto stores a delivery stream whose source is a Kinesis stream but never moves a
 does what Firehose does, reading the definition back with ``DescribeDeliveryStream``:
 
 - reads the source stream's shards from the last checkpoint (kept beside the sandbox, as Firehose keeps its
-  own), so records are delivered once per pass and a later pass picks up only what came after;
+  own, and only for the delivery stream that wrote it: a re-created one starts from the stream's oldest
+  record), so records are delivered once per pass and a later pass picks up only what came after;
 - applies the declared processors: ``MetadataExtraction`` (a JQ query of the form ``{key: .field}`` or
   ``{key: .field[a:b]}``; any other query is refused, naming it) and ``AppendDelimiterToRecord``;
 - evaluates the prefix's ``!{partitionKeyFromQuery:key}`` and ``!{timestamp:pattern}`` expressions and the error
@@ -47,6 +48,8 @@ class DeliveryConfig:
 
     name: str
     version: str
+    created: str
+    """When the delivery stream was created: a checkpoint of an earlier one with the same name does not apply."""
     stream_name: str
     bucket: str
     prefix: str
@@ -89,7 +92,7 @@ def read_config(firehose, name: str) -> DeliveryConfig:
     logging = destination.get("CloudWatchLoggingOptions", {})
     kms = destination.get("EncryptionConfiguration", {}).get("KMSEncryptionConfig", {}).get("AWSKMSKeyARN")
     return DeliveryConfig(
-        name=name, version=str(description.get("VersionId", "1")),
+        name=name, version=str(description.get("VersionId", "1")), created=str(description.get("CreateTimestamp")),
         stream_name=source["KinesisStreamARN"].rsplit("/", 1)[1],
         bucket=destination["BucketARN"].rsplit(":", 1)[1], prefix=destination.get("Prefix", ""),
         error_prefix=destination.get("ErrorOutputPrefix", ""),
@@ -115,7 +118,8 @@ def deliver(clients, name: str, checkpoint: Path, now: Callable[[], datetime] = 
             ) -> DeliveryReport:
     """One delivery pass: every record on the source stream since the checkpoint, into S3; then the checkpoint."""
     config = read_config(clients("firehose"), name)
-    positions = json.loads(checkpoint.read_text()) if checkpoint.is_file() else {}
+    saved = json.loads(checkpoint.read_text()) if checkpoint.is_file() else {}
+    positions = saved.get("positions", {}) if saved.get("delivery_stream_created") == config.created else {}
     records, positions, oldest = _read_stream(clients("kinesis"), config.stream_name, positions)
     report = DeliveryReport(read=len(records))
     buffers: dict[str, list[bytes]] = {}
@@ -140,7 +144,7 @@ def deliver(clients, name: str, checkpoint: Path, now: Callable[[], datetime] = 
         _log_failures(clients("logs"), config, failures)
     _publish_metrics(clients("cloudwatch"), config, report, oldest, arrived)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.write_text(json.dumps(positions))
+    checkpoint.write_text(json.dumps({"delivery_stream_created": config.created, "positions": positions}))
     return report
 
 

@@ -105,7 +105,7 @@ def streaming_panel(counts: Mapping[str, int]) -> str:
 
 
 def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str],
-           deliveries: Sequence[Sequence[str]] = (), streaming: Mapping[str, int] | None = None) -> str:
+           deliveries: Sequence[Sequence[str]] = (), *, streaming: Mapping[str, int] | None = None) -> str:
     """The report; ``deliveries`` are rows of DELIVERY_COLUMNS (one per deploy outcome, in order), ``streaming``
     the streamed records' counts per stage (``streaming_panel``)."""
     deliveries_html = ""

@@ -176,7 +176,7 @@ def _partition(config: DeliveryConfig, data: bytes) -> tuple[str | None, str | N
         return None, f"record of {len(data)} bytes is over Firehose's {MAX_RECORD_BYTES}"
     if config.partition_query is None:
         return None, None
-    key, name, start, end = config.partition_query
+    _, name, start, end = config.partition_query
     try:
         event = json.loads(data)
     except ValueError:

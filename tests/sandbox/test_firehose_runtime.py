@@ -7,7 +7,6 @@ import gzip
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -17,16 +16,12 @@ from prodline.sandbox.realizer.registry import HANDLERS
 from prodline.sandbox.runtimes import firehose
 from tests.components.test_streaming_ingestion import ingestion_args
 from tests.helpers import component_registrations, fake_lake_refs
+from tests.sandbox.test_events_and_alarms import _Clients
 from workloads.ingest.generator import generate_raw
 from workloads.ingest.stream import encode, events, kinesis_client, put_records
 
 EVENT_DAY = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
 DELIVERY = "prodline-test-churn-delivery"
-
-
-class _Clients:
-    def __call__(self, service):
-        return boto3.client(service, region_name="eu-west-1")
 
 
 @pytest.fixture

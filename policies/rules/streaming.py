@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pulumi_policy import ReportViolation, ResourceValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
-from policies.rule import ResourceRule, message
+from policies.rule import ResourceRule, StackRule, message
+from policies.rules import links, s3
 from policies.rules.props import UNKNOWN, get, is_true, missing
 
 STREAM = "aws:kinesis/stream:Stream"
@@ -125,5 +126,54 @@ firehose_logs_to_cloudwatch = ResourceRule(
     types=[DELIVERY],
 )
 
+def _destination_bucket(stack: StackValidationArgs, delivery: PolicyResource) -> PolicyResource | None:
+    arn = get(delivery.props, "extendedS3Configuration.bucketArn")
+    for bucket in links.of_type(stack.resources, s3.BUCKET):
+        if links.refers_to(delivery, "extendedS3Configuration", bucket, [arn.rsplit(":", 1)[-1]]
+                           if isinstance(arn, str) else []):
+            return bucket
+    return None
+
+
+def _source_stream(stack: StackValidationArgs, delivery: PolicyResource) -> PolicyResource | None:
+    arn = get(delivery.props, "kinesisSourceConfiguration.kinesisStreamArn")
+    if not isinstance(arn, str):
+        return None
+    return next((s for s in links.of_type(stack.resources, STREAM)
+                 if get(s.props, "name") == arn.rsplit("/", 1)[-1] or get(s.props, "arn") == arn), None)
+
+
+def _validate_lake_key(args: StackValidationArgs, report: ReportViolation) -> None:
+    for delivery in links.of_type(args.resources, DELIVERY):
+        bucket = _destination_bucket(args, delivery)
+        if bucket is None:
+            continue
+        keys = {get(d, "kmsMasterKeyId") for d in s3.encryption_defaults(args, bucket)}
+        keys = {k for k in keys if isinstance(k, str) and k}
+        if len(keys) != 1:
+            continue  # unencrypted or unknown: the S3 rules report it
+        (lake_key,) = keys
+        users = [(delivery, "extendedS3Configuration.kmsKeyArn")]
+        stream = _source_stream(args, delivery)
+        if stream is not None:
+            users.append((stream, "kmsKeyId"))
+        for resource, key in users:
+            used = get(resource.props, key)
+            if isinstance(used, str) and used and used != lake_key:
+                report(message(resource.name, f"encrypts the events bound for bucket {bucket.name} with {used}, "
+                                              f"not the bucket's key {lake_key}",
+                               "the same events would then be readable under two key policies, and revoking "
+                               "access to the lake would leave them open on the stream or in delivery",
+                               f"set {key} to the destination bucket's KMS key (StreamingIngestion uses the "
+                               "lake key for the stream and the delivery)"), resource.urn)
+
+
+streaming_uses_the_lake_key = StackRule(
+    "streaming-uses-the-lake-key",
+    "Requires a Firehose delivery to S3, and the Kinesis stream it reads, to use the KMS key its destination "
+    "bucket is encrypted with.",
+    _validate_lake_key,
+)
+
 RULES = (kinesis_stream_encrypted, firehose_delivery_encrypted, firehose_has_error_prefix,
-         firehose_logs_to_cloudwatch)
+         firehose_logs_to_cloudwatch, streaming_uses_the_lake_key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policies.rules import streaming
+from policies.rules import s3, streaming
 from tests.policies.cases import DELETE, KEY_ARN, assert_fails, assert_passes, change, resource
 
 STREAM = {"name": "prodline-prod-churn-events", "encryptionType": "KMS", "kmsKeyId": KEY_ARN,
@@ -67,3 +67,32 @@ def test_a_delivery_without_an_error_prefix_fails():
 ])
 def test_a_delivery_without_cloudwatch_logging_fails(edit, words):
     assert_fails(streaming.firehose_logs_to_cloudwatch, delivery(*edit), "ingest-delivery", words)
+
+
+OTHER_KEY = KEY_ARN.replace("key/lake", "key/other")
+RAW = {"bucket": "raw"}
+RAW_ENCRYPTION = {"bucket": "raw", "rules": [{"applyServerSideEncryptionByDefault": {
+    "sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}}]}
+
+
+def lake_and_stream(stream_edit=(), delivery_edit=()):
+    named_stream = change(STREAM, "name", "s")
+    return [resource(s3.BUCKET, "lake-raw", RAW), resource(s3.ENCRYPTION, "lake-raw-encryption", RAW_ENCRYPTION),
+            resource(streaming.STREAM, "ingest-stream",
+                     change(named_stream, *stream_edit) if stream_edit else named_stream),
+            *delivery(*delivery_edit)]
+
+
+def test_a_stream_and_delivery_under_the_raw_buckets_key_pass():
+    assert_passes(streaming.streaming_uses_the_lake_key, lake_and_stream())
+
+
+def test_a_delivery_under_another_key_than_its_bucket_fails():
+    assert_fails(streaming.streaming_uses_the_lake_key,
+                 lake_and_stream(delivery_edit=("extendedS3Configuration.kmsKeyArn", OTHER_KEY)),
+                 "ingest-delivery", "not the bucket's key", "lake-raw")
+
+
+def test_a_source_stream_under_another_key_than_the_bucket_fails():
+    assert_fails(streaming.streaming_uses_the_lake_key, lake_and_stream(stream_edit=("kmsKeyId", OTHER_KEY)),
+                 "ingest-stream", "not the bucket's key")

@@ -98,3 +98,15 @@ def test_retry_mode_must_be_one_botocore_knows():
     with pytest.raises(ValueError, match="retry_mode"):
         stream.kinesis_client("legacy-ish")
     assert stream.kinesis_client("adaptive").meta.config.retries["mode"] == "adaptive"
+
+
+def test_the_entry_point_sends_every_event_and_prints_the_accounting(monkeypatch, capsys):
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("kinesis", region_name="eu-west-1").create_stream(
+            StreamName=STREAM, StreamModeDetails={"StreamMode": "ON_DEMAND"})
+        assert stream.main(["--stream", STREAM, "--rows", "30", "--invalid-fraction", "0.1"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["sent"], printed["failed"], printed["calls"]) == (30, 0, 1)

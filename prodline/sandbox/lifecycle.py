@@ -30,6 +30,7 @@ from prodline.sandbox.runtimes.deploy import Deployer, DeploymentRecord
 from prodline.sandbox.runtimes.events import EventRouter
 from prodline.sandbox.runtimes.pipeline import Execution, PipelineRunner, package_event
 from prodline.sandbox.state import REALIZED, Entry
+from workloads.ingest.stream import SendReport
 
 MODEL_KEY = "prodline:modelPackageArn"
 
@@ -44,8 +45,7 @@ class StreamRun:
 
     stream: str
     delivery: str
-    sent: Any
-    """workloads.ingest.stream.SendReport"""
+    sent: SendReport
     delivered: firehose.DeliveryReport
 
     def summary(self) -> dict[str, int]:

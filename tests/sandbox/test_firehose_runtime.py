@@ -120,3 +120,15 @@ def test_a_checkpoint_of_an_earlier_delivery_stream_of_the_same_name_is_not_used
                                       "positions": {"shardId-000000000000": "9" * 50}}))
     produce(8)
     assert firehose.deliver(realized, DELIVERY, checkpoint).delivered == 8
+
+
+def test_a_record_over_firehoses_limit_goes_to_the_error_prefix(realized, tmp_path):
+    kinesis = realized("kinesis")
+    kinesis.put_record(StreamName="prodline-test-churn-events", PartitionKey="big",
+                       Data=json.dumps({"event_time": "2026-03-14", "pad": "x" * firehose.MAX_RECORD_BYTES}).encode())
+    report = firehose.deliver(realized, DELIVERY, tmp_path / "checkpoint.json")
+    assert (report.delivered, report.errored) == (0, 1)
+    [key] = objects(realized("s3"), "_stream_errors/")
+    [failure] = [json.loads(line) for line in gzip.decompress(
+        realized("s3").get_object(Bucket="bucket-raw", Key=key)["Body"].read()).splitlines()]
+    assert failure["errorCode"] == "RecordTooLarge"

@@ -128,7 +128,7 @@ def deliver(clients, name: str, checkpoint: Path, now: Callable[[], datetime] = 
     for data, arrival in records:
         partition, problem = _partition(config, data)
         if problem:
-            failures.append(_error_record(data, arrival, problem))
+            failures.append(_error_record(data, arrival, *problem))
             continue
         buffers.setdefault(partition, []).append(data + config.delimiter)
     s3 = clients("s3")
@@ -170,28 +170,30 @@ def _read_stream(kinesis, stream: str, positions: dict[str, str]
     return records, positions, oldest
 
 
-def _partition(config: DeliveryConfig, data: bytes) -> tuple[str | None, str | None]:
-    """The record's partition key value, or why it cannot be delivered."""
+EXTRACTION_FAILED = "DynamicPartitioning.MetadataExtractionFailed"
+
+
+def _partition(config: DeliveryConfig, data: bytes) -> tuple[str | None, tuple[str, str] | None]:
+    """The record's partition key value, or (error code, message) saying why it cannot be delivered."""
     if len(data) > MAX_RECORD_BYTES:
-        return None, f"record of {len(data)} bytes is over Firehose's {MAX_RECORD_BYTES}"
+        return None, ("RecordTooLarge", f"record of {len(data)} bytes is over Firehose's {MAX_RECORD_BYTES}")
     if config.partition_query is None:
         return None, None
     _, name, start, end = config.partition_query
     try:
         event = json.loads(data)
     except ValueError:
-        return None, "DynamicPartitioning.MetadataExtractionFailed: the record is not JSON"
+        return None, (EXTRACTION_FAILED, "the record is not JSON")
     value = event.get(name) if isinstance(event, dict) else None
     if not isinstance(value, str) or not value:
-        return None, f"DynamicPartitioning.MetadataExtractionFailed: .{name} is missing or not a string"
+        return None, (EXTRACTION_FAILED, f".{name} is missing or not a string")
     return value[start:end], None
 
 
-def _error_record(data: bytes, arrival: datetime, problem: str) -> dict:
-    code, _, message = problem.partition(": ")
-    millis = int(arrival.timestamp() * 1000)
-    return {"attemptsMade": 1, "arrivalTimestamp": millis, "errorCode": code if message else "RecordTooLarge",
-            "errorMessage": message or problem, "attemptEndingTimestamp": int(time.time() * 1000),
+def _error_record(data: bytes, arrival: datetime, code: str, message: str) -> dict:
+    """A record as Firehose writes it under the error prefix: what went wrong and the data, base64-encoded."""
+    return {"attemptsMade": 1, "arrivalTimestamp": int(arrival.timestamp() * 1000), "errorCode": code,
+            "errorMessage": message, "attemptEndingTimestamp": int(time.time() * 1000),
             "rawData": base64.b64encode(data).decode()}
 
 

@@ -6,7 +6,7 @@ and denies the ways out: removing or swapping the boundary, creating a role with
 boundary itself, creating users or access keys, and destroying the shared secrets key.
 
 IAM caps a managed policy at 6,144 characters, which the platform's ~250 named actions exceed, so outside
-IAM the boundary names actions by service and verb (``s3:Get*``) wherever three or more of the platform's
+IAM the boundary names actions by service and verb (``s3:Get*``) wherever two or more of the platform's
 actions share one; IAM's actions are always named one by one.
 """
 
@@ -25,9 +25,12 @@ WORKLOAD_ACTIONS = (
     "cloudwatch:PutMetricData", "codebuild:StartBuild", "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
     "ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer", "events:PutEvents", "glue:BatchCreatePartition",
     "glue:CreatePartition", "glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable",
-    "glue:UpdatePartition", "iam:PassRole", "kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+    "glue:UpdatePartition", "iam:PassRole", "kinesis:DescribeStream", "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards", "kms:CreateGrant", "kms:Decrypt",
+    "kms:DescribeKey", "kms:Encrypt",
     "kms:GenerateDataKey", "logs:AssociateKmsKey", "logs:CreateLogGroup", "logs:CreateLogStream",
     "logs:DescribeLogStreams", "logs:PutLogEvents", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket",
+    "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads",
     "s3:PutObject", "sagemaker:AddTags", "sagemaker:CreateModelPackage", "sagemaker:CreateProcessingJob",
     "sagemaker:CreateTrainingJob", "sagemaker:DescribeModelPackage", "sagemaker:DescribeProcessingJob",
     "sagemaker:DescribeTrainingJob", "sagemaker:StartPipelineExecution", "sagemaker:StopProcessingJob",
@@ -36,7 +39,7 @@ WORKLOAD_ACTIONS = (
 ROLE_CHANGES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
                 "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy")
 SEPARATE_IAM_ACTIONS = ("iam:CreateServiceLinkedRole", "iam:PassRole")
-GROUP_FROM = 3
+GROUP_FROM = 2
 _VERB = re.compile(r"[A-Z][a-z]*")
 
 

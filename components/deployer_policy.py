@@ -23,10 +23,10 @@ from standards import delivery as names
 
 Statement = dict[str, Any]
 
-PASSED_TO_SERVICES = ("codebuild.amazonaws.com", "events.amazonaws.com", "glue.amazonaws.com",
-                      "sagemaker.amazonaws.com")
+PASSED_TO_SERVICES = ("codebuild.amazonaws.com", "events.amazonaws.com", "firehose.amazonaws.com",
+                      "glue.amazonaws.com", "sagemaker.amazonaws.com")
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
-LOG_GROUP_PREFIXES = ("/aws-glue/jobs/", "/aws/sagemaker/Endpoints/", "/aws/codebuild/")
+LOG_GROUP_PREFIXES = ("/aws-glue/jobs/", "/aws/sagemaker/Endpoints/", "/aws/codebuild/", "/aws/kinesisfirehose/")
 KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 
 
@@ -203,6 +203,9 @@ def _cloudwatch(s: DeployScope) -> list[Statement]:
         _statement("ManageStackLogGroups", [f"logs:{a}" for a in (
             "AssociateKmsKey", "CreateLogGroup", "DeleteLogGroup", "DeleteRetentionPolicy", "DisassociateKmsKey",
             "ListTagsLogGroup", "PutRetentionPolicy", "TagLogGroup", "UntagLogGroup", *tags)], groups),
+        # Firehose logs to a stream the stack creates in its log group.
+        _statement("ManageStackLogStreams", ["logs:CreateLogStream", "logs:DeleteLogStream", "logs:DescribeLogStreams"],
+                   [s.arn("logs", "log-group:/aws/kinesisfirehose/" + s.prefix + "-*")]),
         _statement("DescribeLogGroups", ["logs:DescribeLogGroups"], [s.arn("logs", "log-group:*")]),
         _statement("WriteBuildLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
                    [s.arn("logs", f"log-group:/aws/codebuild/{names.deployer_project(s.environment)}:*")]),
@@ -214,6 +217,21 @@ def _cloudwatch(s: DeployScope) -> list[Statement]:
         _statement("ManageStackBus", [f"events:{a}" for a in (
             "CreateEventBus", "DeleteEventBus", "DescribeEventBus", "PutEvents", "UpdateEventBus", *tags)],
             [s.arn("events", f"event-bus/{names.event_bus(s.environment)}")]),
+    ]
+
+
+def _kinesis(s: DeployScope) -> list[Statement]:
+    """Pulumi's ``kinesis`` module: data streams and Firehose delivery streams."""
+    return [
+        _statement("ManageStackStreams", [f"kinesis:{a}" for a in (
+            "AddTagsToStream", "CreateStream", "DecreaseStreamRetentionPeriod", "DeleteStream", "DescribeStream",
+            "DescribeStreamSummary", "IncreaseStreamRetentionPeriod", "ListShards", "ListTagsForStream",
+            "RemoveTagsFromStream", "StartStreamEncryption", "StopStreamEncryption", "UpdateShardCount",
+            "UpdateStreamMode")], [s.arn("kinesis", f"stream/{s.prefix}-*")]),
+        _statement("ManageStackDeliveryStreams", [f"firehose:{a}" for a in (
+            "CreateDeliveryStream", "DeleteDeliveryStream", "DescribeDeliveryStream", "ListTagsForDeliveryStream",
+            "TagDeliveryStream", "UntagDeliveryStream", "UpdateDestination")],
+            [s.arn("firehose", f"deliverystream/{s.prefix}-*")]),
     ]
 
 
@@ -290,8 +308,8 @@ def _kubernetes(s: DeployScope) -> list[Statement]:
 
 SERVICES = {
     "s3": _s3, "kms": _kms, "iam": _iam, "glue": _glue, "sagemaker": _sagemaker, "cloudwatch": _cloudwatch,
-    "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs, "codebuild": _codebuild, "ssm": _ssm,
-    "budgets": _budgets, "kubernetes": _kubernetes,
+    "kinesis": _kinesis, "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs,
+    "codebuild": _codebuild, "ssm": _ssm, "budgets": _budgets, "kubernetes": _kubernetes,
 }
 """Pulumi module of a resource type (``aws:<module>/...``, or the ``kubernetes`` package) -> its statements."""
 

@@ -304,6 +304,35 @@ class CostSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """Streaming ingestion: the Kinesis stream events are put on and the Firehose delivery into the raw zone."""
+
+    mode: str = setting(
+        "streamMode", p.choice(envs.STREAM_MODES),
+        "Kinesis capacity mode: ON_DEMAND (scales itself, billed per GB) or PROVISIONED (streamShardCount shards).",
+        default="ON_DEMAND")
+    shard_count: int = setting(
+        "streamShardCount", p.integer(1, 500),
+        "Shards of a PROVISIONED stream (1 MiB/s or 1,000 records/s of writes each); ignored when ON_DEMAND.",
+        default=1)
+    retention_hours: int = setting(
+        "streamRetentionHours", p.integer(24, 8760),
+        "Hours Kinesis keeps records, so a stalled delivery can catch up without loss (24 to 8760).", default=24)
+    buffer_size_mib: int = setting(
+        "streamBufferSizeMiB", p.integer(64, 128),
+        "MiB Firehose buffers before it writes an object (64 to 128: dynamic partitioning needs at least 64).",
+        default=64)
+    buffer_interval_seconds: int = setting(
+        "streamBufferIntervalSeconds", p.integer(60, 900),
+        "Seconds Firehose buffers before it writes an object, whichever of size and time comes first.",
+        default=300)
+    freshness_seconds: int = setting(
+        "streamFreshnessSeconds", p.integer(60, 86400),
+        "Age, in seconds, of the oldest undelivered record above which the delivery-freshness alarm fires.",
+        default=900)
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -317,6 +346,7 @@ class StackConfig:
     alarms: AlarmSettings
     delivery: DeliverySettings
     cost: CostSettings
+    stream: StreamSettings
 
     @property
     def is_prod(self) -> bool:
@@ -391,6 +421,11 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed with servingServerless=true; "
                         "serverless endpoints cannot capture data, set it to 0")
     problems.extend(_kubernetes_checks(values))
+    interval, freshness = values.get("streamBufferIntervalSeconds"), values.get("streamFreshnessSeconds")
+    if interval is not None and freshness is not None and freshness <= interval:
+        problems.append(f"{NAMESPACE}:streamFreshnessSeconds: {freshness} is not allowed with "
+                        f"{NAMESPACE}:streamBufferIntervalSeconds {interval}; it must be greater, or the "
+                        "freshness alarm fires on every buffered delivery")
     low, high = values.get("servingMinCapacity"), values.get("servingMaxCapacity")
     if low is not None and high is not None and low > high:
         problems.append(f"{NAMESPACE}:servingMinCapacity: {low} is greater than "

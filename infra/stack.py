@@ -22,6 +22,7 @@ from components.model_registry import ModelRegistry
 from components.observability import Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
 from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
+from components.streaming_ingestion import StreamingIngestion
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra.config import StackConfig
 from infra.delivery import boundary_arn, build_deployer
@@ -178,6 +179,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
         "region": config.region,
         "usage": config.cost.usage(),
     })
+    ingestion = streaming_ingestion(config, account_id, lake, observability.topic_arn)
     registry = ModelRegistry("registry", {
         "group_name": group_name,
         "description": f"{dataset} models for {config.environment}",
@@ -204,6 +206,8 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
 
     outputs: dict[str, pulumi.Output] = {
         "alertTopicArn": observability.topic_arn,
+        "ingestStream": ingestion.stream_name,
+        "ingestDelivery": ingestion.delivery_name,
         "modelPackageGroup": registry.group_name,
         "trainingPipeline": pipeline.pipeline_name,
     }
@@ -251,6 +255,29 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
     outputs["eventBus"] = bus.bus_name
     outputs.update(build_deployer(config, account, lake, observability, registry))
     return outputs
+
+
+def streaming_ingestion(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake,
+                        topic_arn: pulumi.Output[str]) -> StreamingIngestion:
+    """Events on a Kinesis stream, delivered by Firehose into the raw zone beside the uploaded batches."""
+    prefix = f"prodline-{config.environment}"
+    stream = config.stream
+    return StreamingIngestion("ingest", {
+        "stream_name": f"{prefix}-{schema.DATASET}-events",
+        "delivery_name": f"{prefix}-{schema.DATASET}-delivery",
+        "dataset": schema.DATASET,
+        "lake": lake.refs,
+        "account_id": account_id,
+        "region": config.region,
+        "stream_mode": stream.mode,
+        "shard_count": stream.shard_count,
+        "retention_hours": stream.retention_hours,
+        "buffer_size_mib": stream.buffer_size_mib,
+        "buffer_interval_seconds": stream.buffer_interval_seconds,
+        "freshness_seconds": stream.freshness_seconds,
+        "log_retention_days": config.lake.log_retention_days,
+        "alert_topic_arn": topic_arn,
+    })
 
 
 def _image_repository(config: StackConfig, lake: DataLake) -> ImageRepository:

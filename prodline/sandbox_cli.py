@@ -24,6 +24,8 @@ def add_parsers(commands) -> None:
         ("approve", cmd_approve, "approve the newest model version waiting for approval; the approval event "
                                  "starts the stack's deployer, as in AWS"),
         ("alarms", cmd_alarms, "evaluate the stack's alarms and route their state changes through EventBridge"),
+        ("stream", cmd_stream, "put churn events on the stack's Kinesis stream and deliver them into the raw zone "
+                               "by its Firehose delivery stream's declared config"),
     ):
         parser = actions.add_parser(name, help=text, description=text)
         add_stack_args(parser)
@@ -32,6 +34,12 @@ def add_parsers(commands) -> None:
             parser.add_argument("--job", help="Glue job name (default: the stack's validate job)")
             parser.add_argument("--arg", action="append", default=[], metavar="--KEY=VALUE",
                                 help="run argument overriding a default argument (repeatable)")
+        if name == "stream":
+            parser.add_argument("--rows", type=_positive, default=1000, help="churn events to send (default 1000)")
+            parser.add_argument("--bad", type=_not_negative, default=0,
+                                help="records Firehose cannot partition, sent too (they go to the error prefix)")
+            parser.add_argument("--invalid-fraction", type=float, default=0.05,
+                                help="share of events with values the ETL quarantines (default 0.05)")
         if name == "approve":
             parser.add_argument("--package", help="model package ARN (default: the newest pending)")
 
@@ -156,6 +164,34 @@ def cmd_alarms(args: argparse.Namespace) -> int:
     for delivery in sandbox.router.deliveries:
         print(f"  routed by {delivery.rule} to {delivery.kind} {delivery.target}")
     return EXIT_OK
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    if not 0 <= args.invalid_fraction <= 1:
+        fail(f"sandbox stream: --invalid-fraction must be from 0 to 1, got {args.invalid_fraction}", EXIT_USAGE)
+    run = _sandbox(args).stream(args.rows, args.bad, args.invalid_fraction)
+    summary = run.summary()
+    print(f"stream {run.stream} -> delivery {run.delivery}")
+    for key, value in summary.items():
+        print(f"  {key:<10}{value}")
+    for code, count in run.sent.failures_by_code().items():
+        print(f"  failed    {count} x {code}")
+    print(json.dumps(summary))
+    return EXIT_OK if not run.sent.failed else EXIT_FAILED
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

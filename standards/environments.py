@@ -36,6 +36,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       2557, 2922, 3288, 3653)
 
 GLUE_JOB_TYPES = ("pythonshell", "glueetl")
+STREAM_MODES = ("ON_DEMAND", "PROVISIONED")
+"""Kinesis capacity modes: on demand (scales itself) or a provisioned shard count."""
 GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
 
 MODEL_APPROVAL_STATUSES = ("PendingManualApproval", "Approved")

@@ -60,7 +60,7 @@ def for_each_bucket(check):
 
 # --- encryption -------------------------------------------------------------------------------------
 
-def _encryption_defaults(stack: StackValidationArgs, bucket: PolicyResource) -> list[Any]:
+def encryption_defaults(stack: StackValidationArgs, bucket: PolicyResource) -> list[Any]:
     found = [get(rule, "applyServerSideEncryptionByDefault")
              for config in companions(stack, ENCRYPTION, bucket) for rule in items(get(config.props, "rules"))]
     found.append(get(bucket.props, "serverSideEncryptionConfiguration.rule.applyServerSideEncryptionByDefault"))
@@ -68,7 +68,7 @@ def _encryption_defaults(stack: StackValidationArgs, bucket: PolicyResource) -> 
 
 
 def _check_encryption(stack: StackValidationArgs, bucket: PolicyResource):
-    defaults = _encryption_defaults(stack, bucket)
+    defaults = encryption_defaults(stack, bucket)
     log_target = is_log_target(stack, bucket)
     fix_kms = ("declare aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm='aws:kms' and "
                f"kms_master_key_id=<a customer-managed key ARN>; {SECURE_BUCKET}")

@@ -28,6 +28,9 @@ from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox, down_all
 
+STREAM_EVENTS = 300
+STREAM_UNDELIVERABLE = 6
+"""Records put on the stream that Firehose cannot partition (not JSON, no event_time): the error prefix's."""
 TRAFFIC_PACE_SECONDS = 0.02
 DRIFT_ROWS_PER_REQUEST = 4  # the drift steps' 400 rows as 100 requests: the monitor reads rows, not requests
 """Live traffic during a canary: 50 requests a second, enough for the 5xx alarm to judge a canary share, and
@@ -43,6 +46,8 @@ class DemoState:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     predictions: list[str] = field(default_factory=list)
     deliveries: list[delivery.DeliveryRow] = field(default_factory=list)
+    streaming: dict[str, int] = field(default_factory=dict)
+    """Streamed records at each stage: sent, retried, failed, delivered, errored, then the ETL's stream rows."""
 
 
 class Demo(delivery.DeliverySteps):
@@ -153,7 +158,10 @@ class Demo(delivery.DeliverySteps):
                 f"drift score {fresh['drift_score']:.3f} on fresh data: {fresh['drifted_features']}"
             s["ok"] = not fresh["drifted_features"]
 
-        with self.step("the incoming data shifts (ingest + ETL day 2)") as s:
+        with self.step(f"stream {STREAM_EVENTS} events ({STREAM_UNDELIVERABLE} undeliverable) -> Kinesis -> "
+                       "Firehose -> raw zone") as s:
+            s["result"], s["ok"] = self._stream()
+        with self.step("the incoming data shifts (ingest + ETL day 2, with the streamed events)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today), "--rows", str(self.rows),
                             "--seed", "3", "--invalid-fraction", "0.02", "--drift")
             s["result"] = self._etl()
@@ -183,15 +191,36 @@ class Demo(delivery.DeliverySteps):
         if failed:
             raise RuntimeError(f"{failed[0].job_name} failed: {failed[0].error}")
         curated = quarantined = 0
+        stream = dict.fromkeys(("in", "curated", "quarantined", "duplicates"), 0)
         for run in runs:
             if run.job_name.endswith("-validate") and run.output:
                 for partition in json.loads(run.output).get("committed", []):
                     rows = partition["rows"]
                     curated += int(rows.get("curated", 0)) if isinstance(rows, dict) else 0
                     quarantined += int(rows.get("quarantined", 0)) if isinstance(rows, dict) else 0
+                    for key in stream:
+                        stream[key] += int(rows.get("stream", {}).get(key, 0)) if isinstance(rows, dict) else 0
         self.state.facts["rows quarantined (total)"] = str(
             int(self.state.facts.get("rows quarantined (total)", "0")) + quarantined)
-        return f"{' -> '.join(r.job_name for r in runs)}: {curated} rows curated, {quarantined} quarantined"
+        line = f"{' -> '.join(r.job_name for r in runs)}: {curated} rows curated, {quarantined} quarantined"
+        if stream["in"]:
+            self.state.streaming.update({f"ETL stream {key}": value for key, value in stream.items()})
+            line += (f"; from the stream {stream['in']} in = {stream['curated']} curated + {stream['quarantined']} "
+                     f"quarantined + {stream['duplicates']} duplicates")
+        return line
+
+    def _stream(self) -> tuple[str, bool]:
+        """Events onto the stack's stream, one delivery pass; sent must equal delivered + error-prefixed."""
+        run = self.sandbox.stream(STREAM_EVENTS, STREAM_UNDELIVERABLE, invalid_fraction=0.05, seed=5)
+        counts = run.summary()
+        self.state.streaming.update(counts)
+        landed = run.delivered.objects[0].rsplit("/", 1)[0] + "/" if run.delivered.objects else "nowhere"
+        reconciled = counts["sent"] == counts["delivered"] + counts["errored"] and not counts["failed"]
+        self.state.facts["streamed records"] = (f"{counts['sent']} sent = {counts['delivered']} delivered + "
+                                                f"{counts['errored']} to the error prefix")
+        return (f"sent {counts['sent']} (retried {counts['retried']}, failed {counts['failed']}) = delivered "
+                f"{counts['delivered']} + error prefix {counts['errored']}; {counts['objects']} GZIP object(s) in "
+                f"{landed}", reconciled)
 
     def _train(self, version: str) -> str:
         execution = self.sandbox.run_pipeline()
@@ -344,7 +373,8 @@ class Demo(delivery.DeliverySteps):
                                                  {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
         path = self.sandbox.path("report.html")
         deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
-        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries))
+        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries,
+                                           streaming=self.state.streaming))
         return path
 
     def _summary(self, report: Path | None) -> None:

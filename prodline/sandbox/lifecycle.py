@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,35 @@ from prodline import stack_files
 from prodline.sandbox import hosting, realizer, shared, warm_start
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.paths import remember_overrides, sandbox_dir
-from prodline.sandbox.runtimes import alarms, glue
+from prodline.sandbox.runtimes import alarms, firehose, glue
 from prodline.sandbox.runtimes.build import BuildDropped, BuildRuntime
 from prodline.sandbox.runtimes.deploy import Deployer, DeploymentRecord
 from prodline.sandbox.runtimes.events import EventRouter
 from prodline.sandbox.runtimes.pipeline import Execution, PipelineRunner, package_event
 from prodline.sandbox.state import REALIZED, Entry
+from workloads.ingest.stream import SendReport
 
 MODEL_KEY = "prodline:modelPackageArn"
 
 
 class SandboxError(RuntimeError):
     """Something the user can act on; the message says what."""
+
+
+@dataclass(frozen=True)
+class StreamRun:
+    """Events put on a stack's stream and one delivery pass of its delivery stream."""
+
+    stream: str
+    delivery: str
+    sent: SendReport
+    delivered: firehose.DeliveryReport
+
+    def summary(self) -> dict[str, int]:
+        """sent = delivered + error-prefixed once every record sent has been delivered (one pass reads them all)."""
+        return {"sent": self.sent.sent, "retried": self.sent.retried, "failed": len(self.sent.failed),
+                "delivered": self.delivered.delivered, "errored": self.delivered.errored,
+                "objects": len(self.delivered.objects)}
 
 
 class _Started:
@@ -185,6 +203,26 @@ class Sandbox:
     def run_etl(self, job: str | None = None, arguments: dict[str, str] | None = None) -> list[glue.JobRun]:
         name = job or next(e.id for e in self.resources("aws:glue/job:Job") if e.id.endswith("-validate"))
         return glue.run_job(self.clients, name, self.dir, self.environment, arguments)
+
+    def stream(self, rows: int, bad: int = 0, invalid_fraction: float = 0.05, seed: int = 0) -> StreamRun:
+        """Put ``rows`` churn events (and ``bad`` records Firehose cannot partition) on the stack's stream, then
+        run one delivery pass of its Firehose delivery stream into the raw zone."""
+        from prodline.sandbox.emulator import DUMMY_CREDENTIALS
+        from workloads.ingest import generator
+        from workloads.ingest import stream as producer
+
+        stream = self.one("aws:kinesis/stream:Stream").id
+        delivery = self.one("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream").id
+        records = [producer.encode(e) for e in producer.events(generator.generate_raw(rows, seed, invalid_fraction))]
+        records += producer.undeliverable(bad)
+        client = producer.kinesis_client(
+            endpoint_url=self.emulator.endpoint_url, region_name=self.region,
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"])
+        sent = producer.put_records(client, stream, records)
+        delivered = firehose.deliver(self.clients, delivery, self.path("firehose", f"{delivery}.checkpoint.json"))
+        return StreamRun(stream, delivery, sent, delivered)
 
     def run_pipeline(self, trigger: str = "manual", parameters: dict[str, Any] | None = None) -> Execution:
         pipeline = self.one("aws:sagemaker/pipeline:Pipeline").id

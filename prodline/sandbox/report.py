@@ -84,9 +84,30 @@ def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, wid
 DELIVERY_COLUMNS = ("stack", "version", "promotedBy", "when", "outcome")
 
 
+def streaming_panel(counts: Mapping[str, int]) -> str:
+    """Streamed records at each stage, and whether each stage's counts reconcile with the one before."""
+    if not counts:
+        return ""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in counts.items())
+    checks = []
+    if "sent" in counts:
+        checks.append(("sent = delivered + error prefix",
+                       counts["sent"] == counts.get("delivered", 0) + counts.get("errored", 0)))
+    if "ETL stream in" in counts:
+        checks.append(("ETL stream in = delivered", counts["ETL stream in"] == counts.get("delivered")))
+        checks.append(("ETL stream in = curated + quarantined + duplicates", counts["ETL stream in"] == sum(
+            counts.get(f"ETL stream {k}", 0) for k in ("curated", "quarantined", "duplicates"))))
+    check_rows = "".join(f"<tr class=\"{'ok' if ok else 'bad'}\"><td>{html.escape(what)}</td>"
+                         f"<td>{'holds' if ok else 'does not hold'}</td></tr>" for what, ok in checks)
+    return ("<section><h2>Streaming ingestion</h2><p>Events put on the Kinesis stream by the producer, delivered by "
+            "the Firehose runtime into the raw zone (or its error prefix), then read by the validate job.</p>"
+            f"<table>{rows}</table><table><tr><th>reconciliation</th><th></th></tr>{check_rows}</table></section>")
+
+
 def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str],
-           deliveries: Sequence[Sequence[str]] = ()) -> str:
-    """The report; ``deliveries`` are rows of DELIVERY_COLUMNS (one per deploy outcome, in order)."""
+           deliveries: Sequence[Sequence[str]] = (), *, streaming: Mapping[str, int] | None = None) -> str:
+    """The report; ``deliveries`` are rows of DELIVERY_COLUMNS (one per deploy outcome, in order), ``streaming``
+    the streamed records' counts per stage (``streaming_panel``)."""
     deliveries_html = ""
     if deliveries:
         head = "".join(f"<th>{c}</th>" for c in DELIVERY_COLUMNS)
@@ -107,6 +128,7 @@ section{{margin:2em 0}}</style></head>
 <body><h1>prodline sandbox lifecycle: stack {html.escape(stack)}</h1>
 <section><h2>Steps</h2><table><tr><th>step</th><th>result</th><th>seconds</th></tr>{rows}</table></section>
 {deliveries_html}
+{streaming_panel(streaming or {})}
 <section><h2>Facts</h2><table>{fact_rows}</table></section>
 {"".join(f"<section>{chart}</section>" for chart in charts)}
 </body></html>

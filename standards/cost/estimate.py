@@ -367,6 +367,7 @@ FREE: dict[str, str] = {
     "aws:glue/catalogTable:CatalogTable": "the Data Catalog's first million objects are free every month",
     "aws:glue/securityConfiguration:SecurityConfiguration": "a setting of the jobs that use it",
     "aws:glue/trigger:Trigger": "triggers are free; the runs they start are on the job's line",
+    "aws:cloudwatch/logStream:LogStream": "a log stream costs nothing; its group's line holds ingestion and storage",
     "aws:sagemaker/model:Model": "a model costs nothing until an endpoint configuration runs it",
     "aws:sagemaker/endpoint:Endpoint": "billed through its endpoint configuration's instances (priced there)",
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": "the registry is free; artifacts are in the lake",

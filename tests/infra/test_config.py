@@ -221,3 +221,21 @@ def test_model_package_arn_accepts_latest_none_and_arns():
 ])
 def test_kubernetes_settings_are_checked(stack, overrides, expected):
     assert expected in problems(stack, **overrides)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"streamMode": "BURST"}, "prodline:streamMode: 'BURST' is not allowed; expected one of ON_DEMAND, PROVISIONED"),
+    ({"streamShardCount": "0"}, "prodline:streamShardCount: '0' is not allowed"),
+    ({"streamRetentionHours": "12"}, "prodline:streamRetentionHours: '12' is not allowed"),
+    ({"streamBufferSizeMiB": "5"}, "prodline:streamBufferSizeMiB: '5' is not allowed"),
+    ({"streamBufferIntervalSeconds": "900", "streamFreshnessSeconds": "600"},
+     "prodline:streamFreshnessSeconds: 600 is not allowed with prodline:streamBufferIntervalSeconds 900"),
+])
+def test_stream_settings_are_checked(overrides, expected):
+    assert expected in problems("dev", **overrides)
+
+
+def test_stream_settings_differ_where_environments_do():
+    dev, prod = (cfg.parse_config(raw(stack), stack).stream for stack in ("dev", "prod"))
+    assert (dev.mode, dev.buffer_interval_seconds) == ("ON_DEMAND", 60)
+    assert (prod.mode, prod.shard_count, prod.retention_hours) == ("PROVISIONED", 2, 168)

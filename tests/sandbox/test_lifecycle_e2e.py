@@ -67,6 +67,10 @@ def test_demo_runs_the_whole_lifecycle(demo):
     report = (sandbox_dir / "dev" / "report.html").read_text()
     assert "Drift per feature" in report and "Model metrics per version" in report and "latency" in report
     assert "<h2>Deployments</h2>" in report
+    sent, delivered, errored = map(int, re.search(
+        r"streamed records: (\d+) sent = (\d+) delivered \+ (\d+) to the error prefix", out).groups())
+    assert sent == delivered + errored and errored > 0
+    assert "Streaming ingestion" in report and "does not hold" not in report
 
 
 def test_every_deploy_after_up_is_started_by_the_deployer(demo):

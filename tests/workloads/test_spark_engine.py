@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 
@@ -13,10 +14,13 @@ from workloads.etl import commit, lake, pandas_engine
 from workloads.etl.plans import JobSettings
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS
 from workloads.ingest.generator import generate_raw, to_csv
+from workloads.ingest.stream import encode, events
 from workloads.ingest.uploader import upload_batch
 
 pytestmark = pytest.mark.spark
 DAYS = ("2026-04-01", "2026-04-02")
+# Made once, so both engines' lakes get the same record ids.
+STREAMED = [encode(e).data + b"\n" for e in events(generate_raw(200, 7, invalid_fraction=0.1))]
 
 
 def settings(root: str, job: str, engine: str) -> JobSettings:
@@ -33,6 +37,9 @@ def land_days(root: str) -> None:
         for batch in range(2):
             table = generate_raw(1500, 100 * number + batch, invalid_fraction=0.05)
             upload_batch(f"{root}/raw/churn/", day, f"b{batch}", to_csv(table), table.num_rows)
+    # The first day also gets stream deliveries: 200 events, 20 of them delivered twice.
+    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-1.gz", gzip.compress(b"".join(STREAMED)))
+    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-2.gz", gzip.compress(b"".join(STREAMED[50:70])))
 
 
 def read_zone(prefix: str, day: str, sort: list[str]) -> pd.DataFrame:
@@ -66,9 +73,11 @@ def lakes(tmp_path_factory, spark_session):
 def test_spark_commits_every_partition_with_rows_that_add_up(lakes):
     _, manifests = lakes
     assert [m["dt"] for m in manifests] == list(DAYS)
-    for manifest in manifests:
+    for manifest, streamed in zip(manifests, (220, 0), strict=True):
+        rows = manifest["rows"]
         assert manifest["engine"] == "spark"
-        assert manifest["rows"]["in"] == 3000 == manifest["rows"]["curated"] + manifest["rows"]["quarantined"]
+        assert rows["in"] == 3000 + streamed == rows["curated"] + rows["quarantined"] + rows["duplicates"]
+        assert (rows["stream"]["in"], rows["stream"]["duplicates"]) == (streamed, 20 if streamed else 0)
 
 
 @pytest.mark.parametrize("day", DAYS)
@@ -80,6 +89,7 @@ def test_spark_and_pandas_curate_and_quarantine_the_same_rows(lakes, day):
     manifests = {e: json.loads(lake.read_bytes(f"{r}/curated/_runs/churn/dt={day}/manifest.json"))
                  for e, r in roots.items()}
     assert manifests["spark"]["failures_by_column"] == manifests["pandas"]["failures_by_column"]
+    assert manifests["spark"]["rows"] == manifests["pandas"]["rows"]
     assert manifests["spark"]["input_fingerprint"] == manifests["pandas"]["input_fingerprint"]
 
 

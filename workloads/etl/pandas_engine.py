@@ -12,7 +12,7 @@ import logging
 import pandas as pd
 import pyarrow as pa
 
-from workloads.etl import commit, lake, parquet_io, plans, raw_batches, validation
+from workloads.etl import commit, lake, parquet_io, plans, raw_batches, stream_records, validation
 from workloads.etl.features import add_features
 from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, RAW_COLUMNS
@@ -32,10 +32,7 @@ def run_validation(settings: JobSettings) -> list[dict]:
 
 
 def validate_partition(settings: JobSettings, target: commit.Target, plan: PartitionPlan, staging: str) -> dict:
-    frames = [raw_batches.read_batch(raw_batches.RawBatch(
-        dt=plan.dt, batch_id=i["batch_id"], data_url=i["url"], rows=i["rows"], sha256=i["sha256"],
-        schema_version=i["schema_version"])) for i in plan.inputs]
-    raw = pd.concat(frames, ignore_index=True) if frames else _empty_raw()
+    raw, duplicates = read_raw(plan)
     checked = validation.validate_rows(raw)
     run_dir = lake.join(staging, plan.run_id)
     outputs = {
@@ -44,13 +41,33 @@ def validate_partition(settings: JobSettings, target: commit.Target, plan: Parti
                             parquet_io.to_table(checked.quarantined, parquet_io.quarantine_columns(RAW_COLUMNS),
                                                 QUARANTINE_EXTRA)),
     }
-    commit.check_accounting(plan.rows_in, outputs, ("curated", "quarantine"))
+    commit.check_accounting(plan.rows_in - duplicates, outputs, ("curated", "quarantine"))
     manifest = plans.base_manifest(settings, "validate", plan)
-    manifest["rows"] = {"in": plan.rows_in, "curated": len(checked.curated), "quarantined": len(checked.quarantined)}
+    manifest["rows"] = plans.validate_rows_report(
+        plan, curated=len(checked.curated), quarantined=len(checked.quarantined),
+        curated_stream=stream_records.count_stream_rows(checked.curated),
+        quarantined_stream=stream_records.count_stream_rows(checked.quarantined), duplicates=duplicates)
     manifest["failures_by_column"] = validation.reason_counts(checked.quarantined)
     committed = commit.commit_partition(target, outputs, manifest)
     LOG.info("validated %s: %s", plan.dt, manifest["rows"])
     return committed
+
+
+def read_raw(plan: PartitionPlan) -> tuple[pd.DataFrame, int]:
+    """The partition's rows as text: CSV batches first, then stream events (de-duplicated); and duplicates dropped."""
+    files = [i for i in plan.inputs if not stream_records.is_stream_input(i)]
+    frames = [raw_batches.read_batch(raw_batches.RawBatch(
+        dt=plan.dt, batch_id=i["batch_id"], data_url=i["url"], rows=i["rows"], sha256=i["sha256"],
+        schema_version=i["schema_version"])) for i in files]
+    duplicates = 0
+    events = [i for i in plan.inputs if stream_records.is_stream_input(i)]
+    if events:
+        stream_frame, duplicates = stream_records.read_objects(events, raw_batches.SOURCE_COLUMN)
+        frames.append(stream_frame)
+    raw = pd.concat(frames, ignore_index=True) if frames else _empty_raw()
+    if validation.MALFORMED_COLUMN in raw.columns:
+        raw[validation.MALFORMED_COLUMN] = raw[validation.MALFORMED_COLUMN].fillna("")
+    return raw, duplicates
 
 
 def run_features(settings: JobSettings) -> list[dict]:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 
-from workloads.etl import catalog, commit, lake, raw_batches
+from workloads.etl import catalog, commit, lake, raw_batches, stream_records
 from workloads.etl.schema import DATASET, PARTITION_COLUMN, SCHEMA_VERSION
 
 LOG = logging.getLogger(__name__)
@@ -112,11 +112,17 @@ def finish_unfinished(work: Work, job_target: commit.Target) -> None:
 
 
 def validation_plans(settings: JobSettings) -> list[PartitionPlan]:
-    """Raw partitions (one date, or all) with their current input; ``validation_work`` sorts out which need work."""
+    """Raw partitions (one date, or all) with their current input; ``validation_work`` sorts out which need work.
+
+    A partition's input is its committed CSV batches, then the objects Firehose delivered into it.
+    """
     plans = []
-    for dt, batches in raw_batches.list_batches(settings.source, settings.dt).items():
+    batches_by_dt = raw_batches.list_batches(settings.source, settings.dt)
+    stream_by_dt = stream_records.list_objects(settings.source, settings.dt)
+    for dt in sorted(set(batches_by_dt) | set(stream_by_dt)):
         inputs = [{"batch_id": b.batch_id, "url": b.data_url, "rows": b.rows, "sha256": b.sha256,
-                   "schema_version": b.schema_version} for b in batches]
+                   "schema_version": b.schema_version} for b in batches_by_dt.get(dt, [])]
+        inputs += [stream_records.object_input(url) for url in stream_by_dt.get(dt, [])]
         key = commit.fingerprint("validate", VALIDATE_VERSION, SCHEMA_VERSION,
                                  [(i["batch_id"], i["sha256"], i["rows"]) for i in inputs])
         plans.append(PartitionPlan(dt, key, inputs))
@@ -135,6 +141,23 @@ def features_plans(settings: JobSettings) -> list[PartitionPlan]:
         key = commit.fingerprint("features", FEATURES_VERSION, curated["input_fingerprint"])
         plans.append(PartitionPlan(dt, key, inputs))
     return plans
+
+
+def validate_rows_report(plan: PartitionPlan, *, curated: int, quarantined: int, curated_stream: int,
+                         quarantined_stream: int, duplicates: int) -> dict:
+    """The run's row counts, in total and by origin (uploaded files, the stream).
+
+    ``in`` counts every row read, duplicates included: in = curated + quarantined + duplicates, overall and for
+    each origin (files never have duplicates).
+    """
+    stream_in = sum(int(i["rows"]) for i in plan.inputs if stream_records.is_stream_input(i))
+    return {
+        "in": plan.rows_in, "curated": curated, "quarantined": quarantined, "duplicates": duplicates,
+        "files": {"in": plan.rows_in - stream_in, "curated": curated - curated_stream,
+                  "quarantined": quarantined - quarantined_stream},
+        "stream": {"in": stream_in, "curated": curated_stream, "quarantined": quarantined_stream,
+                   "duplicates": duplicates},
+    }
 
 
 def base_manifest(settings: JobSettings, job: str, plan: PartitionPlan) -> dict:

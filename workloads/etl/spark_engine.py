@@ -13,6 +13,7 @@ malformed. Either way the row is counted and quarantined, never lost.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from workloads.etl import commit, lake, plans, raw_batches, validation
+from workloads.etl import commit, lake, plans, raw_batches, stream_records, validation
 from workloads.etl.features import add_features
 from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, PARTITION_COLUMN, RAW_COLUMNS, Column
@@ -32,6 +33,8 @@ from workloads.s3_uri import is_s3
 LOG = logging.getLogger(__name__)
 SPARK_TYPES = {"string": T.StringType(), "int": T.LongType(), "float": T.DoubleType()}
 SOURCE, REASON = raw_batches.SOURCE_COLUMN, validation.REASON_COLUMN
+TEXT_COLUMNS = tuple(Column(c.name, "string") for c in RAW_COLUMNS)
+"""The raw columns as read, before validation types them."""
 _DT_IN_PATH = rf"{PARTITION_COLUMN}=(\d{{4}}-\d{{2}}-\d{{2}})/"
 
 
@@ -71,19 +74,23 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
     pending = work.pending
     if not pending:
         return []
-    urls = [item["url"] for plan in pending for item in plan.inputs]
-    _verify_checksums(spark, pending)
-    text = spark_schema(tuple(Column(c.name, "string") for c in RAW_COLUMNS))
-    raw = (spark.read.schema(text).option("header", True).option("enforceSchema", False)
-           .option("mode", "PERMISSIVE").csv([_spark_path(u) for u in urls])
-           .withColumn(SOURCE, F.regexp_extract(F.input_file_name(), r"([^/]+)\.csv$", 1))
-           .withColumn(PARTITION_COLUMN, F.regexp_extract(F.input_file_name(), _DT_IN_PATH, 1))
-           .persist())
-    _verify_row_counts(raw, pending)
+    files = [dataclasses.replace(plan, inputs=[i for i in plan.inputs if not stream_records.is_stream_input(i)])
+             for plan in pending]
+    urls = [item["url"] for plan in files for item in plan.inputs]
+    text = spark_schema(TEXT_COLUMNS)
+    raw = spark.createDataFrame([], spark_schema(TEXT_COLUMNS, [SOURCE, PARTITION_COLUMN]))
+    if urls:
+        _verify_checksums(spark, files)
+        raw = (spark.read.schema(text).option("header", True).option("enforceSchema", False)
+               .option("mode", "PERMISSIVE").csv([_spark_path(u) for u in urls])
+               .withColumn(SOURCE, F.regexp_extract(F.input_file_name(), r"([^/]+)\.csv$", 1))
+               .withColumn(PARTITION_COLUMN, F.regexp_extract(F.input_file_name(), _DT_IN_PATH, 1)))
+    events, duplicates = _stream_events(spark, pending)
+    raw = raw.unionByName(events).persist()
+    _verify_row_counts(raw, files)
 
     curated_schema = spark_schema(CURATED_COLUMNS, [PARTITION_COLUMN])
-    quarantine_schema = spark_schema(tuple(Column(c.name, "string") for c in RAW_COLUMNS),
-                                     [SOURCE, PARTITION_COLUMN, REASON])
+    quarantine_schema = spark_schema(TEXT_COLUMNS, [SOURCE, PARTITION_COLUMN, REASON])
 
     def curated_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -102,10 +109,17 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
     committed = []
     for plan in pending:
         outputs = {name: _staged_files(staged[name], plan.dt) for name in ("curated", "quarantine")}
-        commit.check_accounting(plan.rows_in, outputs, ("curated", "quarantine"))
+        commit.check_accounting(plan.rows_in - duplicates.get(plan.dt, 0), outputs, ("curated", "quarantine"))
         manifest = plans.base_manifest(settings, "validate", plan)
         rows = {name: sum(f.rows for f in files) for name, files in outputs.items()}
-        manifest["rows"] = {"in": plan.rows_in, "curated": rows["curated"], "quarantined": rows["quarantine"]}
+        # Curated files hold no source column: the stream's curated rows are what it read less the rest.
+        stream_in = sum(int(i["rows"]) for i in plan.inputs if stream_records.is_stream_input(i))
+        quarantined_stream = _stream_quarantined(spark, staged["quarantine"], plan.dt)
+        dropped = duplicates.get(plan.dt, 0)
+        manifest["rows"] = plans.validate_rows_report(
+            plan, curated=rows["curated"], quarantined=rows["quarantine"],
+            curated_stream=stream_in - dropped - quarantined_stream, quarantined_stream=quarantined_stream,
+            duplicates=dropped)
         manifest["failures_by_column"] = _failure_counts(spark, staged["quarantine"], plan.dt)
         committed.append(commit.commit_partition(target, outputs, manifest))
     raw.unpersist()
@@ -169,6 +183,34 @@ def _failure_counts(spark: SparkSession, staged: dict[str, int], dt: str) -> dic
         return {}
     reasons = spark.read.parquet(*[_spark_path(u) for u in urls]).select(REASON).toPandas()
     return validation.reason_counts(reasons)
+
+
+def _stream_events(spark: SparkSession, pending: list[PartitionPlan]) -> tuple[DataFrame, dict[str, int]]:
+    """The partitions' stream events, read and de-duplicated on the driver as the pandas engine does.
+
+    Delivered objects are small (Firehose's buffer, at most 128 MiB before GZIP) and de-duplication needs every
+    record id of a partition in one place. A malformed line reads as empty fields here (its required fields are
+    reported missing) where the pandas engine names it malformed; either way it is quarantined.
+    """
+    schema = spark_schema(TEXT_COLUMNS, [SOURCE, PARTITION_COLUMN])
+    frames, duplicates = [], {}
+    for plan in pending:
+        items = [i for i in plan.inputs if stream_records.is_stream_input(i)]
+        if items:
+            frame, duplicates[plan.dt] = stream_records.read_objects(items, SOURCE)
+            frames.append(frame.drop(columns=[validation.MALFORMED_COLUMN]).assign(**{PARTITION_COLUMN: plan.dt}))
+    if not frames:
+        return spark.createDataFrame([], schema), duplicates
+    rows = pd.concat(frames, ignore_index=True).astype(str)
+    return spark.createDataFrame(rows[schema.fieldNames()], schema), duplicates
+
+
+def _stream_quarantined(spark: SparkSession, staged: dict[str, int], dt: str) -> int:
+    urls = [url for url in staged if f"/{PARTITION_COLUMN}={dt}/" in url]
+    if not urls:
+        return 0
+    sources = spark.read.parquet(*[_spark_path(u) for u in urls]).select(SOURCE)
+    return sources.filter(F.col(SOURCE).startswith(stream_records.SOURCE_PREFIX)).count()
 
 
 def _verify_row_counts(raw: DataFrame, pending: list[PartitionPlan]) -> None:

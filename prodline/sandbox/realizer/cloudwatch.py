@@ -1,4 +1,4 @@
-"""CloudWatch: log groups, metric alarms and dashboards."""
+"""CloudWatch: log groups and streams, metric alarms and dashboards."""
 
 from __future__ import annotations
 
@@ -18,6 +18,20 @@ def _log_group(ctx: Context, urn: str, logical: str, inputs: dict):
 
 LOG_GROUP = Handler(_log_group, lambda ctx, name, _: ctx.clients("logs").delete_log_group(logGroupName=name),
                     carries=("name", "kmsKeyId", "logGroupClass", "retentionInDays", "tags"))
+
+
+def _log_stream(ctx: Context, urn: str, logical: str, inputs: dict):
+    group, name = inputs["logGroupName"], inputs.get("name") or ctx.physical(urn, logical, limit=512)
+    ctx.clients("logs").create_log_stream(logGroupName=group, logStreamName=name)
+    return f"{group}:{name}", {"name": name, "logGroupName": group,
+                               "arn": f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{group}:log-stream:{name}"}
+
+
+def _delete_log_stream(ctx: Context, ident: str, outputs: dict) -> None:
+    ctx.clients("logs").delete_log_stream(logGroupName=outputs["logGroupName"], logStreamName=outputs["name"])
+
+
+LOG_STREAM = Handler(_log_stream, _delete_log_stream, carries=("name", "logGroupName"))
 
 
 def _dimensions(dims: dict | None) -> list[dict[str, str]] | None:

@@ -17,6 +17,7 @@ from prodline.sandbox.realizer import (
     events,
     glue,
     iam,
+    kinesis,
     kms,
     s3,
     sagemaker,
@@ -48,6 +49,7 @@ HANDLERS: dict[str, Handler] = {
     "aws:glue/job:Job": glue.JOB,
     "aws:glue/trigger:Trigger": glue.TRIGGER,
     "aws:cloudwatch/logGroup:LogGroup": cloudwatch.LOG_GROUP,
+    "aws:cloudwatch/logStream:LogStream": cloudwatch.LOG_STREAM,
     "aws:cloudwatch/metricAlarm:MetricAlarm": cloudwatch.METRIC_ALARM,
     "aws:cloudwatch/dashboard:Dashboard": cloudwatch.DASHBOARD,
     "aws:sns/topic:Topic": sns.TOPIC,
@@ -68,6 +70,8 @@ HANDLERS: dict[str, Handler] = {
     "aws:sqs/queue:Queue": sqs.QUEUE,
     "aws:sqs/queuePolicy:QueuePolicy": sqs.QUEUE_POLICY,
     "aws:codebuild/project:Project": codebuild.PROJECT,
+    "aws:kinesis/stream:Stream": kinesis.STREAM,
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": kinesis.DELIVERY_STREAM,
 }
 
 # Types the sandbox knowingly does not realize (by type-token prefix), with the reason `sandbox status`

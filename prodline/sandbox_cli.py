@@ -21,6 +21,8 @@ def add_parsers(commands) -> None:
         ("status", cmd_status, "what the sandbox holds: realized, recorded or declared only"),
         ("etl", cmd_etl, "run the ETL job (and the jobs its triggers start) in the Glue runtime"),
         ("train", cmd_train, "run the training pipeline in the pipeline runtime"),
+        ("score", cmd_score, "batch-score a features partition with the served model (the batch scoring pipeline: "
+                             "records, model, Batch Transform against the real server, predictions table)"),
         ("approve", cmd_approve, "approve the newest model version waiting for approval; the approval event "
                                  "starts the stack's deployer, as in AWS"),
         ("alarms", cmd_alarms, "evaluate the stack's alarms and route their state changes through EventBridge"),
@@ -32,6 +34,9 @@ def add_parsers(commands) -> None:
             parser.add_argument("--job", help="Glue job name (default: the stack's validate job)")
             parser.add_argument("--arg", action="append", default=[], metavar="--KEY=VALUE",
                                 help="run argument overriding a default argument (repeatable)")
+        if name == "score":
+            parser.add_argument("--partition", default="latest",
+                                help="features partition to score: latest (default) or dt=YYYY-MM-DD")
         if name == "approve":
             parser.add_argument("--package", help="model package ARN (default: the newest pending)")
 
@@ -135,6 +140,35 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "model_package": execution.model_package_arn or None, "failure": execution.failure or None,
                       "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}, indent=1))
     return EXIT_OK if execution.status == "Succeeded" else EXIT_FAILED
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from prodline.sandbox.lifecycle import SandboxError
+
+    try:
+        execution = _sandbox(args).score(args.partition)
+    except SandboxError as err:
+        fail(f"sandbox score: {err}", EXIT_FAILED)
+    summary = scoring_summary(execution)
+    print(json.dumps(summary, indent=1))
+    if execution.status != "Succeeded":
+        print(f"batch scoring failed: {execution.failure}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"scored {summary['rows_scored']} rows of {summary['partition']} with model version "
+          f"{summary['model_version']} (transform job {summary['job_id']})", file=sys.stderr)
+    return EXIT_OK
+
+
+def scoring_summary(execution) -> dict:
+    """Rows scored, the model version and the job id of a batch scoring execution (its PublishPredictions report
+    and its transform job's record)."""
+    report, transform = execution.evaluation or {}, execution.transform or {}
+    return {"execution": execution.execution_arn, "status": execution.status,
+            "partition": f"dt={report['dt']}" if report.get("dt") else None,
+            "rows_scored": report.get("rows", 0), "model_package": report.get("model_package_arn"),
+            "model_version": report.get("model_version"), "job_id": transform.get("job_name"),
+            "requests": transform.get("requests"), "failure": execution.failure or None,
+            "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

@@ -43,6 +43,7 @@ class DemoState:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     predictions: list[str] = field(default_factory=list)
     deliveries: list[delivery.DeliveryRow] = field(default_factory=list)
+    scoring: list[tuple] = field(default_factory=list)
 
 
 class Demo(delivery.DeliverySteps):
@@ -145,6 +146,8 @@ class Demo(delivery.DeliverySteps):
         with self.step("invoke with sample rows") as s:
             self.state.predictions = self._invoke_sample(endpoint)
             s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
+        with self.step("batch-score the day-1 features partition (Batch Transform against the real server)") as s:
+            s["result"] = self._score(sb.score("latest", "prodline sandbox score"))
         with self.step("traffic from the training distribution, drift check") as s:
             self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")
@@ -155,7 +158,11 @@ class Demo(delivery.DeliverySteps):
         with self.step("the incoming data shifts (ingest + ETL day 2)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today), "--rows", str(self.rows),
                             "--seed", "3", "--invalid-fraction", "0.02", "--drift")
+            scored = len(sb.executions)
             s["result"] = self._etl()
+            by_event = [e for e in sb.executions[scored:] if e.transform]
+            if by_event:  # the features job's SUCCEEDED event started the stack's batch scoring
+                s["result"] += f"; features SUCCEEDED -> EventBridge -> {self._score(by_event[-1])}"
         with self.step("drifted traffic -> drift monitor -> drift alarm -> retraining") as s:
             s["result"] = self._drift_loop(endpoint)
         with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
@@ -191,6 +198,18 @@ class Demo(delivery.DeliverySteps):
         self.state.facts["rows quarantined (total)"] = str(
             int(self.state.facts.get("rows quarantined (total)", "0")) + quarantined)
         return f"{' -> '.join(r.job_name for r in runs)}: {curated} rows curated, {quarantined} quarantined"
+
+    def _score(self, execution) -> str:
+        from prodline.sandbox_cli import scoring_summary
+
+        summary = scoring_summary(execution)
+        self.state.scoring.append((execution.trigger, summary["partition"], summary["rows_scored"],
+                                   summary["model_version"], summary["job_id"], summary["requests"], execution.status))
+        if execution.status != "Succeeded":
+            raise RuntimeError(f"batch scoring {execution.execution_id} {execution.status}: {execution.failure}")
+        self.state.facts["rows batch-scored"] = str(sum(row[2] for row in self.state.scoring))
+        return (f"scored {summary['rows_scored']} rows of {summary['partition']} with model version "
+                f"{summary['model_version']}, transform job {summary['job_id']} ({summary['requests']} requests)")
 
     def _train(self, version: str) -> str:
         execution = self.sandbox.run_pipeline()
@@ -328,7 +347,8 @@ class Demo(delivery.DeliverySteps):
                                                  {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
         path = self.sandbox.path("report.html")
         deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
-        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries))
+        path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries,
+                                           scoring=self.state.scoring))
         return path
 
     def _summary(self, report: Path | None) -> None:

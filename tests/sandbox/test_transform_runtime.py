@@ -39,7 +39,6 @@ from workloads.training.train import train
 
 REGION = "eu-west-1"
 INPUTS = [c.name for c in MODEL_INPUT_COLUMNS]
-GROUP = "prodline-prod-churn"
 
 
 def contract(limit: int = 1000, strategy: str = "MultiRecord", concurrency: int = 2) -> Contract:
@@ -95,12 +94,10 @@ def aws(emulator_url, model_dir, tmp_path_factory):
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     archive = pack_model(model_dir, tmp_path_factory.mktemp("tar") / "model.tar.gz")
     s3.upload_file(str(archive), bucket, "pipelines/train/model.tar.gz")
-    try:
-        sm.create_model_package_group(ModelPackageGroupName=GROUP)
-    except sm.exceptions.ClientError:
-        pass  # the module's second use of a shared emulator
+    group = f"prodline-prod-churn-{uuid.uuid4().hex[:6]}"  # the emulator may be shared with other modules
+    sm.create_model_package_group(ModelPackageGroupName=group)
     package = sm.create_model_package(
-        ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved",
+        ModelPackageGroupName=group, ModelApprovalStatus="Approved",
         InferenceSpecification={"Containers": [{"Image": "sklearn", "ModelDataUrl":
                                                 f"s3://{bucket}/pipelines/train/model.tar.gz"}],
                                 "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
@@ -113,11 +110,12 @@ def rows_csv(count: int, seed: int) -> tuple[pd.DataFrame, bytes]:
     return frame, frame[INPUTS].to_csv(header=False, index=False, lineterminator="\n").encode()
 
 
-def create_job(aws, name: str, model: str, source: str, payload_mb: int = 1, concurrency: int = 2) -> str:
+def create_job(aws, name: str, model: str, source: str) -> str:
+    """A job of 1 MB requests, two at a time, written encrypted."""
     clients, bucket, _ = aws
     clients("sagemaker").create_transform_job(
-        TransformJobName=name, ModelName=model, BatchStrategy="MultiRecord", MaxPayloadInMB=payload_mb,
-        MaxConcurrentTransforms=concurrency,
+        TransformJobName=name, ModelName=model, BatchStrategy="MultiRecord", MaxPayloadInMB=1,
+        MaxConcurrentTransforms=2,
         TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
                         "ContentType": "text/csv", "SplitType": "Line"},
         TransformOutput={"S3OutputPath": f"s3://{bucket}/out/{name}", "AssembleWith": "Line", "Accept": "text/csv",

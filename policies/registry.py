@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from policies.rule import Rule
-from policies.rules import cloudwatch, cost, delivery, glue, iam, kms, kubernetes, s3, sagemaker, tagging
+from policies.rules import batch, cloudwatch, cost, delivery, glue, iam, kms, kubernetes, s3, sagemaker, tagging
 
-MODULES = (s3, kms, iam, glue, sagemaker, cloudwatch, tagging, cost, kubernetes, delivery)
+MODULES = (s3, kms, iam, glue, sagemaker, batch, cloudwatch, tagging, cost, kubernetes, delivery)
 RULES: tuple[Rule, ...] = tuple(rule for module in MODULES for rule in module.RULES)
 
 

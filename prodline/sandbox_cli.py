@@ -149,6 +149,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         execution = _sandbox(args).score(args.partition)
     except SandboxError as err:
         fail(f"sandbox score: {err}", EXIT_FAILED)
+    from prodline.sandbox.runtimes.pipeline import scoring_summary
+
     summary = scoring_summary(execution)
     print(json.dumps(summary, indent=1))
     if execution.status != "Succeeded":
@@ -157,18 +159,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(f"scored {summary['rows_scored']} rows of {summary['partition']} with model version "
           f"{summary['model_version']} (transform job {summary['job_id']})", file=sys.stderr)
     return EXIT_OK
-
-
-def scoring_summary(execution) -> dict:
-    """Rows scored, the model version and the job id of a batch scoring execution (its PublishPredictions report
-    and its transform job's record)."""
-    report, transform = execution.evaluation or {}, execution.transform or {}
-    return {"execution": execution.execution_arn, "status": execution.status,
-            "partition": f"dt={report['dt']}" if report.get("dt") else None,
-            "rows_scored": report.get("rows", 0), "model_package": report.get("model_package_arn"),
-            "model_version": report.get("model_version"), "job_id": transform.get("job_name"),
-            "requests": transform.get("requests"), "failure": execution.failure or None,
-            "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import boto3
 from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox, down_all
+from prodline.sandbox.runtimes.pipeline import scoring_summary
 
 TRAFFIC_PACE_SECONDS = 0.02
 DRIFT_ROWS_PER_REQUEST = 4  # the drift steps' 400 rows as 100 requests: the monitor reads rows, not requests
@@ -200,8 +201,6 @@ class Demo(delivery.DeliverySteps):
         return f"{' -> '.join(r.job_name for r in runs)}: {curated} rows curated, {quarantined} quarantined"
 
     def _score(self, execution) -> str:
-        from prodline.sandbox_cli import scoring_summary
-
         summary = scoring_summary(execution)
         self.state.scoring.append((execution.trigger, summary["partition"], summary["rows_scored"],
                                    summary["model_version"], summary["job_id"], summary["requests"], execution.status))

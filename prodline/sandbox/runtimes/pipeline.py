@@ -299,3 +299,14 @@ def package_event(group: str, arn: str, status: str) -> dict:
             "detail": {"ModelPackageGroupName": group, "ModelPackageArn": arn, "ModelApprovalStatus": status,
                        "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]) if arn.rsplit("/", 1)[-1].isdigit() else 0}}
 
+
+def scoring_summary(execution: Execution) -> dict:
+    """Rows scored, the model version and the job id of a batch scoring execution (its PublishPredictions report
+    and its transform job's record)."""
+    report, transform = execution.evaluation or {}, execution.transform or {}
+    return {"execution": execution.execution_arn, "status": execution.status,
+            "partition": f"dt={report['dt']}" if report.get("dt") else None,
+            "rows_scored": report.get("rows", 0), "model_package": report.get("model_package_arn"),
+            "model_version": report.get("model_version"), "job_id": transform.get("job_name"),
+            "requests": transform.get("requests"), "failure": execution.failure or None,
+            "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}

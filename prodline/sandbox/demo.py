@@ -147,8 +147,6 @@ class Demo(delivery.DeliverySteps):
         with self.step("invoke with sample rows") as s:
             self.state.predictions = self._invoke_sample(endpoint)
             s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
-        with self.step("batch-score the day-1 features partition (Batch Transform against the real server)") as s:
-            s["result"] = self._score(sb.score("latest", "prodline sandbox score"))
         with self.step("traffic from the training distribution, drift check") as s:
             self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")
@@ -159,11 +157,13 @@ class Demo(delivery.DeliverySteps):
         with self.step("the incoming data shifts (ingest + ETL day 2)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today), "--rows", str(self.rows),
                             "--seed", "3", "--invalid-fraction", "0.02", "--drift")
-            scored = len(sb.executions)
-            s["result"] = self._etl()
-            by_event = [e for e in sb.executions[scored:] if e.transform]
-            if by_event:  # the features job's SUCCEEDED event started the stack's batch scoring
-                s["result"] += f"; features SUCCEEDED -> EventBridge -> {self._score(by_event[-1])}"
+            runs = sb.run_etl(announce=False)
+            s["result"] = self._etl(runs)
+        with self.step("features SUCCEEDED -> EventBridge -> batch scoring (Batch Transform, real server)") as s:
+            started = [e for e in sb.announce_runs(runs) if e.pipeline.endswith("-batch")]
+            if not started:
+                raise RuntimeError("the features job succeeded but no rule started the batch scoring pipeline")
+            s["result"] = self._score(started[-1])
         with self.step("drifted traffic -> drift monitor -> drift alarm -> retraining") as s:
             s["result"] = self._drift_loop(endpoint)
         with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
@@ -184,8 +184,8 @@ class Demo(delivery.DeliverySteps):
 
     # --- steps ---------------------------------------------------------------------------------------------
 
-    def _etl(self) -> str:
-        runs = self.sandbox.run_etl()
+    def _etl(self, runs: list | None = None) -> str:
+        runs = self.sandbox.run_etl() if runs is None else runs
         failed = [r for r in runs if r.state != "SUCCEEDED"]
         if failed:
             raise RuntimeError(f"{failed[0].job_name} failed: {failed[0].error}")

@@ -182,14 +182,23 @@ class Sandbox:
             raise SandboxError(f"{module} failed ({result.returncode}):\n{result.stderr[-2000:]}")
         return result
 
-    def run_etl(self, job: str | None = None, arguments: dict[str, str] | None = None) -> list[glue.JobRun]:
-        """Run the job (and the jobs its triggers start); each run's end goes through EventBridge, as Glue's
-        state-change events do (a new features partition starts batch scoring where the stack declares it)."""
+    def run_etl(self, job: str | None = None, arguments: dict[str, str] | None = None, *,
+                announce: bool = True) -> list[glue.JobRun]:
+        """Run the job (and the jobs its triggers start); with ``announce``, each run's end then goes through
+        EventBridge (``announce_runs``)."""
         name = job or next(e.id for e in self.resources("aws:glue/job:Job") if e.id.endswith("-validate"))
         runs = glue.run_job(self.clients, name, self.dir, self.environment, arguments)
+        if announce:
+            self.announce_runs(runs)
+        return runs
+
+    def announce_runs(self, runs: list[glue.JobRun]) -> list[Execution]:
+        """Glue's state-change events for the runs, through the stacks' rules (a new features partition starts
+        batch scoring where the stack declares it); returns the pipeline executions they started."""
+        before = len(self.executions)
         for run in runs:
             self.router.emit(glue.state_change_event(run))
-        return runs
+        return self.executions[before:]
 
     def run_pipeline(self, trigger: str = "manual", parameters: dict[str, Any] | None = None) -> Execution:
         pipeline = self.one("aws:sagemaker/pipeline:Pipeline", "training-pipeline").id

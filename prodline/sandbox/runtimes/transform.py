@@ -168,7 +168,7 @@ def payloads(data: bytes, contract: Contract) -> Iterator[tuple[bytes, int]]:
         start = end
 
 
-class _Sender:
+class Sender:
     """Keep-alive connections, one per sending thread, to the model's port; counts what is in flight."""
 
     def __init__(self, port: int, contract: Contract):
@@ -254,7 +254,7 @@ def run_transform_job(clients, job_name: str, workdir: Path,
             on_server(server)
         contract = contract_of(job, execution_parameters(server.port))
         result.contract = asdict(contract)
-        _transform_objects(s3, job, contract, _Sender(server.port, contract), result)
+        _transform_objects(s3, job, contract, Sender(server.port, contract), result)
     except TransformFailed as error:
         result.status, result.failure_reason = FAILED, f"{job_name}: {error}"
         result.outputs = []
@@ -266,7 +266,7 @@ def run_transform_job(clients, job_name: str, workdir: Path,
     return result
 
 
-def _transform_objects(s3, job: dict, contract: Contract, sender: _Sender, result: TransformResult) -> None:
+def _transform_objects(s3, job: dict, contract: Contract, sender: Sender, result: TransformResult) -> None:
     source = job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
     output = job["TransformOutput"]
     bucket, prefix = split_s3(source)
@@ -282,7 +282,7 @@ def _transform_objects(s3, job: dict, contract: Contract, sender: _Sender, resul
             data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             requests = list(payloads(data, contract))
             answers = list(pool.map(sender.send, [body for body, _ in requests]))
-            joined = _assemble(answers, contract.assemble)
+            joined = assemble(answers, contract.assemble)
             target = "/".join(p.strip("/") for p in (out_prefix, key[len(base):] + ".out") if p.strip("/"))
             s3.put_object(Bucket=out_bucket, Key=target, Body=joined, **extra)
             result.records += sum(n for _, n in requests)
@@ -292,7 +292,7 @@ def _transform_objects(s3, job: dict, contract: Contract, sender: _Sender, resul
     result.most_in_flight = sender.most_in_flight
 
 
-def _assemble(answers: list[bytes], assemble: str) -> bytes:
+def assemble(answers: list[bytes], assemble: str) -> bytes:
     if assemble != "Line":
         return b"".join(answers)
     return b"".join(a if a.endswith(b"\n") else a + b"\n" for a in answers if a)

@@ -19,7 +19,7 @@ from infra.stack import batch_bundle
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS
 from prodline.sandbox.runtimes.events import EventRouter
-from prodline.sandbox.runtimes.pipeline import PipelineRunner
+from prodline.sandbox.runtimes.pipeline import PipelineRunner, scoring_summary
 from prodline.sandbox.runtimes.transform import (
     FAILED,
     MB,
@@ -218,7 +218,10 @@ def test_the_scoring_pipeline_publishes_every_row_with_its_lineage(aws, emulator
     assert set(table["model_package_arn"]) == {package}
     assert set(table["model_version"]) == {int(package.rsplit("/", 1)[1])}
     assert set(table["scoring_job_id"]) == {execution.transform["job_name"]}
-    assert execution.evaluation["rows"] == 1200
+    summary = scoring_summary(execution)
+    assert (summary["rows_scored"], summary["partition"], summary["job_id"]) == (
+        1200, "dt=2026-01-02", execution.transform["job_name"])
+    assert summary["model_version"] == int(package.rsplit("/", 1)[1])
 
 
 def test_a_scoring_run_against_a_stopped_model_fails_and_alerts_the_topic(aws, emulator_url, tmp_path):

@@ -188,18 +188,30 @@ class Sender:
                 self.in_flight -= 1
 
     def _post(self, body: bytes) -> bytes:
+        """One request; a kept-alive connection the server has closed meanwhile (its idle timeout) is replaced
+        once, as HTTP clients do: the request never reached the model, so sending it again scores nothing twice."""
+        reused = getattr(self.local, "connection", None) is not None
+        try:
+            return self._exchange(body)
+        except OSError:
+            self.local.connection = None
+            if reused:
+                try:
+                    return self._exchange(body)
+                except OSError as again:
+                    error = again
+                    self.local.connection = None
+            raise TransformFailed(f"the model container stopped answering ({type(error).__name__}: {error})") from None
+
+    def _exchange(self, body: bytes) -> bytes:
         connection = getattr(self.local, "connection", None)
         if connection is None:
             connection = self.local.connection = http.client.HTTPConnection(LOOPBACK, self.port,
                                                                             timeout=REQUEST_TIMEOUT)
-        try:
-            connection.request("POST", "/invocations", body=body,
-                               headers={"Content-Type": self.contract.content_type, "Accept": self.contract.accept})
-            response = connection.getresponse()
-            answer = response.read()
-        except OSError as error:
-            self.local.connection = None
-            raise TransformFailed(f"the model container stopped answering ({type(error).__name__}: {error})") from None
+        connection.request("POST", "/invocations", body=body,
+                           headers={"Content-Type": self.contract.content_type, "Accept": self.contract.accept})
+        response = connection.getresponse()
+        answer = response.read()
         if response.status != 200:
             raise TransformFailed(f"the model container answered {response.status}: "
                                   f"{answer[:300].decode(errors='replace')}")

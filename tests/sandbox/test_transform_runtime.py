@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import uuid
 
 import pandas as pd
@@ -24,6 +25,8 @@ from prodline.sandbox.runtimes.transform import (
     FAILED,
     MB,
     Contract,
+    ModelServer,
+    Sender,
     TransformFailed,
     contract_of,
     load,
@@ -170,6 +173,21 @@ def test_a_job_against_a_missing_model_fails_naming_it(aws, tmp_path):
     job = create_job(aws, "job-missing", "no-such-model", f"s3://{bucket}/in/b/")
     result = run_transform_job(clients, job, tmp_path)
     assert result.status == FAILED and "model no-such-model cannot be found" in result.failure_reason
+
+
+def test_a_kept_alive_connection_the_server_closed_while_idle_is_replaced(model_dir, tmp_path, monkeypatch):
+    """Between input objects (or benchmark rounds) the server's keep-alive timeout may close the connection."""
+    monkeypatch.setenv("PRODLINE_SERVER_KEEPALIVE_TIMEOUT_SECONDS", "0.2")
+    server = ModelServer(model_dir, tmp_path / "serve.log", workers=1, max_payload_mb=1)
+    try:
+        server.wait_healthy()
+        sender = Sender(server.port, contract())
+        _, body = rows_csv(20, 1)
+        assert len(sender.send(body).splitlines()) == 20
+        time.sleep(1.5)  # the server's sweep closes the idle connection
+        assert len(sender.send(body).splitlines()) == 20
+    finally:
+        server.stop()
 
 
 # --- the batch scoring pipeline, end to end -------------------------------------------------------------

@@ -190,18 +190,16 @@ class Sender:
     def _post(self, body: bytes) -> bytes:
         """One request; a kept-alive connection the server has closed meanwhile (its idle timeout) is replaced
         once, as HTTP clients do: the request never reached the model, so sending it again scores nothing twice."""
-        reused = getattr(self.local, "connection", None) is not None
-        try:
-            return self._exchange(body)
-        except OSError:
-            self.local.connection = None
-            if reused:
-                try:
-                    return self._exchange(body)
-                except OSError as again:
-                    error = again
-                    self.local.connection = None
-            raise TransformFailed(f"the model container stopped answering ({type(error).__name__}: {error})") from None
+        attempts = 2 if getattr(self.local, "connection", None) is not None else 1
+        for attempt in range(attempts):
+            try:
+                return self._exchange(body)
+            except OSError as error:
+                self.local.connection = None
+                if attempt == attempts - 1:
+                    raise TransformFailed(f"the model container stopped answering "
+                                          f"({type(error).__name__}: {error})") from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _exchange(self, body: bytes) -> bytes:
         connection = getattr(self.local, "connection", None)

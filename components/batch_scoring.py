@@ -173,10 +173,7 @@ def scoring_statements(args: BatchScoringArgs, role_arn: pulumi.Input[str], code
         docs.allow("UseLakeKey", list(docs.KMS_USE_ACTIONS), [lake.key_arn]),
         docs.allow("GrantKeyToJobVolumes", ["kms:CreateGrant"], [lake.key_arn],
                    {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-        # GetAuthorizationToken has no resource-level permissions; pulls are limited to the one repository.
-        docs.allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
-        docs.allow("PullImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                 "ecr:GetDownloadUrlForLayer"], [ecr_repository_arn(args["image_uri"])]),
+        *docs.image_pull("PullImage", ecr_repository_arn(args["image_uri"])),
         docs.allow("WriteJobLogs", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
                    [pulumi.Output.concat(logs_arn, "ProcessingJobs:*"),
                     pulumi.Output.concat(logs_arn, "TransformJobs:*")]),
@@ -191,6 +188,5 @@ def scoring_statements(args: BatchScoringArgs, role_arn: pulumi.Input[str], code
                    [pulumi.Output.concat(sagemaker_arn, "model/pipelines-*")]),
         docs.allow("ReadRegistry", ["sagemaker:DescribeModelPackage"],
                    [pulumi.Output.concat(sagemaker_arn, "model-package/", group, "/*")]),
-        docs.allow("PassOwnRoleToJobs", ["iam:PassRole"], [role_arn],
-                   {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        docs.pass_own_role_to_jobs(role_arn),
     ]

@@ -217,28 +217,25 @@ class PipelineRunner:
         record.detail = {"model_package": arn, "status": request.get("ModelApprovalStatus")}
         self.on_event(package_event(request["ModelPackageGroupName"], arn, request.get("ModelApprovalStatus", "")))
 
-    def _job_name(self, execution: Execution, step: dict) -> str:
-        return f"pipelines-{execution.execution_id[:12]}-{step['Name']}"
+    def _create(self, execution: Execution, step: dict, operation: str, name_field: str) -> tuple[str, dict]:
+        """Call the SageMaker API the step stands for with its resolved Arguments and the name the pipeline
+        gives it (``pipelines-<execution>-<step>``); returns (name, arguments)."""
+        args = self._resolve(execution, step["Arguments"])
+        name = f"pipelines-{execution.execution_id[:12]}-{step['Name']}"
+        try:
+            getattr(self.clients("sagemaker"), operation)(**{name_field: name}, **args)
+        except ClientError as error:
+            raise StepFailed(f"step {step['Name']}: {operation} failed: {error}") from None
+        return name, args
 
     def _model(self, execution: Execution, step: dict, record: StepRecord) -> None:
-        """CreateModel with the step's Arguments, named by the pipeline as SageMaker names it."""
-        args = self._resolve(execution, step["Arguments"])
-        name = self._job_name(execution, step)
-        try:
-            self.clients("sagemaker").create_model(ModelName=name, **args)
-        except ClientError as error:
-            raise StepFailed(f"model step {step['Name']}: CreateModel failed: {error}") from None
+        name, args = self._create(execution, step, "create_model", "ModelName")
         self._properties[step["Name"]] = {"ModelName": name}
         record.detail = {"model": name, **args.get("PrimaryContainer", {})}
 
     def _transform(self, execution: Execution, step: dict, record: StepRecord) -> None:
-        """CreateTransformJob in the emulator (which only stores it), then the transform runtime runs it."""
-        args = self._resolve(execution, step["Arguments"])
-        name = self._job_name(execution, step)
-        try:
-            self.clients("sagemaker").create_transform_job(TransformJobName=name, **args)
-        except ClientError as error:
-            raise StepFailed(f"transform step {step['Name']}: CreateTransformJob failed: {error}") from None
+        """The emulator only stores the job; the transform runtime runs it."""
+        name, args = self._create(execution, step, "create_transform_job", "TransformJobName")
         result = run_transform_job(self.clients, name, self.workdir, self.on_transform_server)
         execution.transform = asdict(result)
         record.detail = {"job": name, "records": result.records, "requests": result.requests}

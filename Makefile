@@ -49,12 +49,13 @@ test-localstack: $(STAMP)
 	@echo "e2e tests against $(LOCALSTACK_URL) (each reports SKIPPED with the reason when nothing answers there)"
 	AWS_ENDPOINT_URL="$(LOCALSTACK_URL)" $(BIN)/python -m pytest -m e2e -rs tests/workloads
 
-# Benchmarks (docs/benchmarks.md): the inference server vs MLServer, the ETL vs DuckDB, the stream producer.
+# Benchmarks (docs/benchmarks.md): the inference server vs MLServer, the ETL vs DuckDB, the stream producer,
+# batch scoring vs in-process predict_proba.
 # BASELINE=<git ref>: the inference server against its own version at that ref instead, in the same run
 # (c=1, 8 and 64, then a 60 s soak and 2,000 idle connections on each).
 BASELINE ?=
-.PHONY: bench bench-serving bench-etl bench-stream
-bench: bench-serving bench-etl bench-stream
+.PHONY: bench bench-serving bench-etl bench-stream bench-batch
+bench: bench-serving bench-etl bench-stream bench-batch
 
 bench-serving: $(STAMP)
 	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8)
@@ -65,6 +66,9 @@ bench-etl: $(STAMP)
 
 bench-stream: $(STAMP)
 	$(BIN)/python -m bench.stream_bench
+
+bench-batch: $(STAMP)
+	$(BIN)/python -m bench.batch_bench
 
 # The inference image (docs/container-image.md). Building needs a Docker daemon; linting does not.
 IMAGE ?= prodline-serving

@@ -32,9 +32,10 @@ WORKLOAD_ACTIONS = (
     "logs:DescribeLogStreams", "logs:PutLogEvents", "s3:DeleteObject", "s3:GetObject", "s3:ListBucket",
     "s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads",
     "s3:PutObject", "sagemaker:AddTags", "sagemaker:CreateModelPackage", "sagemaker:CreateProcessingJob",
-    "sagemaker:CreateTrainingJob", "sagemaker:DescribeModelPackage", "sagemaker:DescribeProcessingJob",
+    "sagemaker:CreateModel", "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob", "sagemaker:DescribeModel",
+    "sagemaker:DescribeModelPackage", "sagemaker:DescribeProcessingJob",
     "sagemaker:DescribeTrainingJob", "sagemaker:StartPipelineExecution", "sagemaker:StopProcessingJob",
-    "sagemaker:StopTrainingJob", "sqs:SendMessage",
+    "sagemaker:DescribeTransformJob", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob", "sqs:SendMessage",
 )
 ROLE_CHANGES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
                 "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy")

@@ -188,6 +188,9 @@ def _processing_input(name: str, uri: Any, local_path: str) -> dict[str, Any]:
 
 # --- structure checks ---------------------------------------------------------------------------------
 
+EXECUTION_PROPERTIES = frozenset({"Execution.PipelineExecutionId", "Execution.PipelineExecutionArn",
+                                  "Execution.StartDateTime"})
+"""What SageMaker resolves per run (``{"Get": "Execution.PipelineExecutionId"}``)."""
 _STEP_REF = re.compile(r"Steps\.([A-Za-z0-9_-]+)(?:\.(.*))?")
 _PROPERTY_FILE_REF = re.compile(r"PropertyFiles\.([A-Za-z0-9_-]+)")
 
@@ -227,6 +230,8 @@ def validate_definition(definition: Mapping[str, Any]) -> list[str]:
             if ref.startswith("Parameters."):
                 if ref.split(".", 1)[1] not in parameters:
                     problems.append(f"step {step['Name']}: {ref} names no declared parameter")
+                continue
+            if ref in EXECUTION_PROPERTIES:
                 continue
             match = _STEP_REF.fullmatch(ref)
             if not match:

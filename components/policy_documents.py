@@ -82,6 +82,20 @@ def allow(sid: str, actions: Sequence[str], resources: Sequence[Any], condition:
     return statement
 
 
+def image_pull(sid: str, repository_arn: pulumi.Input[str]) -> list[Statement]:
+    """Log in to ECR and pull from one repository. GetAuthorizationToken has no resource-level permissions;
+    the pulls are limited to the repository."""
+    return [allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
+            allow(sid, ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                  [repository_arn])]
+
+
+def pass_own_role_to_jobs(role_arn: pulumi.Input[str]) -> Statement:
+    """A SageMaker pipeline passes its own role, and no other, to the jobs it starts."""
+    return allow("PassOwnRoleToJobs", ["iam:PassRole"], [role_arn],
+                 {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})
+
+
 def deny_insecure_transport(bucket_arn: pulumi.Input[str]) -> Statement:
     """Deny every request to a bucket that does not arrive over TLS."""
     return {

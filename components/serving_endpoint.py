@@ -188,10 +188,7 @@ def serving_statements(args: ServingEndpointArgs) -> list[dict]:
         docs.allow("WriteCapture", ["s3:PutObject"],
                    [docs.objects(raw_arn, f"{CAPTURE_PREFIX}{args['endpoint_name']}/")]),
         docs.allow("UseLakeKey", list(docs.KMS_USE_ACTIONS), [lake.key_arn]),
-        docs.allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
-        docs.allow("PullServingImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                        "ecr:GetDownloadUrlForLayer"],
-                   [args.get("image_repository_arn") or ecr_repository_arn(args["image_uri"])]),
+        *docs.image_pull("PullServingImage", args.get("image_repository_arn") or ecr_repository_arn(args["image_uri"])),
         docs.allow("WriteEndpointLogs", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
                    [logs_arn, pulumi.Output.concat(logs_arn, ":*")]),
     ]

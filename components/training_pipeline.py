@@ -12,6 +12,7 @@ from typing import NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from components import pipeline_events as events
 from components import policy_documents as docs
 from components.code_bundle import write_bundle
 from components.data_lake import LakeRefs
@@ -132,12 +133,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             self.retrain_rule = aws.cloudwatch.EventRule(
                 f"{name}-retrain-on-drift",
                 description="retrain when a drift alarm goes into ALARM",
-                event_pattern=pulumi.Output.json_dumps({
-                    "source": ["aws.cloudwatch"],
-                    "detail-type": ["CloudWatch Alarm State Change"],
-                    "resources": alarm_arns,
-                    "detail": {"state": {"value": ["ALARM"]}},
-                }),
+                event_pattern=pulumi.Output.json_dumps(events.alarm_in_alarm(alarm_arns)),
                 opts=child)
             starters[f"{name}-retrain-on-drift"] = self.retrain_rule
 
@@ -154,11 +150,7 @@ class TrainingPipeline(pulumi.ComponentResource):
         failed = aws.cloudwatch.EventRule(
             f"{name}-failed",
             description="a training pipeline execution failed",
-            event_pattern=pulumi.Output.json_dumps({
-                "source": ["aws.sagemaker"],
-                "detail-type": ["SageMaker Model Building Pipeline Execution Status Change"],
-                "detail": {"currentPipelineExecutionStatus": ["Failed"], "pipelineArn": [self.pipeline.arn]},
-            }),
+            event_pattern=pulumi.Output.json_dumps(events.execution_failed(self.pipeline.arn)),
             opts=child)
         aws.cloudwatch.EventTarget(f"{name}-failed-notify", rule=failed.name, arn=args["alert_topic_arn"], opts=child)
 
@@ -169,10 +161,8 @@ class TrainingPipeline(pulumi.ComponentResource):
                                "role_arn": self.role_arn})
 
     def _start_pipeline_on(self, name: str, rule: aws.cloudwatch.EventRule) -> None:
-        aws.cloudwatch.EventTarget(
-            f"{name}-target", rule=rule.name, arn=self.pipeline.arn, role_arn=self.events_role.arn,
-            sagemaker_pipeline_target={"pipeline_parameter_lists": []},
-            opts=pulumi.ResourceOptions(parent=self))
+        events.start_pipeline_target(name, rule, pipeline_arn=self.pipeline.arn, role_arn=self.events_role.arn,
+                                     opts=pulumi.ResourceOptions(parent=self))
 
 
 def pipeline_statements(args: TrainingPipelineArgs, role_arn: pulumi.Input[str], code_prefix: str) -> list[dict]:
@@ -193,10 +183,7 @@ def pipeline_statements(args: TrainingPipelineArgs, role_arn: pulumi.Input[str],
         # Encrypted training volumes: SageMaker creates a grant on the key for the instance it launches.
         docs.allow("GrantKeyToTrainingVolumes", ["kms:CreateGrant"], [lake.key_arn],
                    {"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-        # GetAuthorizationToken has no resource-level permissions; pulls are limited to the one repository.
-        docs.allow("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]),
-        docs.allow("PullFrameworkImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                          "ecr:GetDownloadUrlForLayer"], [ecr_repository_arn(args["image_uri"])]),
+        *docs.image_pull("PullFrameworkImage", ecr_repository_arn(args["image_uri"])),
         docs.allow("WriteJobLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams",
                                     "logs:PutLogEvents"],
                    [pulumi.Output.concat(logs_arn, "TrainingJobs:*"),
@@ -211,6 +198,5 @@ def pipeline_statements(args: TrainingPipelineArgs, role_arn: pulumi.Input[str],
                                       "sagemaker:DescribeModelPackage"],
                    [args["model_package_group_arn"],
                     pulumi.Output.concat(sagemaker_arn, "model-package/", args["model_package_group"], "/*")]),
-        docs.allow("PassOwnRoleToJobs", ["iam:PassRole"], [role_arn],
-                   {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}),
+        docs.pass_own_role_to_jobs(role_arn),
     ]

@@ -167,6 +167,34 @@ class ServingSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """Batch scoring: a features partition scored by the approved model with SageMaker Batch Transform."""
+
+    enabled: bool = setting(
+        "batchScoringEnabled", p.boolean,
+        "Declare batch scoring (needs an approved model version, like the endpoint).", default=True)
+    schedule: str = setting(
+        "batchSchedule", p.schedule,
+        "When batch scoring runs besides on each new features partition: an EventBridge cron() or rate().",
+        default="cron(0 4 * * ? *)")
+    instance_type: str = setting(
+        "batchInstanceType", p.instance_type,
+        "Batch Transform instance type; each environment allows its serving list.", default="ml.m5.large",
+        per_environment=allowed_in(envs.SERVING_INSTANCE_TYPES))
+    instance_count: int = setting(
+        "batchInstanceCount", p.integer(1, 10), "Batch Transform instances per job.", default=1)
+    max_payload_mb: int = setting(
+        "batchMaxPayloadMb", p.integer(1, 100),
+        "Largest request, in MB, Batch Transform sends the model (MultiRecord batches of CSV lines).", default=6)
+    max_concurrent_transforms: int = setting(
+        "batchMaxConcurrentTransforms", p.integer(1, 16),
+        "Requests Batch Transform sends each instance at once.", default=2)
+    alert_on_failure: bool = setting(
+        "batchAlertOnFailure", p.boolean, "A failed batch scoring run notifies the stack's alert topic.",
+        default=False)
+
+
+@dataclass(frozen=True)
 class KubernetesSettings:
     eks_cluster_name: str = setting(
         "eksClusterName", p.optional(p.eks_cluster_name),
@@ -342,6 +370,7 @@ class StackConfig:
     etl: EtlSettings
     training: TrainingSettings
     serving: ServingSettings
+    batch: BatchSettings
     kubernetes: KubernetesSettings
     alarms: AlarmSettings
     delivery: DeliverySettings

@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from components.batch_scoring import PREDICTIONS_PREFIX, BatchScoring
 from components.cost_budget import CostBudget
 from components.data_lake import DataLake, TableColumn, TableSpec
 from components.eks_access import ClusterAccess, existing_eks_cluster, oidc_provider_arn
@@ -30,6 +31,7 @@ from infra.model_version import model_data_url, resolve_model_package
 from infra.naming import register_stack_naming
 from infra.tags import register_ownership_tags
 from standards import environments as envs
+from workloads.batch.records import PREDICTION_COLUMNS
 from workloads.etl import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         "tables": [
             TableSpec(f"curated_{dataset}", "curated", f"{dataset}/", _columns(schema.CURATED_COLUMNS)),
             TableSpec(f"features_{dataset}", "features", f"{dataset}/", _columns(schema.FEATURES_COLUMNS)),
+            TableSpec(f"predictions_{dataset}", "features", f"{PREDICTIONS_PREFIX}/{dataset}/",
+                      [TableColumn(*column) for column in PREDICTION_COLUMNS]),
         ],
         "force_destroy": config.environment == "dev",
         "eventbridge_zones": ["raw"],
@@ -123,7 +127,7 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
         "start_after": validate.job_name,
     })
 
-    ml = _build_ml(config, account, lake, [validate.job_name, features.job_name])
+    ml = _build_ml(config, account, lake, [validate.job_name, features.job_name], features.job_name)
     outputs = {
         "lakeKeyArn": lake.key_arn,
         "lakeBuckets": lake.bucket_names,
@@ -137,8 +141,8 @@ def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
     return outputs
 
 
-def _build_ml(config: StackConfig, account: str, lake: DataLake,
-              glue_jobs: list[pulumi.Output[str]]) -> dict[str, pulumi.Output]:
+def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list[pulumi.Output[str]],
+              features_job: pulumi.Output[str]) -> dict[str, pulumi.Output]:
     """Training, registry, serving, observability, the lifecycle bus and the deployer, wired by explicit names.
 
     Explicit names (not Outputs) tie alarms to the endpoint they watch, so the observability pieces
@@ -244,6 +248,11 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake,
     else:
         pulumi.log.info(f"no approved model in {group_name} yet: no endpoint declared "
                         "(approve a model version, then run pulumi up)")
+    if package_arn and config.batch.enabled:
+        scoring = _batch_scoring(config, account_id, lake, image_uri=image_uri, package_arn=package_arn,
+                                 group_name=group_name, features_job=features_job,
+                                 topic_arn=observability.topic_arn)
+        outputs["batchScoringPipeline"] = scoring.pipeline_name
 
     bus = EventBus("events", {
         "bus_name": prefix,
@@ -277,6 +286,34 @@ def streaming_ingestion(config: StackConfig, account_id: pulumi.Output[str], lak
         "freshness_seconds": stream.freshness_seconds,
         "log_retention_days": config.lake.log_retention_days,
         "alert_topic_arn": topic_arn,
+    })
+
+
+def _batch_scoring(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, *, image_uri: str,
+                   package_arn: str, group_name: str, features_job: pulumi.Output[str],
+                   topic_arn: pulumi.Output[str]) -> BatchScoring:
+    """Score features partitions with the version the stack serves, on a schedule and on each new partition."""
+    batch = config.batch
+    dataset = schema.DATASET
+    return BatchScoring("batch", {
+        "pipeline_name": f"prodline-{config.environment}-{dataset}-batch",
+        "lake": lake.refs,
+        "account_id": account_id,
+        "region": config.region,
+        "dataset": dataset,
+        "database": f"prodline_{config.environment}",
+        "table": f"predictions_{dataset}",
+        "image_uri": image_uri,
+        "model_package_arn": package_arn,
+        "model_package_group": group_name,
+        "code_files": batch_bundle(),
+        "schedule": batch.schedule,
+        "features_job_name": features_job,
+        "instance_type": batch.instance_type,
+        "instance_count": batch.instance_count,
+        "max_payload_mb": batch.max_payload_mb,
+        "max_concurrent_transforms": batch.max_concurrent_transforms,
+        **({"alert_topic_arn": topic_arn} if batch.alert_on_failure else {}),
     })
 
 
@@ -352,13 +389,24 @@ def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: 
 SHARED_WORKLOAD_MODULES = ("__init__.py", "s3_uri.py", "archives.py")
 
 
+def batch_bundle() -> dict[str, bytes]:
+    """The batch scoring steps' bundle: the batch workloads and the ETL library they read the lake with."""
+    return _workload_files(("etl", "batch"))
+
+
+def _workload_files(packages: tuple[str, ...]) -> dict[str, bytes]:
+    workloads = ROOT / "workloads"
+    files = {f"workloads/{name}": (workloads / name).read_bytes() for name in SHARED_WORKLOAD_MODULES}
+    for package in packages:
+        for path in sorted((workloads / package).glob("*.py")):
+            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    return files
+
+
 def training_bundle() -> dict[str, bytes]:
     """The script-mode bundle: the workloads package plus train.py / inference.py at the top."""
     workloads = ROOT / "workloads"
-    files = {f"workloads/{name}": (workloads / name).read_bytes() for name in SHARED_WORKLOAD_MODULES}
-    for package in ("etl", "training", "serving"):
-        for path in sorted((workloads / package).glob("*.py")):
-            files[str(path.relative_to(ROOT))] = path.read_bytes()
+    files = _workload_files(("etl", "training", "serving"))
     for entry in ("train.py", "inference.py"):
         files[entry] = (workloads / "script_mode" / entry).read_bytes()
     return files

@@ -21,6 +21,8 @@ def add_parsers(commands) -> None:
         ("status", cmd_status, "what the sandbox holds: realized, recorded or declared only"),
         ("etl", cmd_etl, "run the ETL job (and the jobs its triggers start) in the Glue runtime"),
         ("train", cmd_train, "run the training pipeline in the pipeline runtime"),
+        ("score", cmd_score, "batch-score a features partition with the served model (the batch scoring pipeline: "
+                             "records, model, Batch Transform against the real server, predictions table)"),
         ("approve", cmd_approve, "approve the newest model version waiting for approval; the approval event "
                                  "starts the stack's deployer, as in AWS"),
         ("alarms", cmd_alarms, "evaluate the stack's alarms and route their state changes through EventBridge"),
@@ -40,6 +42,9 @@ def add_parsers(commands) -> None:
                                 help="records Firehose cannot partition, sent too (they go to the error prefix)")
             parser.add_argument("--invalid-fraction", type=float, default=0.05,
                                 help="share of events with values the ETL quarantines (default 0.05)")
+        if name == "score":
+            parser.add_argument("--partition", default="latest",
+                                help="features partition to score: latest (default) or dt=YYYY-MM-DD")
         if name == "approve":
             parser.add_argument("--package", help="model package ARN (default: the newest pending)")
 
@@ -143,6 +148,25 @@ def cmd_train(args: argparse.Namespace) -> int:
                       "model_package": execution.model_package_arn or None, "failure": execution.failure or None,
                       "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}, indent=1))
     return EXIT_OK if execution.status == "Succeeded" else EXIT_FAILED
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from prodline.sandbox.lifecycle import SandboxError
+
+    try:
+        execution = _sandbox(args).score(args.partition)
+    except SandboxError as err:
+        fail(f"sandbox score: {err}", EXIT_FAILED)
+    from prodline.sandbox.runtimes.pipeline import scoring_summary
+
+    summary = scoring_summary(execution)
+    print(json.dumps(summary, indent=1))
+    if execution.status != "Succeeded":
+        print(f"batch scoring failed: {execution.failure}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"scored {summary['rows_scored']} rows of {summary['partition']} with model version "
+          f"{summary['model_version']} (transform job {summary['job_id']})", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_approve(args: argparse.Namespace) -> int:

@@ -27,6 +27,7 @@ import boto3
 from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox, down_all
+from prodline.sandbox.runtimes.pipeline import scoring_summary
 
 STREAM_EVENTS = 300
 STREAM_UNDELIVERABLE = 6
@@ -48,6 +49,7 @@ class DemoState:
     deliveries: list[delivery.DeliveryRow] = field(default_factory=list)
     streaming: dict[str, int] = field(default_factory=dict)
     """Streamed records at each stage: sent, retried, failed, delivered, errored, then the ETL's stream rows."""
+    scoring: list[tuple] = field(default_factory=list)
 
 
 class Demo(delivery.DeliverySteps):
@@ -164,7 +166,13 @@ class Demo(delivery.DeliverySteps):
         with self.step("the incoming data shifts (ingest + ETL day 2, with the streamed events)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today), "--rows", str(self.rows),
                             "--seed", "3", "--invalid-fraction", "0.02", "--drift")
-            s["result"] = self._etl()
+            runs = sb.run_etl(announce=False)
+            s["result"] = self._etl(runs)
+        with self.step("features SUCCEEDED -> EventBridge -> batch scoring (Batch Transform, real server)") as s:
+            started = [e for e in sb.announce_runs(runs) if e.pipeline.endswith("-batch")]
+            if not started:
+                raise RuntimeError("the features job succeeded but no rule started the batch scoring pipeline")
+            s["result"] = self._score(started[-1])
         with self.step("drifted traffic -> drift monitor -> drift alarm -> retraining") as s:
             s["result"] = self._drift_loop(endpoint)
         with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
@@ -185,8 +193,8 @@ class Demo(delivery.DeliverySteps):
 
     # --- steps ---------------------------------------------------------------------------------------------
 
-    def _etl(self) -> str:
-        runs = self.sandbox.run_etl()
+    def _etl(self, runs: list | None = None) -> str:
+        runs = self.sandbox.run_etl() if runs is None else runs
         failed = [r for r in runs if r.state != "SUCCEEDED"]
         if failed:
             raise RuntimeError(f"{failed[0].job_name} failed: {failed[0].error}")
@@ -221,6 +229,16 @@ class Demo(delivery.DeliverySteps):
         return (f"sent {counts['sent']} (retried {counts['retried']}, failed {counts['failed']}) = delivered "
                 f"{counts['delivered']} + error prefix {counts['errored']}; {counts['objects']} GZIP object(s) in "
                 f"{landed}", reconciled)
+
+    def _score(self, execution) -> str:
+        summary = scoring_summary(execution)
+        self.state.scoring.append((execution.trigger, summary["partition"], summary["rows_scored"],
+                                   summary["model_version"], summary["job_id"], summary["requests"], execution.status))
+        if execution.status != "Succeeded":
+            raise RuntimeError(f"batch scoring {execution.execution_id} {execution.status}: {execution.failure}")
+        self.state.facts["rows batch-scored"] = str(sum(row[2] for row in self.state.scoring))
+        return (f"scored {summary['rows_scored']} rows of {summary['partition']} with model version "
+                f"{summary['model_version']}, transform job {summary['job_id']} ({summary['requests']} requests)")
 
     def _train(self, version: str) -> str:
         execution = self.sandbox.run_pipeline()
@@ -374,7 +392,7 @@ class Demo(delivery.DeliverySteps):
         path = self.sandbox.path("report.html")
         deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
         path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries,
-                                           streaming=self.state.streaming))
+                                           streaming=self.state.streaming, scoring=self.state.scoring))
         return path
 
     def _summary(self, report: Path | None) -> None:

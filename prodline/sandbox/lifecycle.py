@@ -200,9 +200,23 @@ class Sandbox:
             raise SandboxError(f"{module} failed ({result.returncode}):\n{result.stderr[-2000:]}")
         return result
 
-    def run_etl(self, job: str | None = None, arguments: dict[str, str] | None = None) -> list[glue.JobRun]:
+    def run_etl(self, job: str | None = None, arguments: dict[str, str] | None = None, *,
+                announce: bool = True) -> list[glue.JobRun]:
+        """Run the job (and the jobs its triggers start); with ``announce``, each run's end then goes through
+        EventBridge (``announce_runs``)."""
         name = job or next(e.id for e in self.resources("aws:glue/job:Job") if e.id.endswith("-validate"))
-        return glue.run_job(self.clients, name, self.dir, self.environment, arguments)
+        runs = glue.run_job(self.clients, name, self.dir, self.environment, arguments)
+        if announce:
+            self.announce_runs(runs)
+        return runs
+
+    def announce_runs(self, runs: list[glue.JobRun]) -> list[Execution]:
+        """Glue's state-change events for the runs, through the stacks' rules (a new features partition starts
+        batch scoring where the stack declares it); returns the pipeline executions they started."""
+        before = len(self.executions)
+        for run in runs:
+            self.router.emit(glue.state_change_event(run))
+        return self.executions[before:]
 
     def stream(self, rows: int, bad: int = 0, invalid_fraction: float = 0.05, seed: int = 0) -> StreamRun:
         """Put ``rows`` churn events (and ``bad`` records Firehose cannot partition) on the stack's stream, then
@@ -225,10 +239,22 @@ class Sandbox:
         return StreamRun(stream, delivery, sent, delivered)
 
     def run_pipeline(self, trigger: str = "manual", parameters: dict[str, Any] | None = None) -> Execution:
-        pipeline = self.one("aws:sagemaker/pipeline:Pipeline").id
+        pipeline = self.one("aws:sagemaker/pipeline:Pipeline", "training-pipeline").id
         self.on_progress(f"pipeline {pipeline} ({trigger})")
         execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
             pipeline, parameters, trigger)
+        self.executions.append(execution)
+        return execution
+
+    def score(self, partition: str = "latest", trigger: str = "manual") -> Execution:
+        """Run the batch scoring pipeline on one features partition (``latest``, or a date)."""
+        found = [e for e in self.resources("aws:sagemaker/pipeline:Pipeline") if e.name == "batch-pipeline"]
+        if not found:
+            raise SandboxError(f"stack {self.stack} declares no batch scoring: it needs an approved model version "
+                               "(approve one, let the deployer deploy it) and prodline:batchScoringEnabled=true")
+        self.on_progress(f"pipeline {found[0].id} ({trigger})")
+        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
+            found[0].id, {"Partition": partition}, trigger)
         self.executions.append(execution)
         return execution
 

@@ -82,6 +82,19 @@ def line_chart(title: str, series: Mapping[str, Sequence[float]], unit: str, wid
 
 
 DELIVERY_COLUMNS = ("stack", "version", "promotedBy", "when", "outcome")
+SCORING_COLUMNS = ("started by", "partition", "rows scored", "model version", "transform job", "requests", "status")
+
+
+def table_section(title: str, note: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                  bad: Any = lambda row: False) -> str:
+    """A report section holding one table (empty when there are no rows)."""
+    if not rows:
+        return ""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(f"<tr class=\"{'bad' if bad(row) else 'ok'}\">"
+                   + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return (f"<section><h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>"
+            f"<table><tr>{head}</tr>{body}</table></section>")
 
 
 def streaming_panel(counts: Mapping[str, int]) -> str:
@@ -105,17 +118,18 @@ def streaming_panel(counts: Mapping[str, int]) -> str:
 
 
 def render(stack: str, steps: Sequence[StepResult], charts: Sequence[str], facts: Mapping[str, str],
-           deliveries: Sequence[Sequence[str]] = (), *, streaming: Mapping[str, int] | None = None) -> str:
+           deliveries: Sequence[Sequence[str]] = (), *, streaming: Mapping[str, int] | None = None,
+           scoring: Sequence[Sequence[Any]] = ()) -> str:
     """The report; ``deliveries`` are rows of DELIVERY_COLUMNS (one per deploy outcome, in order), ``streaming``
-    the streamed records' counts per stage (``streaming_panel``)."""
-    deliveries_html = ""
-    if deliveries:
-        head = "".join(f"<th>{c}</th>" for c in DELIVERY_COLUMNS)
-        body = "".join(
-            f"<tr class=\"{'ok' if not row[4].startswith('Failed') else 'bad'}\">"
-            + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>" for row in deliveries)
-        deliveries_html = (f"<section><h2>Deployments</h2><p>What the deployers did, from the deploy path's events "
-                           f"on each stack's bus (UTC).</p><table><tr>{head}</tr>{body}</table></section>")
+    the streamed records' counts per stage (``streaming_panel``), ``scoring`` rows of SCORING_COLUMNS (one per
+    batch scoring run)."""
+    deliveries_html = table_section(
+        "Deployments", "What the deployers did, from the deploy path's events on each stack's bus (UTC).",
+        DELIVERY_COLUMNS, deliveries, bad=lambda row: str(row[4]).startswith("Failed"))
+    deliveries_html += table_section(
+        "Batch scoring", "Features partitions scored by the served model through Batch Transform (the transform "
+        "runtime, against the real server); every row in the predictions table carries the model version and job.",
+        SCORING_COLUMNS, scoring, bad=lambda row: row[-1] != "Succeeded")
     rows = "".join(
         f"<tr class=\"{'ok' if s.ok else 'bad'}\"><td>{html.escape(s.step)}</td><td>{html.escape(s.result)}</td>"
         f"<td>{s.seconds:.1f}</td></tr>" for s in steps)

@@ -122,6 +122,13 @@ def test_sandbox_up_of_a_stack_that_does_not_exist_names_the_stacks_and_creates_
     nothing_started(cli)
 
 
+def test_sandbox_score_checks_the_stack_and_its_config_before_anything_starts(cli):
+    refused(cli("sandbox", "score", "--stack", "nope"), "--stack 'nope'", "no stack file Pulumi.nope.yaml")
+    refused(cli("sandbox", "score", "--stack", "dev", "-c", "prodline:batchMaxConcurrentTransforms=0"),
+            "prodline:batchMaxConcurrentTransforms", one_line=False)
+    nothing_started(cli)
+
+
 @pytest.mark.parametrize("stack", ["../escaped", "../../escaped", "{nest}/escaped", "dev/../../escaped"])
 def test_sandbox_status_of_a_path_creates_nothing_outside_the_sandbox(cli, stack):
     stack = stack.format(nest=cli.sandbox.parent)

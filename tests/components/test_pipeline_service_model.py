@@ -173,9 +173,21 @@ def test_every_step_is_a_valid_request_for_its_sagemaker_api(definition):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_shipped_stacks_pipelines_are_valid_requests(stack):
-    (pipeline,) = of_type(stack_registrations(stack), "aws:sagemaker/pipeline:Pipeline")
-    assert definition_problems(json.loads(pipeline.inputs["pipelineDefinition"])) == {}, (
-        f"stack {stack}: the training-pipeline definition has steps SageMaker would reject")
+    pipelines = of_type(stack_registrations(stack), "aws:sagemaker/pipeline:Pipeline")
+    assert {p.name for p in pipelines} == {"training-pipeline", "batch-pipeline"}
+    for pipeline in pipelines:
+        assert definition_problems(json.loads(pipeline.inputs["pipelineDefinition"])) == {}, (
+            f"stack {stack}: the {pipeline.name} definition has steps SageMaker would reject")
+
+
+def test_the_batch_definition_runs_a_model_and_a_transform_by_the_batch_contract():
+    (pipeline,) = [p for p in of_type(stack_registrations("dev"), "aws:sagemaker/pipeline:Pipeline")
+                   if p.name == "batch-pipeline"]
+    definition = json.loads(pipeline.inputs["pipelineDefinition"])
+    assert [s["Type"] for s in definition["Steps"]] == ["Processing", "Model", "Transform", "Processing"]
+    transform = definition["Steps"][2]["Arguments"]
+    assert transform["BatchStrategy"] == "MultiRecord" and transform["TransformInput"]["SplitType"] == "Line"
+    assert transform["TransformOutput"]["AssembleWith"] == "Line" and transform["TransformOutput"]["KmsKeyId"]
 
 
 # --- the check catches each way a step can break ----------------------------------------------------------

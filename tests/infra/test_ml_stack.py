@@ -89,7 +89,7 @@ def test_prod_is_highly_available_and_captures_data():
 @pytest.mark.parametrize(("stack", "status"), [("dev", "Approved"), ("staging", "PendingManualApproval"),
                                                ("prod", "PendingManualApproval")])
 def test_registration_status_per_environment(stack, status):
-    (pipeline,) = of_type(stack_registrations(stack), "aws:sagemaker/pipeline:Pipeline")
+    pipeline = named(stack_registrations(stack), "training-pipeline")
     parameters = json.loads(pipeline.inputs["pipelineDefinition"])["Parameters"]
     assert next(p for p in parameters if p["Name"] == "ModelApprovalStatus")["DefaultValue"] == status
 

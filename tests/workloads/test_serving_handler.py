@@ -135,8 +135,34 @@ MALFORMED = [
      "not Unicode"),
     (b"x", "image/png", 415, "not supported"),
     (b"x", "", 415, "not supported"),
-    (("\n".join([GOOD_ROW] * (payloads.MAX_ROWS + 1))).encode(), "text/csv", 413, "at most"),
+    (("\n".join([GOOD_ROW] * (payloads.MAX_ROWS + 1))).encode(), "application/jsonlines", 400, "not valid JSON"),
+    (("\n".join([GOOD_ROW] * (payloads.MAX_CSV_ROWS + 1))).encode(), "text/csv", 413, "at most"),
+    (("\n".join([GOOD_ROW] * (payloads.MAX_ROWS + 1)) + '\n12,70.5,800,"one-year",card,dsl,1,2,40').encode(),
+     "text/csv", 413, "at most"),
+    (("\n".join([GOOD_ROW] * 100) + "\n12,x,800,one-year,card,dsl,1,2,40").encode(), "text/csv", 400,
+     "row 101, monthly_charges: 'x' is not a number"),
+    (("\n".join([GOOD_ROW] * 100) + "\n12,inf,800,one-year,card,dsl,1,2,40").encode(), "text/csv", 400,
+     "row 101, monthly_charges: 'inf' is not a finite number"),
+    (("\n".join([GOOD_ROW] * 100) + "\n12,70,800,one-year,card").encode(), "text/csv", 400, "CSV row 101 has 5"),
 ]
+
+
+def test_a_multi_record_csv_batch_is_read_vectorised_and_scored_as_the_pipeline_does(model):
+    """Batch transform's MultiRecord bodies (thousands of lines) take pandas' reader; same rows, same scores."""
+    many = generate_typed(5_000, 7)[INPUTS]
+    body = csv_body(many)
+    assert payloads._from_plain_csv(body) is not None, "a plain headerless body must take the vectorised reader"
+    assert scores(model, body, "text/csv") == pytest.approx(model.pipeline.predict_proba(many)[:, 1].tolist())
+    fast, slow = payloads.frame([payloads.decode_columns(body, "text/csv")]), payloads.frame([payloads._from_csv(
+        body.decode())])
+    assert fast.equals(slow), "the vectorised reader must give the per-value reader's frame, missing values included"
+
+
+def test_a_batch_with_nan_text_or_a_header_takes_the_checking_reader(model):
+    body = ("\n".join([GOOD_ROW] * 200)).encode()
+    assert payloads._from_plain_csv(body.replace(b"dsl", b"nan", 1)) is None
+    assert payloads._from_plain_csv((",".join(INPUTS) + "\n").encode() + body) is None
+    assert payloads._from_plain_csv(body) is not None
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "message"), MALFORMED,

@@ -39,6 +39,11 @@ INPUTS: tuple[str, ...] = tuple(c.name for c in MODEL_INPUT_COLUMNS)
 KNOWN_COLUMNS = frozenset(c.name for c in RAW_COLUMNS)
 NUMERIC = frozenset(NUMERIC_INPUTS)
 MAX_ROWS = 10_000
+MAX_CSV_ROWS = 500_000
+"""Rows of one headerless CSV body read by the vectorised reader (batch transform's multi-record requests); the
+body's size bounds it first. Bodies the per-value readers parse keep MAX_ROWS."""
+FAST_CSV_FROM_ROWS = 64
+"""Below this many lines, the hand-written reader is faster than pandas' C reader."""
 MAX_JSON_DEPTH = 16  # a request needs 3 ({"instances": [[...]]}); the rest only costs the parser's stack
 NPY_KINDS = "biufU"  # bool, integers, floats, unicode strings
 _INPUT_LIST = ", ".join(INPUTS)
@@ -80,7 +85,8 @@ def decode_columns(body: bytes, content_type: str) -> Columns:
     if kind != CSV:
         _check_json_depth(body)
     if kind == CSV:
-        return _from_csv(text)
+        fast = _from_plain_csv(body)
+        return fast if fast is not None else _from_csv(text)
     if kind == JSONLINES:
         return _from_items([_json(line, f"line {n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()])
     document = _json(text, "body")
@@ -176,6 +182,49 @@ def _from_csv(text: str) -> Columns:
     return _typed(rows)
 
 
+def _from_plain_csv(body: bytes) -> Columns | None:
+    """A large headerless CSV body read by pandas' C reader (batch transform's multi-record requests), or None
+    when the body is not that plain case: the per-value reader then parses it and names any problem.
+
+    Plain means: no quotes; every line holds exactly the 9 fields (counted with numpy, per line); no text a
+    float parser reads differently from Python's ``float`` (``nan``, ``inf``, ``1_000``); numbers finite. Empty
+    fields are missing values, as in the per-value reader; nothing else becomes one."""
+    newlines = body.count(b"\n")
+    if newlines < FAST_CSV_FROM_ROWS or b'"' in body or b"\r" in body:
+        return None
+    data = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    if ends[-1] != len(data) - 1:
+        ends = np.append(ends, len(data))
+    line_of_comma = np.searchsorted(ends, np.flatnonzero(data == 44))
+    if len(ends) > MAX_CSV_ROWS:
+        raise PayloadTooLarge(f"{len(ends)} rows in one request; send at most {MAX_CSV_ROWS}")
+    if (np.bincount(line_of_comma, minlength=len(ends)) != len(INPUTS) - 1).any():
+        return None  # a header, a blank line or a row of the wrong width: the per-value reader says which
+    first = body[:ends[0]].split(b",")
+    if any(field.strip().decode("latin-1") in KNOWN_COLUMNS for field in first):
+        return None
+    lowered = body.lower()
+    if b"nan" in lowered or b"inf" in lowered or b"_" in body:
+        return None
+    try:
+        frame = pd.read_csv(io.BytesIO(body), header=None, names=list(INPUTS), engine="c", keep_default_na=False,
+                            na_values=[""], dtype={name: np.float64 if name in NUMERIC else object for name in INPUTS})
+    except (ValueError, pd.errors.ParserError):
+        return None
+    columns = Columns()
+    columns.rows = len(frame)
+    for name in INPUTS:
+        values = frame[name].to_numpy()
+        if name in NUMERIC:
+            if np.isinf(values).any():
+                return None
+        else:
+            values = np.where(pd.isna(values), None, values)
+        columns[name] = values
+    return columns
+
+
 def _checked_width(rows: list[list[str]], width: int) -> list[list[str]]:
     for number, row in enumerate(rows, 1):
         if len(row) != width:
@@ -247,12 +296,13 @@ def _npy_array(body: bytes) -> np.ndarray:
 
 def frame(requests: list[Columns]) -> pd.DataFrame:
     """One DataFrame holding the rows of every request, in order."""
-    if len(requests) == 1:
-        merged = requests[0]
-    else:
-        merged = {name: [v for request in requests for v in request[name]] for name in INPUTS}
-    return pd.DataFrame({name: np.array(merged[name], dtype=np.float64 if name in NUMERIC else object)
-                         for name in INPUTS})
+    def column(name: str) -> np.ndarray:
+        kind = np.float64 if name in NUMERIC else object
+        if len(requests) == 1:
+            return np.asarray(requests[0][name], dtype=kind)
+        return np.concatenate([np.asarray(request[name], dtype=kind) for request in requests])
+
+    return pd.DataFrame({name: column(name) for name in INPUTS})
 
 
 def _typed(rows: list[list]) -> Columns:

@@ -44,6 +44,13 @@ def run_job(clients, job_name: str, workdir: Path, env: dict[str, str], run_argu
     return runs
 
 
+def state_change_event(run: JobRun) -> dict:
+    """The EventBridge event Glue emits when a job run ends."""
+    return {"source": "aws.glue", "detail-type": "Glue Job State Change",
+            "detail": {"jobName": run.job_name, "jobRunId": run.run_id, "state": run.state,
+                       "message": run.error[:200] if run.error else f"{run.job_name} {run.state.lower()}"}}
+
+
 def triggered_by(glue, job_name: str) -> list[str]:
     """Jobs that conditional triggers start when ``job_name`` succeeds (read from the emulator)."""
     started = []

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from prodline.sandbox.runtimes.containers import (
     download_prefix,
     extract,
@@ -24,6 +26,7 @@ from prodline.sandbox.runtimes.containers import (
     tar_directory,
     upload_tree,
 )
+from prodline.sandbox.runtimes.transform import run_transform_job
 from workloads.s3_uri import split_s3
 
 SUCCEEDED, FAILED, EXECUTING = "Succeeded", "Failed", "Executing"
@@ -57,6 +60,8 @@ class Execution:
     evaluation: dict[str, Any] = field(default_factory=dict)
     failure: str = ""
     trigger: str = ""
+    transform: dict[str, Any] = field(default_factory=dict)
+    """The transform job's outcome (records, requests, contract), for a pipeline with a Transform step."""
 
 
 class PipelineRunner:
@@ -68,6 +73,8 @@ class PipelineRunner:
         self.workdir = workdir
         self.env = env
         self.on_event = on_event or (lambda event: None)
+        self.on_transform_server = None
+        """Called with a transform job's model container once it answers (a test stops it there)."""
 
     def start(self, pipeline_name: str, parameters: dict[str, Any] | None = None, trigger: str = "manual") -> Execution:
         sm = self.clients("sagemaker")
@@ -99,7 +106,8 @@ class PipelineRunner:
         execution.steps.append(record)
         try:
             runner = {"Training": self._training, "Processing": self._processing, "Condition": self._condition,
-                      "RegisterModel": self._register, "Fail": self._fail}.get(step["Type"])
+                      "RegisterModel": self._register, "Fail": self._fail, "Model": self._model,
+                      "Transform": self._transform}.get(step["Type"])
             if runner is None:
                 raise StepFailed(f"step {step['Name']}: type {step['Type']} is not run by the sandbox")
             runner(execution, step, record)
@@ -209,6 +217,33 @@ class PipelineRunner:
         record.detail = {"model_package": arn, "status": request.get("ModelApprovalStatus")}
         self.on_event(package_event(request["ModelPackageGroupName"], arn, request.get("ModelApprovalStatus", "")))
 
+    def _create(self, execution: Execution, step: dict, operation: str, name_field: str) -> tuple[str, dict]:
+        """Call the SageMaker API the step stands for with its resolved Arguments and the name the pipeline
+        gives it (``pipelines-<execution>-<step>``); returns (name, arguments)."""
+        args = self._resolve(execution, step["Arguments"])
+        name = f"pipelines-{execution.execution_id[:12]}-{step['Name']}"
+        try:
+            getattr(self.clients("sagemaker"), operation)(**{name_field: name}, **args)
+        except ClientError as error:
+            raise StepFailed(f"step {step['Name']}: {operation} failed: {error}") from None
+        return name, args
+
+    def _model(self, execution: Execution, step: dict, record: StepRecord) -> None:
+        name, args = self._create(execution, step, "create_model", "ModelName")
+        self._properties[step["Name"]] = {"ModelName": name}
+        record.detail = {"model": name, **args.get("PrimaryContainer", {})}
+
+    def _transform(self, execution: Execution, step: dict, record: StepRecord) -> None:
+        """The emulator only stores the job; the transform runtime runs it."""
+        name, args = self._create(execution, step, "create_transform_job", "TransformJobName")
+        result = run_transform_job(self.clients, name, self.workdir, self.on_transform_server)
+        execution.transform = asdict(result)
+        record.detail = {"job": name, "records": result.records, "requests": result.requests}
+        if result.status != "Completed":
+            raise StepFailed(f"transform job {result.failure_reason}")
+        self._properties[step["Name"]] = {"TransformJobName": name,
+                                          "TransformOutput.S3OutputPath": args["TransformOutput"]["S3OutputPath"]}
+
     def _fail(self, execution: Execution, step: dict, record: StepRecord) -> None:
         raise StepFailed(str(self._resolve(execution, step["Arguments"].get("ErrorMessage", "failed"))))
 
@@ -235,6 +270,10 @@ class PipelineRunner:
     def _get(self, execution: Execution, ref: str) -> Any:
         if ref.startswith("Parameters."):
             return execution.parameters[ref.split(".", 1)[1]]
+        if ref == "Execution.PipelineExecutionId":
+            return execution.execution_id
+        if ref == "Execution.PipelineExecutionArn":
+            return execution.execution_arn
         _, step, path = ref.split(".", 2)
         properties = self._properties.get(step)
         if properties is None:
@@ -257,3 +296,14 @@ def package_event(group: str, arn: str, status: str) -> dict:
             "detail": {"ModelPackageGroupName": group, "ModelPackageArn": arn, "ModelApprovalStatus": status,
                        "ModelPackageVersion": int(arn.rsplit("/", 1)[-1]) if arn.rsplit("/", 1)[-1].isdigit() else 0}}
 
+
+def scoring_summary(execution: Execution) -> dict:
+    """Rows scored, the model version and the job id of a batch scoring execution (its PublishPredictions report
+    and its transform job's record)."""
+    report, transform = execution.evaluation or {}, execution.transform or {}
+    return {"execution": execution.execution_arn, "status": execution.status,
+            "partition": f"dt={report['dt']}" if report.get("dt") else None,
+            "rows_scored": report.get("rows", 0), "model_package": report.get("model_package_arn"),
+            "model_version": report.get("model_version"), "job_id": transform.get("job_name"),
+            "requests": transform.get("requests"), "failure": execution.failure or None,
+            "steps": [{"name": s.name, "status": s.status} for s in execution.steps]}

@@ -64,7 +64,8 @@ class RealizingMocks(pulumi.runtime.Mocks):
         digest = inputs_hash(args.inputs)
         existing = self.state.get(key)
         if existing and existing.inputs_hash == digest:
-            self.result.unchanged.append(key)
+            # A declared-only resource stays declared-only on every up: never reported as realized and unchanged.
+            (self.result.declared_only if existing.status == DECLARED_ONLY else self.result.unchanged).append(key)
             return existing.id, {**args.inputs, **existing.outputs}
 
         if handler is None:

@@ -31,22 +31,34 @@ INIT_LINES = {"import builtins as _builtins", "import typing", "from .. import _
 """The other lines a generated service ``__init__`` holds (comments and blank lines aside)."""
 SHARED_MODULES = ("_inputs", "_enums")
 """Where the argument types and enums of every resource of a service live, after the resource's own module."""
+FULLY_LOADED: list[str] = []
+"""Packages a name sent to their real ``__init__``: the test of the finder holds this empty for the services
+the program uses."""
 _CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 class _ServicePackageFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
-        provider, _, service = fullname.partition(".")
-        if provider not in PROVIDERS or not service or "." in service:
+        if not _is_service(fullname):
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.origin is None or not spec.submodule_search_locations:
-            return None
-        submodules = star_imported_modules(Path(spec.origin))
-        if submodules is None:
-            return spec
-        spec.loader = _ServicePackageLoader(spec.loader, submodules)
+        if spec is not None:
+            _take_over(spec)
         return spec
+
+
+def _is_service(name: str) -> bool:
+    provider, _, service = name.partition(".")
+    return provider in PROVIDERS and bool(service) and "." not in service
+
+
+def _take_over(spec: importlib.machinery.ModuleSpec) -> None:
+    """Give a generated service package's spec the one-module-at-a-time loader; leave any other spec alone."""
+    if isinstance(spec.loader, _ServicePackageLoader) or spec.origin is None or not spec.submodule_search_locations:
+        return
+    submodules = star_imported_modules(Path(spec.origin))
+    if submodules is not None:
+        spec.loader = _ServicePackageLoader(spec.loader, submodules)
 
 
 class _ServicePackageLoader(importlib.abc.Loader):
@@ -76,13 +88,14 @@ def _lazy_getattr(package: ModuleType, real_loader: importlib.abc.Loader, submod
             raise AttributeError(f"module {package.__name__!r} has no attribute {name!r}")
         for candidate in _candidates(name, submodules):
             module = importlib.import_module(f"{package.__name__}.{candidate}")  # binds it on the package too
-            if candidate == name:
+            if candidate in submodules:  # then binds what it exports, as `from .candidate import *` does
+                package.__dict__.update({exported: getattr(module, exported) for exported in module.__all__})
+            if name in package.__dict__:  # `get_x` is the function its module exports, not the module
+                return package.__dict__[name]
+            if candidate == name:  # a module still loading (``outputs`` imports itself): bound once loaded
                 return module
-            if name in getattr(module, "__all__", ()):
-                value = getattr(module, name)
-                setattr(package, name, value)
-                return value
         fully_loaded = True
+        FULLY_LOADED.append(package.__name__)
         real_loader.exec_module(package)  # the real __init__: every star import, in its order
         if name in package.__dict__:
             return package.__dict__[name]
@@ -95,8 +108,11 @@ def _candidates(name: str, submodules: list[str]) -> list[str]:
     """The submodules that may export ``name``, most likely first; only ones the real ``__init__`` imports."""
     if name in submodules or name == "outputs":
         return [name]
-    base = name.removesuffix("Dict").removesuffix("Args")
-    found = [module for module in (snake_case(base), snake_case(name).removesuffix("_output")) if module in submodules]
+    # Model, ModelArgs, ModelArgsDict; BucketLoggingInitArgs where BucketLoggingArgs names an input type
+    guesses = (snake_case(name.removesuffix("Dict").removesuffix("Args").removesuffix("Init")),
+               snake_case(name.removeprefix("Awaitable").removesuffix("Result")),  # a function's result types
+               snake_case(name).removesuffix("_output"))  # get_x and get_x_output
+    found = [module for module in guesses if module in submodules]
     return [*dict.fromkeys(found), *(m for m in SHARED_MODULES if m in submodules)]
 
 
@@ -124,6 +140,13 @@ def star_imported_modules(init_file: Path) -> list[str] | None:
 
 
 def install() -> None:
-    """Put the finder first on ``sys.meta_path`` (once). Packages imported before keep what they loaded."""
+    """Put the finder first on ``sys.meta_path`` (once).
+
+    ``import pulumi_aws`` finds every service package's spec up front and loads a package on its first
+    attribute; the packages it found before this call and has not loaded yet get the loader too. A package
+    already loaded keeps what it loaded."""
     if not any(isinstance(finder, _ServicePackageFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ServicePackageFinder())
+    for name, module in list(sys.modules.items()):
+        if _is_service(name) and type(module).__name__ == "_LazyModule":  # pulumi's lazy_import, still unloaded
+            _take_over(module.__spec__)  # __spec__ is read without loading it

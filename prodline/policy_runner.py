@@ -40,8 +40,9 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies.registry import RULES
 from policies.rule import ResourceRule, Rule, StackRule
+from prodline.collector import collector_paused
 from prodline.preview import to_jsonable
-from prodline.program import RecordingMocks, Registration, collector_paused
+from prodline.program import RecordingMocks, Registration
 
 REGISTRATION_FIELDS = {"type": (str,), "name": (str,), "urn": (str,), "parent": (str, type(None)),
                        "custom": (bool,), "inputs": (dict,), "dependencies": (list,)}

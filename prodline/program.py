@@ -7,13 +7,11 @@ in an emulator. Both see the same registrations, so no resource is declared twic
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import runpy
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from pulumi.runtime import rpc, settings
 
 from infra.model_version import OFFLINE_ENV
 from prodline import provider_imports, stack_files
+from prodline.collector import collector_paused
 from standards.delivery import BOOTSTRAP_PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
@@ -160,21 +159,6 @@ def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | N
     with collector_paused():
         pulumi.runtime.test(program)()
     return monitor.registrations
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the program runs. The run builds hundreds of thousands of objects
-    that live to its end (the provider's typed classes, Outputs, tasks), so every collection walks them all
-    and frees next to nothing: a fifth of `prodline preview`'s CPU time, for 3 MB more peak memory
-    (docs/benchmarks.md). Reference counting still frees everything else; the collector resumes after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime.Mocks | None = None,

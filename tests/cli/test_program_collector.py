@@ -6,7 +6,8 @@ import gc
 
 import pytest
 
-from prodline.program import collector_paused, record
+from prodline.collector import collector_paused, paused
+from prodline.program import record
 
 
 def test_the_collector_is_off_during_the_run_and_on_again_after():
@@ -34,3 +35,16 @@ def test_a_collector_someone_turned_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_preview_and_policy_run_with_the_collector_paused_from_their_first_import():
+    from prodline.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["preview", "--stack", "dev"], ["policy", "--stack", "dev"]):
+        handler = parser.parse_args(argv).handler
+        assert handler.__wrapped__.__name__ == f"cmd_{argv[0]}"
+    seen = []
+    paused(lambda: seen.append(gc.isenabled()))()
+    assert seen == [False]
+    assert gc.isenabled()

@@ -5,7 +5,7 @@ warm-up round that is not counted). Wall time is what the goal is set in; user+s
 because the other work on a shared machine stretches wall time far more than it moves CPU time.
 
 ``--baseline-ref REF`` also runs the commands of the repository as it was at REF (extracted with ``git archive``
-into ``bench/.work``), interleaved with this checkout's in every round (which goes first alternates), and checks
+into a temporary directory), interleaved with this checkout's in every round (which goes first alternates), and checks
 that both previews declare the same resources with the same inputs (order aside: the mocks' registrations
 arrive from threads, so the order of the list already varies from run to run; the repository bundle's content
 hash aside: it changes with any file).
@@ -18,15 +18,15 @@ import json
 import os
 import re
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, WORK, busy_share, machine, write_results
+from bench.common import ROOT, busy_share, machine, write_results
 
 COMMANDS = {
     "preview": ["preview", "--stack", "prod", "--json"],
@@ -35,21 +35,18 @@ COMMANDS = {
 BUNDLE_HASH = re.compile(r"deployer([/-])[0-9a-f]{12}")
 
 
-def baseline_tree(ref: str) -> tuple[Path, str]:
-    """The repository at ``ref`` under ``bench/.work/preview-<commit>``; returns the directory and the commit."""
+def baseline_tree(ref: str, into: Path) -> str:
+    """The repository at ``ref`` extracted under ``into`` (outside the checkout: its files are no part of this
+    one); returns the commit."""
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{ref}^{{commit}}"], check=True,
                             capture_output=True, text=True).stdout.strip()
-    into = WORK / f"preview-{commit[:12]}"
-    if not (into / "prodline" / "cli.py").exists():
-        shutil.rmtree(into, ignore_errors=True)
-        into.mkdir(parents=True)
-        archive = into / "tree.tar"
-        with archive.open("wb") as out:
-            subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit], check=True, stdout=out)
-        with tarfile.open(archive) as tar:
-            tar.extractall(into, filter="data")
-        archive.unlink()
-    return into, commit
+    archive = into / "tree.tar"
+    with archive.open("wb") as out:
+        subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", commit], check=True, stdout=out)
+    with tarfile.open(archive) as tar:
+        tar.extractall(into, filter="data")
+    archive.unlink()
+    return commit
 
 
 def run(tree: Path, argv: list[str]) -> tuple[float, float, str]:
@@ -81,18 +78,11 @@ def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline-ref", help="also time the repository at this git ref, interleaved")
-    args = parser.parse_args(argv)
-    trees = {"this checkout": ROOT}
-    commit = None
-    if args.baseline_ref:
-        trees[f"at {args.baseline_ref}"], commit = baseline_tree(args.baseline_ref)
+def measure(trees: dict[str, Path], rounds: int) -> tuple[dict, list[float]]:
+    """Wall and CPU seconds per tree and command over ``rounds`` interleaved rounds, and the load seen."""
     timings = {tree: {command: {"wall": [], "cpu": []} for command in COMMANDS} for tree in trees}
     load = []
-    for round_number in range(args.rounds + 1):  # round 0 writes the bytecode caches and warms the page cache
+    for round_number in range(rounds + 1):  # round 0 writes the bytecode caches and warms the page cache
         busy = busy_share()
         load.append(os.getloadavg()[0])
         order = list(trees) if round_number % 2 else list(reversed(trees))
@@ -110,6 +100,21 @@ def main(argv: list[str] | None = None) -> int:
         figures = "; ".join(f"{label} {command} {timings[label][command]['wall'][-1]:.2f} s"
                             for label in order for command in COMMANDS) if round_number else "warm-up"
         print(f"round {round_number}: {figures} (CPUs {busy:.0%} busy beforehand, load {load[-1]:.2f})")
+    return timings, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline-ref", help="also time the repository at this git ref, interleaved")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="prodline-preview-") as scratch:
+        trees = {"this checkout": ROOT}
+        commit = None
+        if args.baseline_ref:
+            trees[f"at {args.baseline_ref}"] = Path(scratch)
+            commit = baseline_tree(args.baseline_ref, Path(scratch))
+        timings, load = measure(trees, args.rounds)
     result = {"machine": machine(), "command": "make bench-preview", "baseline_commit": commit,
               "load_average_1min": spread(load), "same_previews": True,
               "results": {label: {command: {kind: spread(values) for kind, values in figures.items()}

@@ -50,12 +50,13 @@ test-localstack: $(STAMP)
 	AWS_ENDPOINT_URL="$(LOCALSTACK_URL)" $(BIN)/python -m pytest -m e2e -rs tests/workloads
 
 # Benchmarks (docs/benchmarks.md): the inference server vs MLServer, the ETL vs DuckDB, the stream producer,
-# batch scoring vs in-process predict_proba.
+# batch scoring vs in-process predict_proba, `prodline preview`/`policy` wall and CPU time.
 # BASELINE=<git ref>: the inference server against its own version at that ref instead, in the same run
-# (c=1, 8 and 64, then a 60 s soak and 2,000 idle connections on each).
+# (c=1, 8 and 64, then a 60 s soak and 2,000 idle connections on each); the preview and policy commands
+# against the repository at that ref, interleaved.
 BASELINE ?=
-.PHONY: bench bench-serving bench-etl bench-stream bench-batch
-bench: bench-serving bench-etl bench-stream bench-batch
+.PHONY: bench bench-serving bench-etl bench-stream bench-batch bench-preview
+bench: bench-serving bench-etl bench-stream bench-batch bench-preview
 
 bench-serving: $(STAMP)
 	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8)
@@ -69,6 +70,9 @@ bench-stream: $(STAMP)
 
 bench-batch: $(STAMP)
 	$(BIN)/python -m bench.batch_bench
+
+bench-preview: $(STAMP)
+	$(BIN)/python -m bench.preview_bench $(if $(BASELINE),--baseline-ref $(BASELINE))
 
 # The inference image (docs/container-image.md). Building needs a Docker daemon; linting does not.
 IMAGE ?= prodline-serving

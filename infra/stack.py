@@ -18,7 +18,6 @@ from components.eks_access import ClusterAccess, existing_eks_cluster, oidc_prov
 from components.etl_job import EtlJob
 from components.event_bus import EventBus
 from components.image_repository import ImageRepository
-from components.k8s_serving import KubernetesServing
 from components.model_registry import ModelRegistry
 from components.observability import Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
@@ -334,6 +333,8 @@ def _model_url(package_arn: str, config: StackConfig, lake: DataLake, pipeline_n
 def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, pipeline_name: str,
                         package_arn: str) -> dict[str, pulumi.Output]:
     """The same model and HTTP contract on a cluster: the serving image from ECR, the model from the lake."""
+    from components.k8s_serving import KubernetesServing  # imports pulumi_kubernetes: only stacks serving on EKS
+
     k8s = config.kubernetes
     env = config.environment
     repo = _image_repository(config, lake)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from prodline import bootstrap_cli, cost_cli, delivery_cli, policy_cli, sandbox_cli
+from prodline.collector import paused
 from prodline.stack_args import EXIT_OK, add_stack_args, check_stacks, fail, run_stack
 
 
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--json", action="store_true", help="print the resources as JSON")
     preview.add_argument("--k8s-yaml", metavar="DIR",
                          help="also write the Kubernetes objects as YAML manifests into DIR (one file per object)")
-    preview.set_defaults(handler=cmd_preview)
+    preview.set_defaults(handler=paused(cmd_preview))
 
     policy_cli.add_policy_parser(commands)
     sandbox_cli.add_parsers(commands)

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from prodline.collector import paused
 from prodline.stack_args import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -35,7 +36,7 @@ def add_policy_parser(subparsers) -> None:
                         help="judge a saved `prodline preview --json` output instead of running the program")
     policy.add_argument("--list", action="store_true",
                         help="list every rule with its description and enforcement per environment")
-    policy.set_defaults(handler=cmd_policy)
+    policy.set_defaults(handler=paused(cmd_policy))
 
 
 def cmd_policy(args: argparse.Namespace) -> int:

@@ -40,6 +40,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from policies.registry import RULES
 from policies.rule import ResourceRule, Rule, StackRule
+from prodline.collector import collector_paused
 from prodline.preview import to_jsonable
 from prodline.program import RecordingMocks, Registration
 
@@ -161,10 +162,17 @@ def evaluate(registrations: Sequence[Registration], *, stack: str, environment: 
 
     ``property_dependencies``: URN -> property -> URNs it depends on, where known.
     """
+    with collector_paused():  # as during the program run: every rule's objects live to the end
+        return _evaluate(registrations, stack=stack, environment=environment, region=region, rules=rules,
+                         property_dependencies=property_dependencies or {})
+
+
+def _evaluate(registrations: Sequence[Registration], *, stack: str, environment: str, region: str,
+              rules: Iterable[Rule], property_dependencies: Mapping[str, Mapping[str, list[str]]]) -> Report:
     report = Report(stack=stack, environment=environment)
     inputs = [to_jsonable(r.inputs) for r in registrations]
     mocks = RecordingMocks(region)
-    stack_resources = _stack_resources(registrations, inputs, mocks, property_dependencies or {})
+    stack_resources = _stack_resources(registrations, inputs, mocks, property_dependencies)
     names = {r.urn: (r.name, r.type) for r in registrations}
     for rule in rules:
         level = rule.levels[environment]

@@ -21,7 +21,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
 from infra.model_version import OFFLINE_ENV
-from prodline import stack_files
+from prodline import provider_imports, stack_files
+from prodline.collector import collector_paused
 from standards.delivery import BOOTSTRAP_PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
@@ -148,13 +149,15 @@ def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | N
 
     ``project`` defaults to the name in the repository's ``Pulumi.yaml``.
     """
+    provider_imports.install()
     mocks = mocks or RecordingMocks(region)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(dict(config or {}))
     settings.ROOT.set(None)  # a fresh root stack per run, so transformations never leak between runs
     pulumi.runtime.set_mocks(mocks, project=project or stack_files.project()["name"], stack=stack, preview=False,
                              monitor=monitor)
-    pulumi.runtime.test(program)()
+    with collector_paused():
+        pulumi.runtime.test(program)()
     return monitor.registrations
 
 

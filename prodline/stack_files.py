@@ -36,6 +36,15 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+class _FastLoader(getattr(yaml, "CSafeLoader", _Loader)):
+    """``_Loader`` on libyaml's parser when PyYAML has it: the pure-Python one spends a tenth of a preview on
+    Pulumi.yaml. Same resolvers, so the same values; a file it refuses is parsed again by ``_Loader``, whose
+    message (with its line and column) is the one users see."""
+
+
+_FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
 def project(root: Path = ROOT) -> dict[str, Any]:
     """The project file, checked: a mapping with a ``name`` and, if any, a ``config`` mapping."""
     path = root / "Pulumi.yaml"
@@ -101,7 +110,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise StackFileError(f"{path.name}: cannot read it ({err})") from None
     try:
-        doc = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no object construction
+        doc = _parse(text)
     except yaml.YAMLError as err:
         raise StackFileError(f"{path.name}: not valid YAML: {_yaml_problem(err)}") from None
     if doc is None:
@@ -109,6 +118,14 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise StackFileError(f"{path.name}: expected a mapping (key: value lines) at the top, got {_shown(doc)}")
     return doc
+
+
+def _parse(text: str) -> Any:
+    """Safe loaders only: no object construction."""
+    try:
+        return yaml.load(text, Loader=_FastLoader)
+    except yaml.YAMLError:
+        return yaml.load(text, Loader=_Loader)
 
 
 def _config_block(doc: dict[str, Any], where: str) -> dict[str, Any]:

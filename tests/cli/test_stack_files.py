@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from prodline.program import BOOTSTRAP_DIR, BOOTSTRAP_STACK
-from prodline.stack_files import StackFileError, check_stack, load
+from prodline.stack_files import ROOT, StackFileError, _FastLoader, _Loader, _parse, check_stack, load
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
@@ -67,3 +70,26 @@ def test_a_stack_file_pulumi_could_not_read_is_named_with_its_problem(tmp_path, 
     with pytest.raises(StackFileError) as refused:
         load("one", root=tmp_path)
     assert str(refused.value).startswith(words) and "\n" not in str(refused.value)
+
+
+def _repository_yaml_files() -> list[Path]:
+    return sorted([*ROOT.glob("Pulumi*.yaml"), *BOOTSTRAP_DIR.glob("Pulumi*.yaml")])
+
+
+def test_stack_files_are_parsed_by_libyaml_with_the_same_values_as_the_python_parser():
+    """libyaml's parser is what keeps Pulumi.yaml from costing a tenth of a preview (docs/benchmarks.md)."""
+    assert yaml.__with_libyaml__ and issubclass(_FastLoader, yaml.CSafeLoader)
+    assert len(_repository_yaml_files()) >= 5
+    for path in _repository_yaml_files():
+        text = path.read_text()
+        assert yaml.load(text, Loader=_FastLoader) == yaml.load(text, Loader=_Loader), path.name
+    assert _parse("since: 2024-01-31\n") == {"since": "2024-01-31"}
+
+
+@pytest.mark.parametrize("text", ["config: [\n", "config:\n\tdemo:x: 1\n", "a: b: c\n", "- [1\n"])
+def test_a_refused_file_is_explained_as_the_python_parser_explains_it(text):
+    with pytest.raises(yaml.YAMLError) as python_error:
+        yaml.load(text, Loader=_Loader)
+    with pytest.raises(yaml.YAMLError) as refused:
+        _parse(text)
+    assert str(refused.value) == str(python_error.value)

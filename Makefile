@@ -18,22 +18,26 @@ RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
+# Each stamp's rule installs its target's REQUIREMENT (target-specific, as commas cannot pass through $(call)).
 define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e '$(1)'
+	$(PIP_INSTALL) -e '$(REQUIREMENT)'
 	@touch $@
 endef
 
+$(RUNTIME_STAMP): REQUIREMENT := .
 $(RUNTIME_STAMP): pyproject.toml
-	$(call install,.)
+	$(install)
 
-# The dev extra includes the runtime, so it refreshes the runtime stamp too.
+# The dev and bench extras include the runtime, so they refresh the runtime stamp too.
+$(DEV_STAMP): REQUIREMENT := .[dev,spark]
 $(DEV_STAMP): pyproject.toml
-	$(call install,.[dev,spark])
+	$(install)
 	@touch $(RUNTIME_STAMP)
 
+$(BENCH_STAMP): REQUIREMENT := .[bench]
 $(BENCH_STAMP): pyproject.toml
-	$(call install,.[bench])
+	$(install)
 	@touch $(RUNTIME_STAMP)
 
 # checkov in a venv of its own (its boto3 pin conflicts with the project's), inside .venv so `make clean` takes

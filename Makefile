@@ -56,10 +56,12 @@ setup: $(DEV_STAMP) $(CHECKOV_STAMP)
 demo: $(RUNTIME_STAMP)
 	$(BIN)/prodline demo --stack $(STACK)
 
-# --dist loadgroup: the tests marked xdist_group (the Spark group, tests/conftest.py) run in one worker.
+# --dist loadfile: each test file runs whole in one worker, so a module-scoped fixture (the lifecycle test's demo,
+# the delivery test's three stacks) is built once, and tests that build on an earlier one in their file keep
+# their order; the Spark tests, all in one file, start one local Spark session.
 test: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

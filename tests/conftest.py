@@ -17,11 +17,3 @@ def _no_real_aws(monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """The Spark tests share one local Spark session (a JVM of 2 GB that takes ~20 s to start): under pytest-xdist
-    with --dist loadgroup (`make test`) they all go to one worker, so only one worker starts it."""
-    for item in items:
-        if item.get_closest_marker("spark"):
-            item.add_marker(pytest.mark.xdist_group("spark"))

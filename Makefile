@@ -3,40 +3,70 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 STACK ?= dev
+# pytest-xdist workers for `make test`: one per CPU (`auto`); TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: setup demo test lint preview bench clean
 
-$(STAMP): pyproject.toml
+# What each target installs, so `make demo` never waits for the test tools: the runtime (the package and its
+# dependencies: what the CLI, the demo and the workloads it starts import), the dev tools with pyspark for
+# `make test` and `make lint`, and DuckDB for `make bench`. Each stamp is redone when pyproject.toml changes.
+# --no-compile: pip would otherwise byte-compile every module of every wheel (pulumi_aws alone is 270 MB of
+# Python) where a run imports a small part of them and compiles that part on first import.
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+BENCH_STAMP := $(VENV)/.installed-bench
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
+# Each stamp's rule installs its target's REQUIREMENT (target-specific, as commas cannot pass through $(call)).
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
-	@touch $(STAMP)
+	$(PIP_INSTALL) -e '$(REQUIREMENT)'
+	@touch $@
+endef
+
+$(RUNTIME_STAMP): REQUIREMENT := .
+$(RUNTIME_STAMP): pyproject.toml
+	$(install)
+
+# The dev and bench extras include the runtime, so they refresh the runtime stamp too.
+$(DEV_STAMP): REQUIREMENT := .[dev,spark]
+$(DEV_STAMP): pyproject.toml
+	$(install)
+	@touch $(RUNTIME_STAMP)
+
+$(BENCH_STAMP): REQUIREMENT := .[bench]
+$(BENCH_STAMP): pyproject.toml
+	$(install)
+	@touch $(RUNTIME_STAMP)
 
 # checkov in a venv of its own (its boto3 pin conflicts with the project's), inside .venv so `make clean` takes
 # it too; the version is pyproject.toml's `checkov` dependency group.
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-$(CHECKOV_STAMP): pyproject.toml | $(STAMP)
-	@test -x $(CHECKOV_VENV)/bin/python || $(BIN)/python -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check $$($(BIN)/python -c \
+$(CHECKOV_STAMP): pyproject.toml
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile $$($(CHECKOV_VENV)/bin/python -c \
 		'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["checkov"])')
 	@touch $(CHECKOV_STAMP)
 
-setup: $(STAMP) $(CHECKOV_STAMP)
+setup: $(DEV_STAMP) $(CHECKOV_STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/prodline demo --stack $(STACK)
 
-test: $(STAMP) $(CHECKOV_STAMP)
+# --dist loadfile: each test file runs whole in one worker, so a module-scoped fixture (the lifecycle test's demo,
+# the delivery test's three stacks) is built once, and tests that build on an earlier one in their file keep
+# their order; the Spark tests, all in one file, start one local Spark session.
+test: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-preview: $(STAMP)
+preview: $(RUNTIME_STAMP)
 	$(BIN)/prodline preview --stack $(STACK)
 
 clean:
@@ -45,7 +75,7 @@ clean:
 # The end-to-end workload tests against a LocalStack (or any emulator) at AWS_ENDPOINT_URL.
 LOCALSTACK_URL ?= $(or $(AWS_ENDPOINT_URL),http://localhost:4566)
 .PHONY: test-localstack
-test-localstack: $(STAMP)
+test-localstack: $(DEV_STAMP)
 	@echo "e2e tests against $(LOCALSTACK_URL) (each reports SKIPPED with the reason when nothing answers there)"
 	AWS_ENDPOINT_URL="$(LOCALSTACK_URL)" $(BIN)/python -m pytest -m e2e -rs tests/workloads
 
@@ -58,14 +88,13 @@ BASELINE ?=
 .PHONY: bench bench-serving bench-etl bench-stream bench-batch bench-preview
 bench: bench-serving bench-etl bench-stream bench-batch bench-preview
 
-bench-serving: $(STAMP)
+bench-serving: $(BENCH_STAMP)
 	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8)
 
-bench-etl: $(STAMP)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+bench-etl: $(BENCH_STAMP)
 	$(BIN)/python -m bench.etl_bench
 
-bench-stream: $(STAMP)
+bench-stream: $(BENCH_STAMP)
 	$(BIN)/python -m bench.stream_bench
 
 bench-batch: $(STAMP)
@@ -81,25 +110,25 @@ TAG ?= dev
 image:
 	docker build -t $(IMAGE):$(TAG) .
 
-hadolint: $(STAMP)
+hadolint: $(DEV_STAMP)
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck docker/entrypoint.sh
 
 # The policy pack on the offline preview of a stack (README, "Policy pack"): `make policy STACK=prod`.
 .PHONY: policy policy-config cost
-policy: $(STAMP)
+policy: $(RUNTIME_STAMP)
 	$(BIN)/prodline policy --stack $(STACK)
 
 # The stack's monthly cost estimate, offline (README "Cost").
-cost: $(STAMP)
+cost: $(RUNTIME_STAMP)
 	$(BIN)/prodline cost --stack $(STACK)
 
 # Rewrites policies/config/<env>.json (each rule's level per environment) after a rule or a level changes.
-policy-config: $(STAMP)
+policy-config: $(RUNTIME_STAMP)
 	$(BIN)/python -m policies.pack_config
 
 # Rewrites Pulumi.yaml's config block from the declaration in infra/config.py after a key changes
 # (a test fails while they differ).
 .PHONY: pulumi-yaml
-pulumi-yaml: $(STAMP)
+pulumi-yaml: $(RUNTIME_STAMP)
 	$(BIN)/python -m infra.config --write-pulumi-yaml

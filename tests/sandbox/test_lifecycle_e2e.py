@@ -1,7 +1,8 @@
 """`prodline demo` end to end on the embedded emulator, then invoke and `sandbox down` as a user would.
 
 The demo brings dev, staging and prod up in one emulator; `--keep` leaves all three running, and only the
-last one's `sandbox down` stops the emulator and the gateway.
+last one's `sandbox down` stops the emulator and the gateway. Both listen on free ports (never 4566 and 4571, which
+a running sandbox may hold), so the test runs beside a sandbox and beside other test workers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from prodline.sandbox.emulator import DEFAULT_PORT, DUMMY_CREDENTIALS, is_up
+from prodline.net import free_port
+from prodline.sandbox.emulator import DUMMY_CREDENTIALS, is_up
+from prodline.sandbox.shared import EMULATOR_PORT_ENV, GATEWAY_PORT_ENV
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ENDPOINT = "prodline-dev-churn"
@@ -43,12 +46,10 @@ def processes_mentioning(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    if is_up(f"http://127.0.0.1:{DEFAULT_PORT}"):
-        pytest.skip(f"127.0.0.1:{DEFAULT_PORT} is in use (a sandbox or LocalStack is running); "
-                    "the embedded emulator needs it")
     sandbox_dir = tmp_path_factory.mktemp("sandbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env.update(PRODLINE_SANDBOX_DIR=str(sandbox_dir), COLUMNS="200")
+    env.update({"PRODLINE_SANDBOX_DIR": str(sandbox_dir), "COLUMNS": "200", EMULATOR_PORT_ENV: str(free_port()),
+                GATEWAY_PORT_ENV: str(free_port())})
     result = prodline(env, "demo", "--stack", "dev", "--keep", "--rows", "1500")
     yield result, env, sandbox_dir
     for stack in STACKS:
@@ -113,16 +114,17 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
 
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo
+    emulator = f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}"
     children = sandbox_dir / ".shared" / "gateway" / "children.json"
     pids = [c["pid"] for c in json.loads(children.read_text()).get("serve", [])] if children.exists() else []
     for stack in STACKS[:-1]:
         result = prodline(env, "sandbox", "down", "--stack", stack)
         assert result.returncode == 0, result.stderr
-        assert is_up(f"http://127.0.0.1:{DEFAULT_PORT}"), f"the emulator must outlive {stack}'s down"
+        assert is_up(emulator), f"the emulator must outlive {stack}'s down"
     result = prodline(env, "sandbox", "down", "--stack", STACKS[-1])
     assert result.returncode == 0, result.stderr
     assert "stopped: gateway and model servers, emulator" in result.stdout
-    assert not is_up(f"http://127.0.0.1:{DEFAULT_PORT}")
+    assert not is_up(emulator)
     assert processes_mentioning(str(sandbox_dir)) == []
     for pid in (p for p in pids if isinstance(p, int)):
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

@@ -116,6 +116,7 @@ def test_a_crash_between_stage_and_commit_leaves_no_partial_output(urls, monkeyp
 
 
 def test_a_partition_whose_commit_fails_stops_the_run_before_the_next_commits(urls, monkeypatch):
+    monkeypatch.setattr(validation, "THREADS", 2)  # the next partition is read while this one commits
     land(urls, "2026-01-01", "b1", 200, seed=1)
     land(urls, "2026-01-02", "b1", 200, seed=2)
     real_commit, committed = commit.commit_partition, []
@@ -132,7 +133,8 @@ def test_a_partition_whose_commit_fails_stops_the_run_before_the_next_commits(ur
     assert committed == [] and lake.list_urls(urls["curated_runs"]) == []
 
 
-def test_a_partition_that_fails_to_read_lets_the_one_before_it_commit_first(urls):
+def test_a_partition_that_fails_to_read_lets_the_one_before_it_commit_first(urls, monkeypatch):
+    monkeypatch.setattr(validation, "THREADS", 2)
     land(urls, "2026-01-01", "b1", 200, seed=1)
     upload = land(urls, "2026-01-02", "b1", 200, seed=2)
     lake.write_bytes(upload.data_url, lake.read_bytes(upload.data_url)[:-100])

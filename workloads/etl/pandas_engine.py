@@ -87,6 +87,8 @@ def pipelined(items: list[T], prepare: Callable[[T], P], finish: Callable[[P], R
     item's failure is raised before a later item is finished; an item prepared but not finished leaves nothing
     behind, since preparing only reads.
     """
+    if validation.THREADS < 2:  # one core: a second partition in memory would buy nothing
+        return [finish(prepare(item)) for item in items]
     results: list[R] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         finishing: Future[R] | None = None

@@ -149,6 +149,10 @@ def compare_outputs(ours: Path, theirs: Path) -> dict:
     return {"identical": ours_digest == theirs_digest, "prodline": str(ours_digest), "duckdb": str(theirs_digest)}
 
 
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
@@ -157,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
     if args.child:
-        started = time.perf_counter()
+        before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         counts = ENGINES[args.child](args.output)
         seconds = time.perf_counter() - started
-        peak_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
-        print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, **counts}))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        peak_mib = round(after.ru_maxrss / 1024)  # Linux: KiB
+        print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_mib, "cpu_seconds": cpu,
+                          "cores_busy": cpu / seconds, **counts}))
         return 0
 
     make_input(args.rows)
@@ -177,15 +184,25 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"].setdefault(engine, []).append(run)
             print(f"run {number + 1} {engine:9s} {run['seconds']:6.2f} s  "
                   f"{args.rows / run['seconds'] / 1e6:5.2f} M rows/s  peak RSS {run['peak_rss_mib']} MiB  "
+                  f"cores busy {run['cores_busy']:.2f}  "
                   f"curated {run['curated']} quarantined {run['quarantined']}")
     results["outputs"] = compare_outputs(outputs["prodline"], outputs["duckdb"])
+    figures = ("seconds", "peak_rss_mib", "cores_busy")
     for engine, runs in results["runs"].items():
-        times = [r["seconds"] for r in runs]
-        results[f"{engine}_best_seconds"], results[f"{engine}_median_seconds"] = min(times), statistics.median(times)
-    ratio = results["prodline_best_seconds"] / results["duckdb_best_seconds"]
-    results["prodline_over_duckdb"] = ratio
-    print(f"best: prodline {results['prodline_best_seconds']:.2f} s, duckdb {results['duckdb_best_seconds']:.2f} s "
-          f"({ratio:.2f}x DuckDB's time; target <= 1.5x); outputs identical: {results['outputs']['identical']}")
+        for figure in figures:
+            results[f"{engine}_{figure}"] = spread([r[figure] for r in runs])
+        print(f"{engine:9s} median (min-max) of {len(runs)} runs: " + ", ".join(
+            f"{figure} {results[f'{engine}_{figure}']['median']:.2f} "
+            f"({results[f'{engine}_{figure}']['min']:.2f}-{results[f'{engine}_{figure}']['max']:.2f})"
+            for figure in figures))
+    ratios = spread([ours["seconds"] / theirs["seconds"]
+                     for ours, theirs in zip(results["runs"]["prodline"], results["runs"]["duckdb"], strict=True)])
+    results["prodline_over_duckdb"] = ratios
+    memory = results["prodline_peak_rss_mib"]["max"] / results["duckdb_peak_rss_mib"]["min"]
+    results["prodline_peak_over_duckdb_peak"] = memory
+    print(f"prodline / duckdb time, run by run: median {ratios['median']:.2f}x ({ratios['min']:.2f}-{ratios['max']:.2f}"
+          f"; target <= 0.7x); highest peak RSS over DuckDB's lowest: {memory:.2f}x (target <= 0.5x); "
+          f"outputs identical: {results['outputs']['identical']}")
     print(f"results: {write_results('etl', results)}")
     return 0
 

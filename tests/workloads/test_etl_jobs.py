@@ -115,6 +115,35 @@ def test_a_crash_between_stage_and_commit_leaves_no_partial_output(urls, monkeyp
     assert lake.list_urls(f"s3://{bucket}/_staging/") == [], "the re-run cleared the crashed run's staging"
 
 
+def test_a_partition_whose_commit_fails_stops_the_run_before_the_next_commits(urls, monkeypatch):
+    monkeypatch.setattr(validation, "THREADS", 2)  # the next partition is read while this one commits
+    land(urls, "2026-01-01", "b1", 200, seed=1)
+    land(urls, "2026-01-02", "b1", 200, seed=2)
+    real_commit, committed = commit.commit_partition, []
+
+    def commit_second_only(target, outputs, manifest):
+        if manifest["dt"] == "2026-01-01":
+            raise RuntimeError("injected crash in the first commit")
+        committed.append(manifest["dt"])
+        return real_commit(target, outputs, manifest)
+
+    monkeypatch.setattr(commit, "commit_partition", commit_second_only)
+    with pytest.raises(RuntimeError, match="first commit"):
+        run_validate(urls)
+    assert committed == [] and lake.list_urls(urls["curated_runs"]) == []
+
+
+def test_a_partition_that_fails_to_read_lets_the_one_before_it_commit_first(urls, monkeypatch):
+    monkeypatch.setattr(validation, "THREADS", 2)
+    land(urls, "2026-01-01", "b1", 200, seed=1)
+    upload = land(urls, "2026-01-02", "b1", 200, seed=2)
+    lake.write_bytes(upload.data_url, lake.read_bytes(upload.data_url)[:-100])
+    with pytest.raises(BatchError, match="sha256"):
+        run_validate(urls)
+    assert [u.rsplit("/", 2)[1] for u in lake.list_urls(urls["curated_runs"])] == ["dt=2026-01-01"]
+    assert manifest(urls, "2026-01-01")["complete"] is True
+
+
 def test_a_run_that_loses_a_row_fails_and_commits_nothing(urls, monkeypatch):
     land(urls, DT, "b1", 300, seed=1)
     real_validate = validation.validate_rows

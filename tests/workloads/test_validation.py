@@ -1,7 +1,10 @@
+import threading
+
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from workloads.etl import validation
 from workloads.etl.raw_batches import BatchError, parse_csv
 from workloads.etl.schema import CURATED_COLUMNS, RAW_COLUMNS
 from workloads.etl.validation import REASON_COLUMN, reason_counts, validate_rows
@@ -98,3 +101,22 @@ def test_empty_input_gives_empty_outputs():
     empty = pd.DataFrame({c.name: pd.Series([], dtype=pd.ArrowDtype(pa.string())) for c in RAW_COLUMNS})
     checked = validate_rows(empty)
     assert len(checked.curated) == 0 and len(checked.quarantined) == 0
+
+
+def test_threaded_and_one_thread_validation_give_the_same_outputs(monkeypatch):
+    raw = parse_csv(to_csv(generate_raw(3000, 7, invalid_fraction=0.2)) + b"C9,1,2\n")
+    one_thread = validate_rows(raw)
+    threads = set()
+    real_check = validation._check
+
+    def check(column, text):
+        threads.add(threading.get_ident())
+        return real_check(column, text)
+
+    monkeypatch.setattr(validation, "PARALLEL_MIN_ROWS", 1)
+    monkeypatch.setattr(validation, "THREADS", 2)
+    monkeypatch.setattr(validation, "_check", check)
+    threaded = validate_rows(raw)
+    assert threads - {threading.get_ident()}, "the columns were checked on worker threads"
+    pd.testing.assert_frame_equal(threaded.curated, one_thread.curated)
+    pd.testing.assert_frame_equal(threaded.quarantined, one_thread.quarantined)

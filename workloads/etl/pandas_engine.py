@@ -2,12 +2,18 @@
 
 Partitions whose commit a crash left unfinished are finished first. Then each pending partition is read
 whole, split by the shared validation functions, staged, accounted for and committed (see ``commit``).
+Two partitions are in flight at most: one is written and committed while the next is read and checked
+(``pipelined``), which keeps two cores busy and the memory to about two partitions' worth.
 Reads and writes go through ``lake``, so S3 and local disk behave alike.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +24,7 @@ from workloads.etl.plans import JobSettings, PartitionPlan
 from workloads.etl.schema import CURATED_COLUMNS, FEATURES_COLUMNS, RAW_COLUMNS
 
 LOG = logging.getLogger(__name__)
+T, P, R = TypeVar("T"), TypeVar("P"), TypeVar("R")
 QUARANTINE_EXTRA = (raw_batches.SOURCE_COLUMN, validation.REASON_COLUMN)
 
 
@@ -28,29 +35,77 @@ def run_validation(settings: JobSettings) -> list[dict]:
     target = plans.target(settings, "validate")
     work = plans.validation_work(settings)
     plans.finish_unfinished(work, target)
-    return [validate_partition(settings, target, plan, root) for plan in work.pending]
+    return pipelined(work.pending, check_partition,
+                     lambda checked: commit_checked(settings, target, checked, root))
 
 
-def validate_partition(settings: JobSettings, target: commit.Target, plan: PartitionPlan, staging: str) -> dict:
+@dataclass(frozen=True)
+class CheckedPartition:
+    """A partition read and split, as Arrow tables ready to write, with what its manifest reports."""
+
+    plan: PartitionPlan
+    curated: pa.Table
+    quarantine: pa.Table
+    rows: dict
+    failures_by_column: dict[str, int]
+
+
+def check_partition(plan: PartitionPlan) -> CheckedPartition:
     raw, duplicates = read_raw(plan)
     checked = validation.validate_rows(raw)
-    run_dir = lake.join(staging, plan.run_id)
-    outputs = {
-        "curated": stage(lake.join(run_dir, "curated"), parquet_io.to_table(checked.curated, CURATED_COLUMNS)),
-        "quarantine": stage(lake.join(run_dir, "quarantine"),
-                            parquet_io.to_table(checked.quarantined, parquet_io.quarantine_columns(RAW_COLUMNS),
-                                                QUARANTINE_EXTRA)),
-    }
-    commit.check_accounting(plan.rows_in - duplicates, outputs, ("curated", "quarantine"))
-    manifest = plans.base_manifest(settings, "validate", plan)
-    manifest["rows"] = plans.validate_rows_report(
+    del raw  # the text columns the outputs do not share are freed before the next partition is read
+    rows = plans.validate_rows_report(
         plan, curated=len(checked.curated), quarantined=len(checked.quarantined),
         curated_stream=stream_records.count_stream_rows(checked.curated),
         quarantined_stream=stream_records.count_stream_rows(checked.quarantined), duplicates=duplicates)
-    manifest["failures_by_column"] = validation.reason_counts(checked.quarantined)
+    return CheckedPartition(
+        plan=plan, curated=parquet_io.to_table(checked.curated, CURATED_COLUMNS),
+        quarantine=parquet_io.to_table(checked.quarantined, parquet_io.quarantine_columns(RAW_COLUMNS),
+                                       QUARANTINE_EXTRA),
+        rows=rows, failures_by_column=validation.reason_counts(checked.quarantined))
+
+
+def commit_checked(settings: JobSettings, target: commit.Target, checked: CheckedPartition, staging: str) -> dict:
+    plan = checked.plan
+    run_dir = lake.join(staging, plan.run_id)
+    outputs = {"curated": stage(lake.join(run_dir, "curated"), checked.curated),
+               "quarantine": stage(lake.join(run_dir, "quarantine"), checked.quarantine)}
+    commit.check_accounting(plan.rows_in - checked.rows["duplicates"], outputs, ("curated", "quarantine"))
+    manifest = plans.base_manifest(settings, "validate", plan)
+    manifest["rows"] = checked.rows
+    manifest["failures_by_column"] = checked.failures_by_column
     committed = commit.commit_partition(target, outputs, manifest)
     LOG.info("validated %s: %s", plan.dt, manifest["rows"])
     return committed
+
+
+def pipelined(items: list[T], prepare: Callable[[T], P], finish: Callable[[P], R]) -> list[R]:
+    """``[finish(prepare(item)) for item in items]``, with one item's ``finish`` (Parquet encoding, the commit's
+    copies) on a second thread while the next item is prepared, so both cores work.
+
+    Items finish one at a time and in order, and a failure surfaces as it would in the plain loop: an earlier
+    item's failure is raised before a later item is finished; an item prepared but not finished leaves nothing
+    behind, since preparing only reads.
+    """
+    if validation.THREADS < 2:  # one core: a second partition in memory would buy nothing
+        return [finish(prepare(item)) for item in items]
+    results: list[R] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        finishing: Future[R] | None = None
+        try:
+            for item in items:
+                prepared = prepare(item)
+                if finishing is not None:
+                    done, finishing = finishing, None
+                    results.append(done.result())
+                finishing = pool.submit(finish, prepared)
+            if finishing is not None:
+                done, finishing = finishing, None
+                results.append(done.result())
+        finally:
+            if finishing is not None:  # prepare failed: the item before it finishes (or fails) first
+                finishing.result()
+    return results
 
 
 def read_raw(plan: PartitionPlan) -> tuple[pd.DataFrame, int]:

@@ -6,12 +6,19 @@ vectorised with Arrow compute kernels; reason texts are built only for the rows 
 
 A reason names the column, the value received and the rule, e.g.
 ``tenure_months: '-3' is below the minimum 0``; a row failing several rules lists them all, joined by "; ".
+
+Columns are checked, filtered and explained on up to ``THREADS`` threads at once: Arrow's kernels release
+the GIL but each runs on one core, so one column at a time left all but one core idle. Small batches (the
+Spark job's ``mapInPandas`` batches, whose executors already run a task per core) stay on one thread.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -25,6 +32,11 @@ REASON_SEPARATOR = "; "
 INT_PATTERN = r"^[+-]?[0-9]{1,18}$"
 FLOAT_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64()}
+THREADS = pa.cpu_count()
+"""Arrow's CPU pool size: the machine's cores unless ``OMP_NUM_THREADS`` (or ``pyarrow.set_cpu_count``) says fewer."""
+T = TypeVar("T")
+PARALLEL_MIN_ROWS = 100_000
+"""Below this many rows a batch is checked on one thread: starting threads would cost more than they save."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +81,12 @@ def validate_rows(raw: pd.DataFrame, columns: tuple[Column, ...] = RAW_COLUMNS) 
                          f"expected {', '.join(c.name for c in columns)}")
     names = [c.name for c in columns]
     extras = [c for c in raw.columns if c not in names and c != MALFORMED_COLUMN]
-    values = {c.name: _text(raw[c.name]) for c in columns}
-    checks = {c.name: _check(c, values[c.name]) for c in columns}
+    each = _per_column(columns, len(raw))
+    received = {n: raw[n] for n in names}  # pandas' column cache is not thread-safe: columns taken here
+    values = each(lambda c: _text(received[c.name]))
+    checks = each(lambda c: _check(c, values[c.name]))
 
-    failed = pa.array([False] * len(raw)) if len(raw) else pa.array([], pa.bool_())
+    failed = _all_false(len(raw))
     failures = [checks[c.name].failed(c) for c in columns]
     malformed_note = _text(raw[MALFORMED_COLUMN]) if MALFORMED_COLUMN in raw.columns else None
     if malformed_note is not None:
@@ -81,15 +95,15 @@ def validate_rows(raw: pd.DataFrame, columns: tuple[Column, ...] = RAW_COLUMNS) 
         failed = pc.or_(failed, mask)
     ok = pc.invert(failed)
 
-    curated = pd.DataFrame({n: _series(pc.filter(checks[n].typed, ok)) for n in names})
+    curated = pd.DataFrame(each(lambda c: _series(pc.filter(checks[c.name].typed, ok))))
     for extra in extras:
         curated[extra] = raw[extra][_numpy(ok)].reset_index(drop=True)
 
     bad_index = pc.indices_nonzero(failed)
-    quarantined = pd.DataFrame({n: _series(pc.take(values[n], bad_index)) for n in names})
+    quarantined = pd.DataFrame(each(lambda c: _series(pc.take(values[c.name], bad_index))))
     for extra in extras:
         quarantined[extra] = raw[extra].iloc[bad_index.to_numpy()].reset_index(drop=True)
-    reasons = [_reasons(c, pc.take(values[c.name], bad_index), checks[c.name], bad_index) for c in columns]
+    reasons = list(each(lambda c: _reasons(c, pc.take(values[c.name], bad_index), checks[c.name], bad_index)).values())
     if malformed_note is not None:
         note = pc.take(malformed_note, bad_index)
         reasons.insert(0, pc.if_else(pc.equal(note, ""), pa.scalar(None, pa.string()), note))
@@ -112,12 +126,29 @@ def reason_counts(quarantined: pd.DataFrame) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _per_column(columns: tuple[Column, ...], rows: int) -> Callable[[Callable[[Column], T]], dict[str, T]]:
+    """``each(fn)``: ``{column name: fn(column)}``, on ``THREADS`` threads for a batch large enough to gain."""
+    if rows < PARALLEL_MIN_ROWS or THREADS < 2:
+        return lambda fn: {c.name: fn(c) for c in columns}
+
+    def each(fn: Callable[[Column], T]) -> dict[str, T]:
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            return dict(zip([c.name for c in columns], pool.map(fn, columns)))  # noqa: B905 - Glue Python shell is 3.9
+
+    return each
+
+
+def _all_false(rows: int) -> pa.Array:
+    """Built by Arrow, not from a Python list of ``rows`` items, which holds the GIL all along."""
+    return pc.fill_null(pa.nulls(rows, pa.bool_()), False)
+
+
 def _check(column: Column, text: pa.Array) -> _ColumnCheck:
     missing = pc.fill_null(pc.equal(text, ""), True)
     below = above = not_allowed = None
     if column.dtype == "string":
         typed = pc.if_else(missing, pa.scalar(None, pa.string()), text)
-        malformed = pa.array([False] * len(text), pa.bool_()) if len(text) else pa.array([], pa.bool_())
+        malformed = _all_false(len(text))
         if column.allowed is not None:
             not_allowed = pc.and_not(pc.invert(pc.is_in(text, pa.array(column.allowed))), missing)
     else:

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from bench.common import WORK, machine, wait_for_quiet, write_results
+from bench.common import WORK, machine, spread, wait_for_quiet, write_results
 from bench.serving_bench import prepare_model
 from prodline.sandbox.runtimes.transform import MB, Contract, ModelServer, Sender, assemble, payloads
 from workloads.ingest.generator import generate_typed
@@ -30,8 +30,7 @@ from workloads.training.artifacts import load_model
 
 
 def rows_per_second(seconds: list[float], rows: int) -> dict[str, float]:
-    rates = [rows / s for s in seconds]
-    return {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "rounds": len(rates)}
+    return spread([rows / s for s in seconds])
 
 
 def main(argv: list[str] | None = None) -> int:

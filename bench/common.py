@@ -39,6 +39,11 @@ def wait_for(url: str, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    """A figure measured over rounds: its median, its range and how many rounds (docs/benchmarks.md)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {"p50": percentile(values, 50), "p90": percentile(values, 90), "p99": percentile(values, 99),
             "mean": statistics.fmean(values), "n": len(values)}

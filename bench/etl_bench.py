@@ -20,13 +20,12 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, WORK, machine, wait_for_quiet, write_results
+from bench.common import ROOT, WORK, machine, spread, wait_for_quiet, write_results
 from workloads.etl.schema import RAW_COLUMNS, Column
 from workloads.etl.validation import FLOAT_PATTERN, INT_PATTERN
 
@@ -147,10 +146,6 @@ def compare_outputs(ours: Path, theirs: Path) -> dict:
     ours_digest = (digest(committed("curated"), curated), digest(committed("quarantine"), quarantine))
     theirs_digest = (digest(written("churn"), curated), digest(written("quarantine"), quarantine))
     return {"identical": ours_digest == theirs_digest, "prodline": str(ours_digest), "duckdb": str(theirs_digest)}
-
-
-def spread(values: list[float]) -> dict:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def main(argv: list[str] | None = None) -> int:

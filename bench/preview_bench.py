@@ -18,7 +18,6 @@ import json
 import os
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -26,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, busy_share, machine, write_results
+from bench.common import ROOT, busy_share, machine, spread, write_results
 
 COMMANDS = {
     "preview": ["preview", "--stack", "prod", "--json"],
@@ -72,10 +71,6 @@ def canonical(preview_json: str) -> str:
     resources = sorted(({**r, "dependencies": sorted(r["dependencies"])} for r in json.loads(preview_json)),
                        key=lambda r: r["urn"])
     return BUNDLE_HASH.sub(r"deployer\1<hash>", json.dumps(resources, sort_keys=True))
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
 
 
 def measure(trees: dict[str, Path], rounds: int) -> tuple[dict, list[float]]:

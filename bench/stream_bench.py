@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, wait_for_quiet, write_results
+from bench.common import machine, spread, wait_for_quiet, write_results
 
 STREAM = "prodline-bench-churn-events"
 
@@ -71,11 +70,7 @@ def run(events: int, rounds: int) -> dict:
         finally:
             emulator.stop(Path(scratch))
     return {"events_per_round": events, "rounds": rounds, "calls_per_round": calls,
-            "send_events_per_second": _spread(send_rates), "encode_events_per_second": _spread(encode_rates)}
-
-
-def _spread(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+            "send_events_per_second": spread(send_rates), "encode_events_per_second": spread(encode_rates)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -239,12 +239,7 @@ class Sandbox:
         return StreamRun(stream, delivery, sent, delivered)
 
     def run_pipeline(self, trigger: str = "manual", parameters: dict[str, Any] | None = None) -> Execution:
-        pipeline = self.one("aws:sagemaker/pipeline:Pipeline", "training-pipeline").id
-        self.on_progress(f"pipeline {pipeline} ({trigger})")
-        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
-            pipeline, parameters, trigger)
-        self.executions.append(execution)
-        return execution
+        return self._execute(self.one("aws:sagemaker/pipeline:Pipeline", "training-pipeline").id, parameters, trigger)
 
     def score(self, partition: str = "latest", trigger: str = "manual") -> Execution:
         """Run the batch scoring pipeline on one features partition (``latest``, or a date)."""
@@ -252,18 +247,19 @@ class Sandbox:
         if not found:
             raise SandboxError(f"stack {self.stack} declares no batch scoring: it needs an approved model version "
                                "(approve one, let the deployer deploy it) and prodline:batchScoringEnabled=true")
-        self.on_progress(f"pipeline {found[0].id} ({trigger})")
+        return self._execute(found[0].id, {"Partition": partition}, trigger)
+
+    def _execute(self, pipeline: str, parameters: dict[str, Any] | None, trigger: str) -> Execution:
+        """Run a pipeline (any stack's: they share the emulator) in the pipeline runtime, and keep its execution."""
+        self.on_progress(f"pipeline {pipeline} ({trigger})")
         execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
-            found[0].id, {"Partition": partition}, trigger)
+            pipeline, parameters, trigger)
         self.executions.append(execution)
         return execution
 
     def _start_from_event(self, pipeline_name: str, event: dict) -> None:
-        """A rule's pipeline target: run the pipeline it names (any stack's: they share the emulator)."""
-        self.on_progress(f"pipeline {pipeline_name} (event: {event['detail-type']})")
-        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
-            pipeline_name, None, f"event: {event['detail-type']}")
-        self.executions.append(execution)
+        """A rule's pipeline target: run the pipeline it names."""
+        self._execute(pipeline_name, None, f"event: {event['detail-type']}")
 
     def _start_build(self, project: str, event: dict, rule: str) -> None:
         """A rule's CodeBuild target: start the project's build in the build runtime."""

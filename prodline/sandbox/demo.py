@@ -204,10 +204,12 @@ class Demo(delivery.DeliverySteps):
             if run.job_name.endswith("-validate") and run.output:
                 for partition in json.loads(run.output).get("committed", []):
                     rows = partition["rows"]
-                    curated += int(rows.get("curated", 0)) if isinstance(rows, dict) else 0
-                    quarantined += int(rows.get("quarantined", 0)) if isinstance(rows, dict) else 0
+                    if not isinstance(rows, dict):
+                        continue
+                    curated += int(rows.get("curated", 0))
+                    quarantined += int(rows.get("quarantined", 0))
                     for key in stream:
-                        stream[key] += int(rows.get("stream", {}).get(key, 0)) if isinstance(rows, dict) else 0
+                        stream[key] += int(rows.get("stream", {}).get(key, 0))
         self.state.facts["rows quarantined (total)"] = str(
             int(self.state.facts.get("rows quarantined (total)", "0")) + quarantined)
         line = f"{' -> '.join(r.job_name for r in runs)}: {curated} rows curated, {quarantined} quarantined"

@@ -162,8 +162,11 @@ def wait_healthy(servers: Iterable[VariantServer], timeout: float) -> None:
 
 
 def stop_server(server: VariantServer, grace: float = 10.0) -> None:
-    """SIGTERM the server's process group (it finishes the request in hand), SIGKILL what is left."""
-    process = server.process
+    stop_process_group(server.process, grace)
+
+
+def stop_process_group(process, grace: float = 10.0) -> None:
+    """SIGTERM a server's process group (it finishes the request in hand), SIGKILL what is left."""
     for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         if process.poll() is not None:
             break

@@ -16,12 +16,8 @@ store it).
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,7 +31,14 @@ from botocore.exceptions import ClientError
 from prodline.net import LOOPBACK, free_port
 from prodline.sandbox import warm_start
 from prodline.sandbox.gateway.errors import FleetStartError
-from prodline.sandbox.gateway.servers import fetch_model, log_tail, pings, serve_command, serve_environment
+from prodline.sandbox.gateway.servers import (
+    fetch_model,
+    log_tail,
+    pings,
+    serve_command,
+    serve_environment,
+    stop_process_group,
+)
 from prodline.sandbox.paths import ROOT
 from workloads.s3_uri import split_s3
 
@@ -99,14 +102,7 @@ class ModelServer:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        """SIGTERM its process group (the request in hand finishes), SIGKILL what is left."""
-        for signum, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            if self.process.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signum)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=wait)
+        stop_process_group(self.process)
 
 
 def execution_parameters(port: int) -> dict[str, Any]:

@@ -110,12 +110,11 @@ def pipelined(items: list[T], prepare: Callable[[T], P], finish: Callable[[P], R
 
 def read_raw(plan: PartitionPlan) -> tuple[pd.DataFrame, int]:
     """The partition's rows as text: CSV batches first, then stream events (de-duplicated); and duplicates dropped."""
-    files = [i for i in plan.inputs if not stream_records.is_stream_input(i)]
     frames = [raw_batches.read_batch(raw_batches.RawBatch(
         dt=plan.dt, batch_id=i["batch_id"], data_url=i["url"], rows=i["rows"], sha256=i["sha256"],
-        schema_version=i["schema_version"])) for i in files]
+        schema_version=i["schema_version"])) for i in plan.file_inputs]
     duplicates = 0
-    events = [i for i in plan.inputs if stream_records.is_stream_input(i)]
+    events = plan.stream_inputs
     if events:
         stream_frame, duplicates = stream_records.read_objects(events, raw_batches.SOURCE_COLUMN)
         frames.append(stream_frame)

@@ -76,6 +76,20 @@ class PartitionPlan:
     def rows_in(self) -> int:
         return sum(int(item["rows"]) for item in self.inputs)
 
+    @property
+    def file_inputs(self) -> list[dict]:
+        """validate: the uploaded CSV batches."""
+        return [item for item in self.inputs if not stream_records.is_stream_input(item)]
+
+    @property
+    def stream_inputs(self) -> list[dict]:
+        """validate: the objects Firehose delivered from the stream."""
+        return [item for item in self.inputs if stream_records.is_stream_input(item)]
+
+    @property
+    def stream_rows_in(self) -> int:
+        return sum(int(item["rows"]) for item in self.stream_inputs)
+
 
 @dataclass(frozen=True)
 class Work:
@@ -150,7 +164,7 @@ def validate_rows_report(plan: PartitionPlan, *, curated: int, quarantined: int,
     ``in`` counts every row read, duplicates included: in = curated + quarantined + duplicates, overall and for
     each origin (files never have duplicates).
     """
-    stream_in = sum(int(i["rows"]) for i in plan.inputs if stream_records.is_stream_input(i))
+    stream_in = plan.stream_rows_in
     return {
         "in": plan.rows_in, "curated": curated, "quarantined": quarantined, "duplicates": duplicates,
         "files": {"in": plan.rows_in - stream_in, "curated": curated - curated_stream,

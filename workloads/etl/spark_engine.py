@@ -74,8 +74,7 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
     pending = work.pending
     if not pending:
         return []
-    files = [dataclasses.replace(plan, inputs=[i for i in plan.inputs if not stream_records.is_stream_input(i)])
-             for plan in pending]
+    files = [dataclasses.replace(plan, inputs=plan.file_inputs) for plan in pending]
     urls = [item["url"] for plan in files for item in plan.inputs]
     text = spark_schema(TEXT_COLUMNS)
     raw = spark.createDataFrame([], spark_schema(TEXT_COLUMNS, [SOURCE, PARTITION_COLUMN]))
@@ -113,7 +112,7 @@ def run_validation(settings: JobSettings, spark: SparkSession) -> list[dict]:
         manifest = plans.base_manifest(settings, "validate", plan)
         rows = {name: sum(f.rows for f in files) for name, files in outputs.items()}
         # Curated files hold no source column: the stream's curated rows are what it read less the rest.
-        stream_in = sum(int(i["rows"]) for i in plan.inputs if stream_records.is_stream_input(i))
+        stream_in = plan.stream_rows_in
         quarantined_stream = _stream_quarantined(spark, staged["quarantine"], plan.dt)
         dropped = duplicates.get(plan.dt, 0)
         manifest["rows"] = plans.validate_rows_report(
@@ -195,7 +194,7 @@ def _stream_events(spark: SparkSession, pending: list[PartitionPlan]) -> tuple[D
     schema = spark_schema(TEXT_COLUMNS, [SOURCE, PARTITION_COLUMN])
     frames, duplicates = [], {}
     for plan in pending:
-        items = [i for i in plan.inputs if stream_records.is_stream_input(i)]
+        items = plan.stream_inputs
         if items:
             frame, duplicates[plan.dt] = stream_records.read_objects(items, SOURCE)
             frames.append(frame.drop(columns=[validation.MALFORMED_COLUMN]).assign(**{PARTITION_COLUMN: plan.dt}))

@@ -77,7 +77,8 @@ def test_no_alarms_at_all_roll_back():
 def test_the_rollback_alarms_are_the_ones_observability_marks_for_rollback():
     from components.observability import SERVING_ALARMS
 
-    assert canary.ROLLBACK_SUFFIXES == tuple(spec.suffix for spec in SERVING_ALARMS if spec.rollback)
+    marked = tuple(spec.suffix for spec in SERVING_ALARMS if spec.rollback)
+    assert marked == canary.ROLLBACK_SUFFIXES
 
 
 # --- the release: up, bake, up -----------------------------------------------------------------------------
@@ -123,7 +124,8 @@ def test_alarm_states_are_read_from_cloudwatch_and_an_absent_alarm_is_named():
     cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
     cloudwatch.put_metric_alarm(AlarmName=NAMES[0], Namespace="prodline/Serving", MetricName="ModelLatency",
                                 Dimensions=[{"Name": "Service", "Value": "churn-canary"}], Statistic="Maximum",
-                                Period=60, EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanThreshold")
+                                Period=60, EvaluationPeriods=1, Threshold=1.0,
+                                ComparisonOperator="GreaterThanThreshold")
     cloudwatch.set_alarm_state(AlarmName=NAMES[0], StateValue="ALARM", StateReason="test")
     found = read_alarms(cloudwatch, NAMES)
     assert [(r.name, r.state) for r in found] == [(NAMES[0], ALARM), (NAMES[1], None)]

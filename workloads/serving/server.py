@@ -8,6 +8,8 @@ Settings (environment, or the matching option): SM_MODEL_DIR (/opt/ml/model), SA
 SAGEMAKER_MODEL_SERVER_WORKERS (worker processes; default one per CPU), PRODLINE_SERVER_HOST (0.0.0.0),
 PRODLINE_SERVER_THREADS (1), PRODLINE_SHUTDOWN_GRACE_SECONDS (20), and the bounds on clients listed in
 ``settings`` (body and head size, header/body/keep-alive timeouts, connections, pipelined requests).
+Off SageMaker (which measures and captures a container itself), PRODLINE_METRICS_* turn on request metrics as
+CloudWatch EMF lines on stdout (``metrics``) and PRODLINE_CAPTURE_* data capture to the lake (``capture``).
 
 Design: a pre-fork server. The parent loads the model (so a bad model fails at start, not per request)
 and forks the workers, which share the model's memory copy-on-write. Each worker listens on the port with

@@ -11,6 +11,9 @@ Every bound the server enforces on a client is here, with a default that is safe
   PRODLINE_SERVER_MAX_CONNECTIONS              1024      open connections per worker (then idle ones are closed
                                                          to make room, or new ones get 503 with Retry-After)
   PRODLINE_SERVER_MAX_PIPELINED                16        requests read ahead on one connection before its answers
+
+Request metrics (PRODLINE_METRICS_*) and data capture (PRODLINE_CAPTURE_*) are read by their own modules
+(``metrics``, ``capture``); both are off unless set.
 """
 
 from __future__ import annotations

@@ -85,36 +85,37 @@ class KubernetesServing(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-irsa-policy", role=self.role.id,
                            policy=docs.document(model_read_statements(args, s)),
                            opts=pulumi.ResourceOptions(parent=self))
-        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=_meta(
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(
             name, namespace, s.labels, {IRSA_ANNOTATION: self.role.arn}),
             automount_service_account_token=False, opts=on_cluster)
 
         stable = _select(name, "stable")
-        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=_meta(
+        deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=meta(
             name, namespace, s.labels, image_check_waivers(s.image)), spec={
             "selector": {"match_labels": stable},
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
             "revision_history_limit": 5,
             "template": pod_template(s, s.image, "stable"),
         }, opts=on_cluster)
-        service = k8s.core.v1.Service(f"{name}-service", metadata=_meta(name, namespace, s.labels),
+        service = k8s.core.v1.Service(f"{name}-service", metadata=meta(name, namespace, s.labels),
                                       spec=service_spec(stable), opts=on_cluster)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa", metadata=_meta(name, namespace, s.labels),
+            f"{name}-hpa", metadata=meta(name, namespace, s.labels),
             spec=hpa_spec(s, deployment.metadata.name),
             opts=on_cluster)
         if s.disruption_budget is not None:
-            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=_meta(name, namespace, s.labels),
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(name, namespace, s.labels),
                                               spec={**s.disruption_budget, "selector": {"match_labels": stable}},
                                               opts=on_cluster)
-        k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=_meta(name, namespace, s.labels),
+        k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=meta(name, namespace, s.labels),
                                         spec=network_policy_spec(s), opts=on_cluster)
         if s.ingress_host is not None:
-            k8s.networking.v1.Ingress(f"{name}-ingress", metadata=_meta(name, namespace, s.labels),
+            k8s.networking.v1.Ingress(f"{name}-ingress", metadata=meta(name, namespace, s.labels),
                                       spec=ingress_spec(s, name), opts=on_cluster)
         if s.canary is not None:
             self._canary(name, namespace, s, s.canary, on_cluster)
 
+        self.provider = provider
         self.namespace = namespace
         self.service_name = service.metadata.name
         self.role_arn = self.role.arn
@@ -128,38 +129,68 @@ class KubernetesServing(pulumi.ComponentResource):
         assert image is not None, "the settings resolve canary_image whenever there is a canary"
         canary_name = f"{name}-canary"
         selector = _select(name, "canary")
-        k8s.apps.v1.Deployment(f"{canary_name}-deployment", metadata=_meta(
+        k8s.apps.v1.Deployment(f"{canary_name}-deployment", metadata=meta(
             canary_name, namespace, s.labels, image_check_waivers(image)), spec={
             "replicas": canary["replicas"],
             "selector": {"match_labels": selector},
             "template": pod_template(s, image, "canary"),
         }, opts=opts)
-        k8s.core.v1.Service(f"{canary_name}-service", metadata=_meta(canary_name, namespace, s.labels),
+        k8s.core.v1.Service(f"{canary_name}-service", metadata=meta(canary_name, namespace, s.labels),
                             spec=service_spec(selector), opts=opts)
         weights = dict(zip(CANARY_ANNOTATIONS, ("true", str(canary["weight"])), strict=True))
         k8s.networking.v1.Ingress(f"{canary_name}-ingress",
-                                  metadata=_meta(canary_name, namespace, s.labels, weights),
+                                  metadata=meta(canary_name, namespace, s.labels, weights),
                                   spec=ingress_spec(s, canary_name), opts=opts)
 
 
 # --- pure builders: dicts in the SDK's snake_case, which Pulumi sends to Kubernetes as camelCase ---------
 
 def model_read_statements(args: KubernetesServingArgs, s: K8sServingSettings) -> list[dict]:
-    """GetObject in the served model's folder of the artifacts zone, and Decrypt with the lake key through S3 only."""
+    """GetObject in the served model's folder of the artifacts zone, and Decrypt with the lake key through S3 only;
+    with data capture, PutObject in the endpoint's capture folder of the raw zone, encrypted with the lake key."""
     lake = args["lake"]
-    model_objects = pulumi.Output.all(lake.bucket_arns["artifacts"], s.model_data_url).apply(
-        lambda values: f"{values[0]}/{objects_beside(values[1])[1]}")
-    return [
-        docs.allow("ReadModel", ["s3:GetObject"], [model_objects]),
-        docs.allow("DecryptModel", ["kms:Decrypt"], [lake.key_arn],
-                   {"StringEquals": {"kms:ViaService": f"s3.{args['region']}.amazonaws.com"}}),
+    through_s3 = {"StringEquals": {"kms:ViaService": f"s3.{args['region']}.amazonaws.com"}}
+    statements = [
+        docs.allow("ReadModel", ["s3:GetObject"], [model_objects(lake.bucket_arns["artifacts"], s.model_data_url)]),
+        docs.allow("DecryptModel", ["kms:Decrypt"], [lake.key_arn], through_s3),
     ]
+    if s.capture is not None:
+        statements += [
+            docs.allow("WriteCapture", ["s3:PutObject"], [docs.objects(
+                lake.bucket_arns["raw"], f"{s.capture['prefix']}{s.capture['endpoint_name']}/")]),
+            docs.allow("EncryptCapture", ["kms:GenerateDataKey"], [lake.key_arn], through_s3),
+        ]
+    return statements
+
+
+def model_objects(artifacts_arn: pulumi.Input[str], model_data_url: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``<artifacts ARN>/<model folder>/*``: the objects beside a model.tar.gz (its baseline among them)."""
+    return pulumi.Output.all(artifacts_arn, model_data_url).apply(
+        lambda values: f"{values[0]}/{objects_beside(values[1])[1]}")
+
+
+def telemetry_env(s: K8sServingSettings, deployment: str) -> dict[str, pulumi.Input[str]]:
+    """The server's metrics and capture settings for one Deployment (workloads/serving/metrics.py, capture.py):
+    its own dimensions and capture folder, so the stable and canary Deployments are told apart."""
+    env: dict[str, pulumi.Input[str]] = {}
+    if s.metrics_namespace:
+        env.update(PRODLINE_METRICS_NAMESPACE=s.metrics_namespace,
+                   PRODLINE_METRICS_DIMENSIONS=f"Namespace={s.namespace},Service={deployment}")
+        if s.model_version:
+            env["PRODLINE_MODEL_VERSION"] = s.model_version
+    if s.capture is not None:
+        env.update(PRODLINE_CAPTURE_DESTINATION=pulumi.Output.concat("s3://", s.capture["bucket"], "/",
+                                                                     s.capture["prefix"]),
+                   PRODLINE_CAPTURE_ENDPOINT=s.capture["endpoint_name"], PRODLINE_CAPTURE_VARIANT=deployment,
+                   PRODLINE_CAPTURE_PERCENT=str(s.capture["percent"]))
+    return env
 
 
 def pod_template(s: K8sServingSettings, image: ImageRef, track: str) -> dict[str, Any]:
     """The pod: model fetched by an init container, server on 8080, locked down, probed on /ping."""
     values = {"SM_MODEL_DIR": MODEL_DIR, "MODEL_S3_URI": s.model_data_url,
-              "SAGEMAKER_MODEL_SERVER_WORKERS": str(server_workers(s.resources["limits"]["cpu"])), **s.environment}
+              "SAGEMAKER_MODEL_SERVER_WORKERS": str(server_workers(s.resources["limits"]["cpu"])), **s.environment,
+              **telemetry_env(s, s.name if track == "stable" else f"{s.name}-canary")}
     env = [{"name": key, "value": value} for key, value in sorted(values.items())]
     mounts = [{"name": "tmp", "mount_path": "/tmp"}, {"name": "model", "mount_path": MODEL_DIR}]
     common = {"image": image.reference, "image_pull_policy": image.pull_policy, "env": env, "volume_mounts": mounts,
@@ -167,8 +198,7 @@ def pod_template(s: K8sServingSettings, image: ImageRef, track: str) -> dict[str
     spec: dict[str, Any] = {
         "service_account_name": s.name,
         "automount_service_account_token": False,
-        "security_context": {"run_as_non_root": True, "run_as_user": RUN_AS_USER, "run_as_group": RUN_AS_USER,
-                             "fs_group": RUN_AS_USER, "seccomp_profile": {"type": "RuntimeDefault"}},
+        "security_context": pod_security_context(),
         "init_containers": [{"name": "fetch-model", "args": ["fetch-model"], **common}],
         "containers": [{
             "name": "server",
@@ -199,6 +229,11 @@ def server_workers(cpu_limit: str) -> int:
     """One worker per whole CPU of the limit: the server would otherwise count the node's CPUs, start a
     worker (and a model copy) for each, and run out of the pod's memory."""
     return max(1, int(quantity("cpu_limit", cpu_limit)))
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {"run_as_non_root": True, "run_as_user": RUN_AS_USER, "run_as_group": RUN_AS_USER,
+            "fs_group": RUN_AS_USER, "seccomp_profile": {"type": "RuntimeDefault"}}
 
 
 def container_security_context() -> dict[str, Any]:
@@ -238,14 +273,19 @@ def network_policy_spec(s: K8sServingSettings) -> dict[str, Any]:
             "from": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": s.ingress_namespace}}}],
             "ports": [{"protocol": "TCP", "port": PORT}],
         }],
-        "egress": [
-            {"to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
-                     "pod_selector": {"match_labels": DNS_POD_LABELS}}],
-             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-            {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(LINK_LOCAL_CREDENTIALS)}}],
-             "ports": [{"protocol": "TCP", "port": 443}]},
-        ],
+        "egress": aws_only_egress(),
     }
+
+
+def aws_only_egress() -> list[dict[str, Any]]:
+    """DNS to the cluster DNS pods, TCP 443 anywhere but the addresses that hand out other credentials."""
+    return [
+        {"to": [{"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": DNS_NAMESPACE}},
+                 "pod_selector": {"match_labels": DNS_POD_LABELS}}],
+         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"ip_block": {"cidr": "0.0.0.0/0", "except": list(LINK_LOCAL_CREDENTIALS)}}],
+         "ports": [{"protocol": "TCP", "port": 443}]},
+    ]
 
 
 def ingress_spec(s: K8sServingSettings, service: str) -> dict[str, Any]:
@@ -265,7 +305,7 @@ def _select(name: str, track: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "track": track}
 
 
-def _meta(name: str, namespace: pulumi.Input[str], labels: dict[str, str],
+def meta(name: str, namespace: pulumi.Input[str], labels: dict[str, str],
           annotations: dict[str, pulumi.Input[str]] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
     if annotations:

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
     from components.data_lake import LakeRefs
 
-# Set by the component from model_data_url; ``environment`` may not override them.
-RESERVED_ENV = ("MODEL_S3_URI", "SM_MODEL_DIR")
+# Set by the component (the model, the server's metrics and capture); ``environment`` may not override them.
+RESERVED_ENV = ("MODEL_S3_URI", "SM_MODEL_DIR", "PRODLINE_METRICS_NAMESPACE", "PRODLINE_METRICS_DIMENSIONS",
+                "PRODLINE_MODEL_VERSION", "PRODLINE_CAPTURE_DESTINATION", "PRODLINE_CAPTURE_ENDPOINT",
+                "PRODLINE_CAPTURE_VARIANT", "PRODLINE_CAPTURE_PERCENT")
 # Labels every object carries; ownership_labels must supply these keys (values are the AWS ownership tags).
 OWNERSHIP_LABEL_KEYS = ("owner", "cost-center", "environment", "project")
 DEFAULTS: dict[str, Any] = {
@@ -64,6 +66,19 @@ class Canary(TypedDict):
     """1-99: ingress-nginx's ``canary-weight``."""
     replicas: NotRequired[int]
     """Defaults to 1; the canary is not autoscaled."""
+
+
+class Capture(TypedDict):
+    """Where the server writes the requests and answers it scored, in SageMaker's data-capture layout."""
+
+    bucket: pulumi.Input[str]
+    """The lake's raw bucket (SageMaker endpoints capture there too)."""
+    prefix: str
+    """Folder under the bucket, ending in ``/`` (``capture/``)."""
+    endpoint_name: str
+    """The folder under the prefix: the stack's logical endpoint name, the drift monitor's ``--endpoint``."""
+    percent: int
+    """1-100: share of requests captured."""
 
 
 class KubernetesServingArgs(TypedDict):
@@ -113,6 +128,13 @@ class KubernetesServingArgs(TypedDict):
     ingress_class_name: NotRequired[str]
     environment: NotRequired[Mapping[str, pulumi.Input[str]]]
     """Extra container environment (the server's own settings)."""
+    metrics_namespace: NotRequired[str]
+    """CloudWatch namespace of the server's request metrics (EMF lines on stdout, dimensioned by namespace and
+    Deployment); unset: the server reports none."""
+    model_version: NotRequired[str]
+    """The served model version: one more dimension of the metrics."""
+    capture: NotRequired[Capture]
+    """Data capture to the lake; unset: none."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,9 @@ class K8sServingSettings:
     canary_image: ImageRef | None = None
     ingress_host: str | None = None
     environment: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    metrics_namespace: str | None = None
+    model_version: str = ""
+    capture: Capture | None = None
 
 
 def quantity(field_name: str, text: str) -> float:
@@ -180,6 +205,7 @@ def k8s_serving_settings(args: KubernetesServingArgs, name: str = "serving") -> 
     canary = _canary(values.get("canary"), values.get("ingress_host"))
     image = image_ref("image", values["image"], values.get("image_digest"))
     _check_model(values["model_data_url"])
+    _check_capture(values.get("capture"))
     reserved = sorted(set(values.get("environment", {})) & set(RESERVED_ENV))
     if reserved:
         raise ValueError(f"environment must not set {', '.join(reserved)}: the component sets them for the model")
@@ -208,6 +234,18 @@ def _check_names(name: str, values: Mapping[str, Any]) -> None:
 def _check_model(url: pulumi.Input[str]) -> None:
     if isinstance(url, str) and not (url.startswith("s3://") and url.endswith(".tar.gz")):
         raise ValueError(f"model_data_url must be an s3:// URL of a .tar.gz (what training writes), got {url!r}")
+
+
+def _check_capture(capture: Capture | None) -> None:
+    if capture is None:
+        return
+    if not 1 <= capture["percent"] <= 100:
+        raise ValueError(f"capture.percent must be from 1 to 100, got {capture['percent']}")
+    if not capture["prefix"].endswith("/") or capture["prefix"].startswith("/"):
+        raise ValueError(f"capture.prefix must be a folder like capture/ (no leading /, trailing /), "
+                         f"got {capture['prefix']!r}")
+    if not _NAME.fullmatch(capture["endpoint_name"]) and not _NAMESPACE.fullmatch(capture["endpoint_name"]):
+        raise ValueError(f"capture.endpoint_name must be a folder name (a-z, 0-9, -), got {capture['endpoint_name']!r}")
 
 
 def _check_cluster(values: Mapping[str, Any]) -> None:

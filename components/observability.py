@@ -6,7 +6,7 @@ Output), so the endpoints' rollback configuration can name alarms that already e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
@@ -16,6 +16,9 @@ import pulumi_aws as aws
 from components import policy_documents as docs
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
+SERVING_NAMESPACE = "prodline/Serving"
+"""Where the inference server's own metrics land on Kubernetes (embedded metric format, serving/metrics.py)."""
+PLATFORMS = ("sagemaker", "kubernetes")
 DRIFT_NAMESPACE = "prodline/Monitoring"
 DRIFT_METRIC = "DriftScore"
 GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
@@ -24,11 +27,41 @@ PUBLISHERS = ("budgets.amazonaws.com", "cloudwatch.amazonaws.com", "events.amazo
 
 
 @dataclass(frozen=True)
+class ServingMetrics:
+    """Where one serving target's request metrics are in CloudWatch: namespace, dimensions, and the alarm names'
+    stem. The metric names and units are SageMaker's on both platforms (the server publishes them as such on
+    Kubernetes), so one alarm list serves both."""
+
+    namespace: str
+    dimensions: dict[str, str]
+    label: str
+
+
+@dataclass(frozen=True)
 class WatchedEndpoint:
     endpoint_name: str
+    """The SageMaker endpoint, or on Kubernetes the stack's logical endpoint name: the drift monitor publishes
+    under it on both platforms, so the drift alarm and the retraining it starts are the same."""
     variant_name: str
+    """The production variant, or on Kubernetes the stable Deployment (and its Service)."""
     feature_set: str
     """Dimension value the drift monitor publishes under (the dataset name)."""
+    platform: str = "sagemaker"
+    """``sagemaker`` (AWS/SageMaker metrics) or ``kubernetes`` (the server's own, by embedded metric format)."""
+    k8s_namespace: str = ""
+    """Kubernetes only: the namespace the Deployments run in (a dimension of their metrics)."""
+    canary_name: str = ""
+    """Kubernetes only: the canary Deployment, when one is declared; its rollback alarms are what the deployer's
+    bake watches (SageMaker watches the variant itself during a blue/green shift)."""
+
+    def metrics(self, target: str | None = None) -> ServingMetrics:
+        """The metrics of the stable target, or of ``target`` (the canary) on Kubernetes."""
+        name = target or self.variant_name
+        if self.platform == "kubernetes":
+            return ServingMetrics(SERVING_NAMESPACE, {"Namespace": self.k8s_namespace, "Service": name},
+                                  f"{self.endpoint_name}-{name}")
+        return ServingMetrics(SAGEMAKER_NAMESPACE, {"EndpointName": self.endpoint_name, "VariantName": name},
+                              f"{self.endpoint_name}-{name}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +100,16 @@ def observability_settings(args: ObservabilityArgs) -> ObservabilityArgs:
         raise ValueError(f"drift_threshold must be > 0, got {args['drift_threshold']}")
     if args["invocations_floor"] < 0:
         raise ValueError(f"invocations_floor must be >= 0, got {args['invocations_floor']}")
+    for watched in args["endpoints"]:
+        if watched.platform not in PLATFORMS:
+            raise ValueError(f"endpoints[{watched.endpoint_name}].platform must be one of {', '.join(PLATFORMS)}, "
+                             f"got {watched.platform!r}")
+        if watched.platform == "kubernetes" and not watched.k8s_namespace:
+            raise ValueError(f"endpoints[{watched.endpoint_name}].k8s_namespace is required on kubernetes: it is a "
+                             "dimension of the server's metrics")
+        if watched.canary_name and watched.platform != "kubernetes":
+            raise ValueError(f"endpoints[{watched.endpoint_name}].canary_name is for kubernetes only: SageMaker's "
+                             "blue/green canary is watched through its variant")
     return args
 
 
@@ -140,43 +183,18 @@ class Observability(pulumi.ComponentResource):
         return alarm
 
     def _endpoint_alarms(self, name: str, watched: WatchedEndpoint) -> EndpointAlarms:
+        """The serving alarms on the stable target, the rollback ones on a Kubernetes canary, and drift."""
         args = self._args
-        dims = {"EndpointName": watched.endpoint_name, "VariantName": watched.variant_name}
-        base = f"{watched.endpoint_name}-{watched.variant_name}"
-        latency = self._alarm(
-            f"{base}-latency-p99", alarm_description=f"p99 model latency above {args['latency_p99_ms']} ms",
-            namespace=SAGEMAKER_NAMESPACE, metric_name="ModelLatency", dimensions=dims, extended_statistic="p99",
-            period=60, evaluation_periods=3, datapoints_to_alarm=2, comparison_operator="GreaterThanThreshold",
-            threshold=args["latency_p99_ms"] * 1000.0,  # ModelLatency is in microseconds
-            treat_missing_data="notBreaching")
-        errors = self._alarm(
-            f"{base}-5xx", alarm_description=f"{args['errors_5xx']} or more 5xx errors in a minute",
-            namespace=SAGEMAKER_NAMESPACE, metric_name="Invocation5XXErrors", dimensions=dims, statistic="Sum",
-            period=60, evaluation_periods=1, comparison_operator="GreaterThanOrEqualToThreshold",
-            threshold=float(args["errors_5xx"]), treat_missing_data="notBreaching")
-
-        def metric(query_id: str, metric_name: str) -> dict:
-            return {"id": query_id, "return_data": False, "metric": {
-                "namespace": SAGEMAKER_NAMESPACE, "metric_name": metric_name, "dimensions": dims,
-                "stat": "Sum", "period": 60}}
-
-        self._alarm(
-            f"{base}-4xx-rate", alarm_description=f"more than {args['rate_4xx_percent']}% of requests answered 4xx",
-            metric_queries=[
-                metric("client_errors", "Invocation4XXErrors"),
-                metric("invocations", "Invocations"),
-                {"id": "rate", "label": "4xx rate (%)", "return_data": True,
-                 "expression": "IF(invocations > 0, 100 * client_errors / invocations, 0)"},
-            ],
-            evaluation_periods=5, datapoints_to_alarm=3, comparison_operator="GreaterThanThreshold",
-            threshold=args["rate_4xx_percent"], treat_missing_data="notBreaching")
-        if args["invocations_floor"] > 0:
-            self._alarm(
-                f"{base}-invocations-floor",
-                alarm_description=f"fewer than {args['invocations_floor']} invocations in 5 minutes",
-                namespace=SAGEMAKER_NAMESPACE, metric_name="Invocations", dimensions=dims, statistic="Sum",
-                period=300, evaluation_periods=3, comparison_operator="LessThanThreshold",
-                threshold=float(args["invocations_floor"]), treat_missing_data="breaching")
+        target = watched.metrics()
+        stable = [(spec, self._alarm(f"{target.label}-{spec.suffix}", **kwargs))
+                  for spec in SERVING_ALARMS if (kwargs := spec.build(args, target)) is not None]
+        rollback = [alarm.name for spec, alarm in stable if spec.rollback]
+        if watched.canary_name:
+            canary = watched.metrics(watched.canary_name)
+            rollback = [self._alarm(f"{canary.label}-{spec.suffix}", **spec.build(args, canary)).name
+                        for spec in SERVING_ALARMS if spec.rollback]
+        elif watched.platform == "kubernetes":
+            rollback = []  # no canary: nothing to roll back
         drift = self._alarm(
             f"{watched.endpoint_name}-drift",
             alarm_description=f"feature drift (PSI) above {args['drift_threshold']}: retraining starts",
@@ -184,7 +202,71 @@ class Observability(pulumi.ComponentResource):
             dimensions={"EndpointName": watched.endpoint_name, "FeatureSet": watched.feature_set},
             statistic="Maximum", period=3600, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
             threshold=args["drift_threshold"], treat_missing_data="notBreaching")
-        return EndpointAlarms(rollback_names=[latency.name, errors.name], drift_arn=drift.arn, drift_name=drift.name)
+        return EndpointAlarms(rollback_names=rollback, drift_arn=drift.arn, drift_name=drift.name)
+
+
+# --- the serving alarms: one list for every platform, each built from where the target's metrics are --------
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    suffix: str
+    """The alarm's name after the target's label."""
+    rollback: bool
+    """A canary that sets it off is rolled back (SageMaker's auto-rollback, or the deployer's bake on Kubernetes)."""
+    build: Callable[[ObservabilityArgs, ServingMetrics], dict | None]
+    """The MetricAlarm's arguments, or None when the stack turns this alarm off."""
+
+
+def _latency(args: ObservabilityArgs, m: ServingMetrics) -> dict:
+    return {"alarm_description": f"p99 model latency above {args['latency_p99_ms']} ms",
+            "namespace": m.namespace, "metric_name": "ModelLatency", "dimensions": m.dimensions,
+            "extended_statistic": "p99", "period": 60, "evaluation_periods": 3, "datapoints_to_alarm": 2,
+            "comparison_operator": "GreaterThanThreshold",
+            "threshold": args["latency_p99_ms"] * 1000.0,  # ModelLatency is in microseconds
+            "treat_missing_data": "notBreaching"}
+
+
+def _errors_5xx(args: ObservabilityArgs, m: ServingMetrics) -> dict:
+    return {"alarm_description": f"{args['errors_5xx']} or more 5xx errors in a minute",
+            "namespace": m.namespace, "metric_name": "Invocation5XXErrors", "dimensions": m.dimensions,
+            "statistic": "Sum", "period": 60, "evaluation_periods": 1,
+            "comparison_operator": "GreaterThanOrEqualToThreshold", "threshold": float(args["errors_5xx"]),
+            "treat_missing_data": "notBreaching"}
+
+
+def _rate_4xx(args: ObservabilityArgs, m: ServingMetrics) -> dict:
+    def metric(query_id: str, metric_name: str) -> dict:
+        return {"id": query_id, "return_data": False, "metric": {
+            "namespace": m.namespace, "metric_name": metric_name, "dimensions": m.dimensions,
+            "stat": "Sum", "period": 60}}
+
+    return {"alarm_description": f"more than {args['rate_4xx_percent']}% of requests answered 4xx",
+            "metric_queries": [
+                metric("client_errors", "Invocation4XXErrors"),
+                metric("invocations", "Invocations"),
+                {"id": "rate", "label": "4xx rate (%)", "return_data": True,
+                 "expression": "IF(invocations > 0, 100 * client_errors / invocations, 0)"},
+            ],
+            "evaluation_periods": 5, "datapoints_to_alarm": 3, "comparison_operator": "GreaterThanThreshold",
+            "threshold": args["rate_4xx_percent"], "treat_missing_data": "notBreaching"}
+
+
+def _invocations_floor(args: ObservabilityArgs, m: ServingMetrics) -> dict | None:
+    if args["invocations_floor"] <= 0:
+        return None
+    return {"alarm_description": f"fewer than {args['invocations_floor']} invocations in 5 minutes",
+            "namespace": m.namespace, "metric_name": "Invocations", "dimensions": m.dimensions, "statistic": "Sum",
+            "period": 300, "evaluation_periods": 3, "comparison_operator": "LessThanThreshold",
+            "threshold": float(args["invocations_floor"]), "treat_missing_data": "breaching"}
+
+
+SERVING_ALARMS = (
+    AlarmSpec("latency-p99", True, _latency),
+    AlarmSpec("5xx", True, _errors_5xx),
+    AlarmSpec("4xx-rate", False, _rate_4xx),
+    AlarmSpec("invocations-floor", False, _invocations_floor),
+)
+"""Every serving target's alarms, SageMaker variant or Kubernetes Deployment alike (the drift alarm is per endpoint)."""
 
 
 def dashboard_body(region: str, endpoints: Sequence[WatchedEndpoint], glue_jobs: Sequence) -> dict:
@@ -197,12 +279,13 @@ def dashboard_body(region: str, endpoints: Sequence[WatchedEndpoint], glue_jobs:
                                        "metrics": metrics}})
 
     for e in endpoints:
-        ids = ["EndpointName", e.endpoint_name, "VariantName", e.variant_name]
+        targets = [e.metrics(), *([e.metrics(e.canary_name)] if e.canary_name else [])]
+        ids = [[m.namespace, [part for item in m.dimensions.items() for part in item]] for m in targets]
         widget(f"{e.endpoint_name}: invocations and errors", [
-            [SAGEMAKER_NAMESPACE, "Invocations", *ids],
-            [SAGEMAKER_NAMESPACE, "Invocation4XXErrors", *ids],
-            [SAGEMAKER_NAMESPACE, "Invocation5XXErrors", *ids]])
-        widget(f"{e.endpoint_name}: model latency p99 (us)", [[SAGEMAKER_NAMESPACE, "ModelLatency", *ids]], "p99")
+            [namespace, metric, *dims] for namespace, dims in ids
+            for metric in ("Invocations", "Invocation4XXErrors", "Invocation5XXErrors")])
+        widget(f"{e.endpoint_name}: model latency p99 (us)",
+               [[namespace, "ModelLatency", *dims] for namespace, dims in ids], "p99")
         widget(f"{e.endpoint_name}: drift (PSI)", [[DRIFT_NAMESPACE, DRIFT_METRIC, "EndpointName", e.endpoint_name,
                                                    "FeatureSet", e.feature_set]], "Maximum")
     for job in glue_jobs:

@@ -236,6 +236,10 @@ class KubernetesSettings:
     requests_per_second_target: int = setting(
         "k8sRequestsPerSecondTarget", p.integer(0),
         "Requests per second per pod to scale on (needs a metrics adapter); 0 scales on CPU only.", default=0)
+    drift_schedule: str = setting(
+        "k8sDriftSchedule", p.k8s_cron,
+        "When the drift monitor's CronJob runs over the server's data capture (five-field cron, UTC).",
+        default="0 * * * *")
 
 
 @dataclass(frozen=True)

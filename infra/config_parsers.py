@@ -100,6 +100,9 @@ schedule = pattern(
     r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)|rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)",
     "cron(min hour day-of-month month day-of-week year) or rate(N minutes|hours|days)",
 )
+# Kubernetes CronJob schedules: cron with five fields (no year, no seconds).
+k8s_cron = pattern(r"[0-9*/,-]+ [0-9*/,-]+ [0-9*/,?LW-]+ [0-9A-Za-z*/,-]+ [0-9A-Za-z*/,?#L-]+",
+                   "a five-field cron expression (minute hour day-of-month month day-of-week), e.g. 0 * * * *")
 instance_type = pattern(r"ml\.[a-z0-9]+\.[a-z0-9]+", "a SageMaker instance type like ml.m5.large")
 dns_label = pattern(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", "a DNS label: lowercase letters, digits and -")
 dns_name = pattern(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}", "a DNS name like churn.example.com")

@@ -19,9 +19,9 @@ from components.etl_job import EtlJob
 from components.event_bus import EventBus
 from components.image_repository import ImageRepository
 from components.model_registry import ModelRegistry
-from components.observability import Observability, WatchedEndpoint
+from components.observability import SERVING_NAMESPACE, Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
-from components.serving_endpoint import DEFAULT_VARIANT, ServingEndpoint
+from components.serving_endpoint import CAPTURE_PREFIX, DEFAULT_VARIANT, ServingEndpoint
 from components.streaming_ingestion import StreamingIngestion
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra.config import StackConfig
@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # >= 13); these are the newest releases that still support Python 3.9. Spark jobs bring their own.
 GLUE_PYTHON_SHELL_MODULES = ("pandas==2.2.3", "pyarrow==17.0.0")
 ETL_DIR = ROOT / "workloads" / "etl"
+DRIFT_REPORT_PREFIX = "drift/"
+"""Where drift reports go in the curated zone (the sandbox's monitor runs write there too)."""
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
@@ -157,8 +159,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
     package_arn = resolve_model_package(config.serving.model_package, group_name, config.region, config.stack)
     serving = config.serving
 
-    on_sagemaker = package_arn is not None and serving.platform == "sagemaker"
-    watched = [WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, dataset)] if on_sagemaker else []
+    watched = [watched_endpoint(config, endpoint_name)] if package_arn is not None else []
     observability = Observability("observability", {
         "prefix": prefix,
         "account_id": account_id,
@@ -215,7 +216,8 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "trainingPipeline": pipeline.pipeline_name,
     }
     if package_arn and serving.platform == "kubernetes":
-        outputs.update(_kubernetes_serving(config, account_id, lake, pipeline_name, package_arn))
+        outputs.update(_kubernetes_serving(config, account_id, lake, pipeline_name, package_arn,
+                                           endpoint_name=endpoint_name))
     elif package_arn and alarms:
         model_source: dict[str, pulumi.Input[str]] = {"model_package_arn": package_arn, "image_uri": image_uri}
         if serving.image_source == "project":
@@ -263,6 +265,17 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
     outputs["eventBus"] = bus.bus_name
     outputs.update(build_deployer(config, account, lake, observability, registry))
     return outputs
+
+
+def watched_endpoint(config: StackConfig, endpoint_name: str) -> WatchedEndpoint:
+    """What the alarms watch: the SageMaker endpoint's variant, or the Kubernetes Deployments (stable and canary),
+    under the same logical endpoint name, so the drift alarm and the retraining it starts are the same objects."""
+    if config.serving.platform == "kubernetes":
+        k8s = config.kubernetes
+        return WatchedEndpoint(endpoint_name, schema.DATASET, schema.DATASET, platform="kubernetes",
+                               k8s_namespace=k8s.namespace,
+                               canary_name=f"{schema.DATASET}-canary" if k8s.canary_image_tag else "")
+    return WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, schema.DATASET)
 
 
 def streaming_ingestion(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake,
@@ -331,9 +344,12 @@ def _model_url(package_arn: str, config: StackConfig, lake: DataLake, pipeline_n
 
 
 def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, pipeline_name: str,
-                        package_arn: str) -> dict[str, pulumi.Output]:
-    """The same model and HTTP contract on a cluster: the serving image from ECR, the model from the lake."""
-    from components.k8s_serving import KubernetesServing  # imports pulumi_kubernetes: only stacks serving on EKS
+                        package_arn: str, *, endpoint_name: str) -> dict[str, pulumi.Output]:
+    """The same model and HTTP contract on a cluster: the serving image from ECR, the model from the lake; the
+    server reports SageMaker's metrics and captures its traffic, and a CronJob runs the drift monitor on it."""
+    # Both import pulumi_kubernetes: only stacks serving on EKS load it.
+    from components.k8s_drift_monitor import KubernetesDriftMonitor
+    from components.k8s_serving import KubernetesServing
 
     k8s = config.kubernetes
     env = config.environment
@@ -355,7 +371,11 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
         "ownership_labels": config.ownership.tags(), "min_replicas": k8s.min_replicas,
         "max_replicas": k8s.max_replicas, "cpu_target_percent": k8s.cpu_target_percent,
         "spread_across_zones": envs.K8S_SPREAD_ACROSS_ZONES[env], **envs.K8S_RESOURCES[env],
+        "metrics_namespace": SERVING_NAMESPACE, "model_version": package_arn.rsplit("/", 1)[-1],
     }
+    if config.serving.data_capture_percent > 0:
+        args["capture"] = {"bucket": lake.bucket_names["raw"], "prefix": CAPTURE_PREFIX, "endpoint_name": endpoint_name,
+                           "percent": config.serving.data_capture_percent}
     if k8s.requests_per_second_target:
         args["requests_per_second_target"] = k8s.requests_per_second_target
     if envs.K8S_DISRUPTION_BUDGET[env]:
@@ -366,7 +386,18 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
         args["canary"] = {"image": image(k8s.canary_image_tag), "weight": config.serving.canary_percent,
                           **({"image_digest": k8s.canary_image_digest} if k8s.canary_image_digest else {})}
     serving = KubernetesServing(schema.DATASET, args)
-    return {"servingImageRepository": repo.repository_url, "k8sService": serving.service_name}
+    outputs = {"servingImageRepository": repo.repository_url, "k8sService": serving.service_name}
+    if "capture" in args:
+        monitor = KubernetesDriftMonitor(f"{schema.DATASET}-drift", {
+            "namespace": k8s.namespace, "provider": serving.provider, "image": image(k8s.image_tag),
+            **({"image_digest": k8s.image_digest} if k8s.image_digest else {}),
+            "lake": lake.refs, "region": config.region, "oidc_provider_arn": cluster.oidc_provider_arn,
+            "oidc_issuer_url": cluster.oidc_issuer_url, "endpoint_name": endpoint_name, "feature_set": schema.DATASET,
+            "capture_prefix": CAPTURE_PREFIX, "report_prefix": DRIFT_REPORT_PREFIX, "model_data_url": model_url,
+            "schedule": k8s.drift_schedule, "ownership_labels": config.ownership.tags(),
+        }, pulumi.ResourceOptions(depends_on=[serving]))
+        outputs["k8sDriftMonitorRole"] = monitor.role_arn
+    return outputs
 
 
 def lifecycle_patterns(raw_bucket: pulumi.Input[str], dataset: str, group_name: pulumi.Input[str],

@@ -46,6 +46,15 @@ def add_parsers(commands) -> None:
     _engine_flag(promote)
     promote.set_defaults(handler=cmd_promote)
 
+    canary = commands.add_parser(
+        "canary", help="Kubernetes: canary a serving image, bake it under its alarms, then promote or roll back",
+        description="Canary a serving image on a Kubernetes stack (pulumi up), bake it for canaryBakeSeconds under "
+                    "its 5xx and latency alarms, then promote it or roll it back (exit 1: rolled back).")
+    add_stack_args(canary)
+    canary.add_argument("--image-tag", required=True, help="the image tag to canary (in the stack's repository)")
+    canary.add_argument("--poll-seconds", type=float, default=15.0, help="how often the alarms are read")
+    canary.set_defaults(handler=cmd_canary, engine="pulumi")  # the sandbox runs no Kubernetes
+
     status = commands.add_parser("status", help="the version a stack serves, its history and its approval")
     add_stack_args(status)
     status.add_argument("--json", action="store_true", help="print the status as JSON")
@@ -106,6 +115,19 @@ def cmd_promote(args: argparse.Namespace) -> int:
     build = f"build {outcome.hand_off.build_id} started" if outcome.hand_off.build_id else "no build started"
     print(f"{args.to}: version {outcome.version} approved by {outcome.approved_by}; deploy request queued, {build}")
     return EXIT_OK
+
+
+def cmd_canary(args: argparse.Namespace) -> int:
+    with delivery_errors("canary"):
+        from prodline.delivery.canary import run_canary
+
+        ctx = build_context(args, args.stack)
+        try:
+            outcome = run_canary(ctx, args.stack, args.image_tag, poll_seconds=args.poll_seconds)
+        except ValueError as err:
+            fail(f"canary: {err}", EXIT_USAGE)
+    print(outcome.summary())
+    return outcome.exit_code
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -137,6 +137,25 @@ kubernetes_no_privilege_escalation = ResourceRule(
 )
 
 
+def _check_read_only_root(spec: Any, container: Mapping[str, Any]):
+    value = get(container, "securityContext.readOnlyRootFilesystem")
+    if value is not UNKNOWN and not is_true(value):
+        yield ("may write to its root filesystem (readOnlyRootFilesystem is not true)",
+               "a compromised process could then replace the image's code or tools in place, and the change would "
+               "survive until the pod is replaced",
+               f"set securityContext.readOnlyRootFilesystem=true and mount an emptyDir where it must write "
+               f"({COMPONENT} and the drift CronJob mount one at /tmp)")
+
+
+kubernetes_read_only_root_filesystem = ResourceRule(
+    "kubernetes-read-only-root-filesystem",
+    "Requires every container, init containers and CronJob containers included, to run with a read-only root "
+    "filesystem.",
+    _each_container(_check_read_only_root),
+    types=list(POD_SPECS),
+)
+
+
 def _check_limits(spec: Any, container: Mapping[str, Any]):
     limits = get(container, "resources.limits")
     if limits is UNKNOWN:
@@ -541,6 +560,6 @@ kubernetes_serving_alarms = StackRule(
     enforcement=ADVISORY_IN_DEV,
 )
 
-RULES = (kubernetes_run_as_non_root, kubernetes_no_privilege_escalation, kubernetes_resource_limits,
-         kubernetes_probes, kubernetes_image_pinned, kubernetes_disruption_budget, kubernetes_network_egress_restricted,
-         kubernetes_serving_role_reads_only_its_model, kubernetes_serving_alarms)
+RULES = (kubernetes_run_as_non_root, kubernetes_no_privilege_escalation, kubernetes_read_only_root_filesystem,
+         kubernetes_resource_limits, kubernetes_probes, kubernetes_image_pinned, kubernetes_disruption_budget,
+         kubernetes_network_egress_restricted, kubernetes_serving_role_reads_only_its_model, kubernetes_serving_alarms)

@@ -33,6 +33,9 @@ class DeliverySettings:
     require_approval: bool = False
     smoke_rows: int = DEFAULT_SMOKE_ROWS
     smoke_latency_ms: int = DEFAULT_SMOKE_LATENCY_MS
+    platform: str = "sagemaker"
+    """Where the stack serves: ``sagemaker`` or ``kubernetes`` (whose image canaries the deploy path bakes)."""
+    canary_bake_seconds: int = 600
 
     @property
     def prefix(self) -> str:
@@ -63,6 +66,8 @@ def load_settings(stack: str, overrides: Iterable[str] = ()) -> DeliverySettings
         or approval_forced(),
         smoke_rows=int(_setting(config, "smokeRows", DEFAULT_SMOKE_ROWS)),
         smoke_latency_ms=int(_setting(config, "smokeLatencyMs", DEFAULT_SMOKE_LATENCY_MS)),
+        platform=config.serving.platform,
+        canary_bake_seconds=config.serving.canary_bake_seconds,
     )
 
 

@@ -153,3 +153,51 @@ def test_event_bus_forwards_each_pattern_with_a_scoped_role():
     assert trust_condition(named(regs, "events-forward-role")) == {
         "StringEquals": {"aws:SourceAccount": "123456789012"},
         "ArnLike": {"aws:SourceArn": [named(regs, "events-model-registered").outputs["arn"]]}}
+
+
+# --- Kubernetes targets: the same alarm list on the server's own metrics ------------------------------------
+
+K8S = WatchedEndpoint(ENDPOINT, "churn", "churn", platform="kubernetes", k8s_namespace="prodline-serving",
+                      canary_name="churn-canary")
+
+
+@pytest.fixture(scope="module")
+def k8s_regs():
+    observability = {}
+
+    def build():
+        observability["component"] = Observability("observability", args(endpoints=[K8S]))
+
+    regs = component_registrations(build)
+    return regs, observability["component"]
+
+
+def test_a_kubernetes_target_gets_every_serving_alarm_on_the_servers_metrics(k8s_regs, regs):
+    regs_k8s, _ = k8s_regs
+    on_k8s, on_sagemaker = alarms(regs_k8s), alarms(regs)
+    kinds = {name.removeprefix(f"{ENDPOINT}-churn-") for name in on_k8s if name.startswith(f"{ENDPOINT}-churn-")
+             and not name.startswith(f"{ENDPOINT}-churn-canary-")}
+    assert kinds == {name.removeprefix(f"{ENDPOINT}-primary-") for name in on_sagemaker
+                     if name.startswith(f"{ENDPOINT}-primary-")}
+    latency = on_k8s[f"{ENDPOINT}-churn-latency-p99"]
+    assert (latency["namespace"], latency["metricName"]) == ("prodline/Serving", "ModelLatency")
+    assert latency["dimensions"] == {"Namespace": "prodline-serving", "Service": "churn"}
+    assert on_k8s[f"{ENDPOINT}-drift"]["dimensions"] == {"EndpointName": ENDPOINT, "FeatureSet": "churn"}
+
+
+def test_a_kubernetes_canary_is_rolled_back_on_its_own_5xx_and_latency_alarms(k8s_regs):
+    regs_k8s, component = k8s_regs
+    canary = {name: a for name, a in alarms(regs_k8s).items() if "-churn-canary-" in name}
+    assert set(canary) == {f"{ENDPOINT}-churn-canary-latency-p99", f"{ENDPOINT}-churn-canary-5xx"}
+    assert all(a["dimensions"]["Service"] == "churn-canary" for a in canary.values())
+    assert len(component.endpoint_alarms[ENDPOINT].rollback_names) == 2
+
+
+@pytest.mark.parametrize(("watched", "message"), [
+    (WatchedEndpoint(ENDPOINT, "churn", "churn", platform="ecs"), "platform must be one of sagemaker, kubernetes"),
+    (WatchedEndpoint(ENDPOINT, "churn", "churn", platform="kubernetes"), "k8s_namespace is required on kubernetes"),
+    (WatchedEndpoint(ENDPOINT, "primary", "churn", canary_name="c"), "canary_name is for kubernetes only"),
+])
+def test_bad_watched_endpoints_name_the_field(watched, message):
+    with pytest.raises(ValueError, match=message):
+        observability_settings(args(endpoints=[watched]))

@@ -132,3 +132,47 @@ def test_the_sandbox_engine_takes_its_context_from_the_sandbox(world, capsys, mo
     code, out, _ = run(["status", "--stack", "staging", "--engine", "sandbox"], capsys)
 
     assert code == 0 and asked == ["staging"] and "stack         staging" in out
+
+
+# --- prodline canary (Kubernetes) ------------------------------------------------------------------------
+
+def test_canary_without_the_pulumi_cli_is_one_line(capsys, monkeypatch):
+    monkeypatch.setattr("prodline.automation.shutil.which", lambda name: None)
+
+    code, _, err = run(["canary", "--stack", "dev", "--image-tag", "1.5.0"], capsys)
+
+    assert code == 2 and "install the Pulumi CLI" in one_line(err)
+
+
+def test_canary_refuses_a_stack_served_by_sagemaker(in_world, capsys, monkeypatch):
+    monkeypatch.setattr("prodline.automation.shutil.which", lambda name: "/usr/bin/pulumi")
+
+    code, _, err = run(["canary", "--stack", "dev", "--image-tag", "1.5.0"], capsys)
+
+    assert code == 2 and "SageMaker bakes and rolls back its own canaries" in one_line(err)
+
+
+def test_a_canary_whose_5xx_alarm_fires_is_rolled_back_keeping_the_served_model(in_world, capsys, monkeypatch):
+    import dataclasses
+
+    from prodline.delivery.canary import rollback_alarm_names
+
+    monkeypatch.setattr("prodline.automation.shutil.which", lambda name: "/usr/bin/pulumi")
+    base = in_world.ctx.settings
+    in_world.ctx.settings = lambda stack: dataclasses.replace(base(stack), platform="kubernetes",
+                                                              canary_bake_seconds=60)
+    cloudwatch = in_world.ctx.clients("cloudwatch")
+    for name in rollback_alarm_names(base("dev").endpoint_name, "churn-canary"):
+        cloudwatch.put_metric_alarm(AlarmName=name, Namespace="prodline/Serving", MetricName="Invocation5XXErrors",
+                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=5.0,
+                                    ComparisonOperator="GreaterThanOrEqualToThreshold")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM" if name.endswith("-5xx") else "OK",
+                                   StateReason="test")
+    applied = []
+    monkeypatch.setattr("prodline.automation.up", lambda stack, config, on_output: applied.append((stack, config)))
+
+    code, out, _ = run(["canary", "--stack", "dev", "--image-tag", "1.5.0", "--poll-seconds", "0"], capsys)
+
+    assert code == 1 and "ROLLED BACK" in out and "canary-5xx fired" in out
+    assert [config["prodline:k8sCanaryImageTag"] for _, config in applied] == ["1.5.0", ""]
+    assert all(config["prodline:modelPackageArn"] == "none" for _, config in applied), "no record: nothing pinned"

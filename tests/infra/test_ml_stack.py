@@ -148,7 +148,7 @@ def test_kubernetes_platform_replaces_the_sagemaker_endpoint(stack):
     assert types >= K8S_TYPES
     assert "aws:sagemaker/endpoint:Endpoint" not in types
     alarms = of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert not [a for a in alarms if "EndpointName" in json.dumps(a.inputs)]
+    assert not [a for a in alarms if "AWS/SageMaker" in json.dumps(a.inputs)], "no alarm on SageMaker's metrics"
     has_pdb = "kubernetes:policy/v1:PodDisruptionBudget" in types
     assert has_pdb == (stack != "dev"), f"{stack}: disruption budget only in staging and prod"
     (hpa,) = of_type(regs, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
@@ -189,3 +189,46 @@ def test_sagemaker_can_serve_the_projects_image():
     policy = named(regs, "serving-role-policy").inputs["policy"]
     pull = next(s for s in json.loads(policy)["Statement"] if s["Sid"] == "PullServingImage")
     assert pull["Resource"] == [repo.outputs["arn"]]
+
+
+def serving_alarms(regs, stack: str, target: str) -> dict[str, dict]:
+    """The endpoint's alarms by kind (the name after the target), without names, ARNs, namespaces, dimensions."""
+    endpoint = f"prodline-{stack}-churn"
+    found = {}
+    for alarm in of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm"):
+        name = alarm.inputs["name"]
+        if name.startswith(f"{endpoint}-{target}-") or name == f"{endpoint}-drift":
+            kind = name.removeprefix(f"{endpoint}-{target}-").removeprefix(f"{endpoint}-")
+            found[kind] = json.loads(json.dumps(alarm.inputs).replace("AWS/SageMaker", "NS").replace(
+                "prodline/Serving", "NS"), object_hook=lambda d: {k: v for k, v in d.items()
+                                                                  if k not in ("name", "dimensions")})
+    return found
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_serving_has_the_sagemaker_alarm_set_on_the_same_topic_plus_the_drift_cronjob(stack):
+    sagemaker = stack_registrations(stack)
+    kube = stack_registrations(stack, "prodline:servingPlatform=kubernetes")
+    on_sagemaker, on_kubernetes = serving_alarms(sagemaker, stack, "primary"), serving_alarms(kube, stack, "churn")
+    assert set(on_kubernetes) == set(on_sagemaker) >= {"latency-p99", "5xx", "4xx-rate", "drift"}
+    assert on_kubernetes == on_sagemaker, "same metrics, statistics, thresholds and actions"
+    (drift,) = [a for a in of_type(kube, "aws:cloudwatch/metricAlarm:MetricAlarm") if a.name.endswith("-drift")]
+    assert drift.inputs["dimensions"] == {"EndpointName": f"prodline-{stack}-churn", "FeatureSet": "churn"}
+    latency = named(kube, f"prodline-{stack}-churn-churn-latency-p99")
+    assert latency.inputs["namespace"] == "prodline/Serving"
+    assert latency.inputs["dimensions"] == {"Namespace": config(stack).kubernetes.namespace, "Service": "churn"}
+    assert any(r.name == "training-retrain-on-drift" for r in kube), "drift still starts retraining"
+    (dashboard,) = of_type(kube, "aws:cloudwatch/dashboard:Dashboard")
+    assert "prodline/Serving" in json.dumps(dashboard.inputs)
+    (job,) = of_type(kube, "kubernetes:batch/v1:CronJob")
+    assert "workloads.monitoring.monitor" in job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"][
+        "containers"][0]["args"]
+
+
+def test_a_kubernetes_canary_gets_its_own_rollback_alarms():
+    regs = stack_registrations("staging", "prodline:servingPlatform=kubernetes", "prodline:k8sCanaryImageTag=1.5.0",
+                               "prodline:k8sIngressHost=churn.example.com")
+    for kind, metric in (("latency-p99", "ModelLatency"), ("5xx", "Invocation5XXErrors")):
+        alarm = named(regs, f"prodline-staging-churn-churn-canary-{kind}")
+        assert alarm.inputs["metricName"] == metric
+        assert alarm.inputs["dimensions"]["Service"] == "churn-canary"

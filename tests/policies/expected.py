@@ -30,11 +30,7 @@ class ExpectedFailure:
     reason: str
 
 
-EXPECTED_FAILURES = (
-    ExpectedFailure("kubernetes-serving-alarms", KUBERNETES, 17,
-                    "the Kubernetes serving platform declares no 5xx or latency alarm yet; issue 17 (Kubernetes "
-                    "serving with the same alarms as SageMaker) adds them"),
-)
+EXPECTED_FAILURES: tuple[ExpectedFailure, ...] = ()
 
 
 def expected_failures(overrides: Iterable[str]) -> list[ExpectedFailure]:

@@ -132,20 +132,24 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def start_server(model_dir: Path, workers: int = 2, settings: dict[str, str] | None = None,
-                 log_path: Path | None = None, open_files: int | None = None) -> tuple[subprocess.Popen, str]:
+                 log_path: Path | None = None, open_files: int | None = None, *,
+                 stdout_path: Path | None = None) -> tuple[subprocess.Popen, str]:
     """``serve`` on a free loopback port, answering /ping; the caller stops it with SIGTERM.
     ``settings``: more environment variables (the server's bounds); ``log_path``: where its log goes;
-    ``open_files``: the soft limit on open files it starts with."""
+    ``open_files``: the soft limit on open files it starts with; ``stdout_path``: where its stdout (the metrics
+    lines) goes."""
     port = free_port()
     env = {**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
            "PRODLINE_SERVER_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": str(workers),
            "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5", **(settings or {})}
     log = log_path.open("ab") if log_path else subprocess.DEVNULL
+    out = stdout_path.open("ab") if stdout_path else subprocess.DEVNULL
     try:
-        process = subprocess.Popen(_serve_command(open_files), env=env, stdout=subprocess.DEVNULL, stderr=log)
+        process = subprocess.Popen(_serve_command(open_files), env=env, stdout=out, stderr=log)
     finally:
-        if log_path:
-            log.close()
+        for path, handle in ((log_path, log), (stdout_path, out)):
+            if path:
+                handle.close()
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: answers_http(url + "/ping"), 30, "inference server")

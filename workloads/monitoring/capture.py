@@ -84,8 +84,9 @@ def read_inputs(texts: list[bytes], max_examples: int = 5) -> CapturedInputs:
 
 
 def capture_record(body: bytes, content_type: str, *, output: bytes, output_type: str, event_id: str,
-                   when: dt.datetime) -> dict:
-    """One record as SageMaker writes it (used by the local endpoint runtime and by tests)."""
+                   when: dt.datetime, inference_id: str | None = None) -> dict:
+    """One record as SageMaker writes it (the server's capture on Kubernetes, tests); ``inference_id`` is the
+    caller's X-Amzn-SageMaker-Inference-Id, kept as SageMaker keeps it, for joining ground truth later."""
     def channel(data: bytes, kind: str, mode: str) -> dict:
         try:
             text, encoding = data.decode("utf-8"), ("JSON" if "json" in kind else "CSV")
@@ -93,10 +94,12 @@ def capture_record(body: bytes, content_type: str, *, output: bytes, output_type
             text, encoding = base64.b64encode(data).decode(), "BASE64"
         return {"observedContentType": kind, "mode": mode, "data": text, "encoding": encoding}
 
+    metadata = {"eventId": event_id, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    if inference_id:
+        metadata["inferenceId"] = inference_id
     return {"captureData": {"endpointInput": channel(body, content_type, "INPUT"),
                             "endpointOutput": channel(output, output_type, "OUTPUT")},
-            "eventMetadata": {"eventId": event_id, "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")},
-            "eventVersion": "0"}
+            "eventMetadata": metadata, "eventVersion": "0"}
 
 
 def capture_key(destination: str, endpoint: str, variant: str, when: dt.datetime, name: str) -> str:

@@ -25,7 +25,11 @@ from workloads.serving.errors import MethodNotAllowed, NotFound, RequestError, e
 from workloads.serving.settings import MB, ServerSettings
 
 if TYPE_CHECKING:  # the handler imports numpy, which must wait until the thread pools are pinned
+    from workloads.serving.capture import Capture
     from workloads.serving.handler import Scoring
+    from workloads.serving.metrics import RequestMetrics
+
+INFERENCE_ID = b"x-amzn-sagemaker-inference-id"
 
 
 @dataclass(slots=True)
@@ -38,6 +42,10 @@ class Job:
     head: bool = False
     scoring: Scoring | None = None
     response: tuple[int, bytes, str] | None = None
+    arrived: float = 0.0
+    """When it was read (monotonic), kept only when the worker reports metrics."""
+    capture: tuple | None = None
+    """(body, content type, inference id) when the worker captures data."""
 
 
 class App:
@@ -53,6 +61,9 @@ class App:
         self.queue: list[Job] = []
         self.flush_scheduled = False
         self.stopping = False
+        # Set by the server when configured (off SageMaker): request metrics and data capture.
+        self.metrics: RequestMetrics | None = None
+        self.capture: Capture | None = None
         self.execution_parameters = json.dumps({"MaxConcurrentTransforms": settings.workers,
                                                 "BatchStrategy": "MULTI_RECORD",
                                                 "MaxPayloadInMB": settings.max_body_bytes // MB}).encode()
@@ -66,6 +77,8 @@ class App:
         """Queue the request the connection has just read (its method, target and headers are on it)."""
         url, headers, method = connection.url, connection.headers, connection.parser.get_method()
         job = Job(connection, keep_alive, connection.version == "1.0")
+        if self.metrics is not None:
+            job.arrived = monotonic()
         query = url.find(b"?")
         path = url if query < 0 else url[:query]
         if not path.startswith(b"/") and b"://" in path:  # absolute form: http://host/path
@@ -74,6 +87,8 @@ class App:
         if path == b"/invocations" and method == b"POST":
             job.scoring = self.prepare(body, headers.get(b"content-type", b"").decode("latin-1"),
                                        headers.get(b"accept", b"").decode("latin-1"))
+            if self.capture is not None:
+                job.capture = (body, headers.get(b"content-type", b"").decode("latin-1"), headers.get(INFERENCE_ID))
         else:
             job.head = method == b"HEAD"
             job.response = self.route(method.decode("latin-1"), path.decode("latin-1"))
@@ -81,7 +96,8 @@ class App:
 
     def enqueue_error(self, connection: Connection, error: BaseException) -> None:
         status, _, body = error_response(error)
-        self.enqueue(Job(connection, keep_alive=False, response=(status, body, protocol.JSON)))
+        self.enqueue(Job(connection, keep_alive=False, response=(status, body, protocol.JSON),
+                         arrived=monotonic() if self.metrics is not None else 0.0))
 
     def enqueue(self, job: Job) -> None:
         job.connection.pending += 1
@@ -112,10 +128,15 @@ class App:
         if scored:
             for job, response in zip(scored, self.score_together(self.model, [j.scoring for j in scored]), strict=True):
                 job.response = response
-        response_bytes, stopping = protocol.response_bytes, self.stopping
+        response_bytes, stopping, metrics = protocol.response_bytes, self.stopping, self.metrics
+        done = monotonic() if metrics is not None else 0.0
         for job in jobs:
             connection = job.connection
             status, answer, content_type = job.response
+            if metrics is not None and (job.scoring is not None or status >= 400):  # not the health checks
+                metrics.record(status, (done - job.arrived) * 1e6)
+            if job.capture is not None and status < 300:
+                self.capture.add(*job.capture, answer, content_type)
             # Stopping: the last answer owed on a connection between requests closes it.
             keep_alive = job.keep_alive and not (stopping and connection.pending == 1 and connection.is_between())
             connection.send(response_bytes(status, content_type, b"" if job.head else answer, keep_alive, job.http10),

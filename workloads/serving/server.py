@@ -8,6 +8,8 @@ Settings (environment, or the matching option): SM_MODEL_DIR (/opt/ml/model), SA
 SAGEMAKER_MODEL_SERVER_WORKERS (worker processes; default one per CPU), PRODLINE_SERVER_HOST (0.0.0.0),
 PRODLINE_SERVER_THREADS (1), PRODLINE_SHUTDOWN_GRACE_SECONDS (20), and the bounds on clients listed in
 ``settings`` (body and head size, header/body/keep-alive timeouts, connections, pipelined requests).
+Off SageMaker (which measures and captures a container itself), PRODLINE_METRICS_* turn on request metrics as
+CloudWatch EMF lines on stdout (``metrics``) and PRODLINE_CAPTURE_* data capture to the lake (``capture``).
 
 Design: a pre-fork server. The parent loads the model (so a bad model fails at start, not per request)
 and forks the workers, which share the model's memory copy-on-write. Each worker listens on the port with
@@ -33,7 +35,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from workloads.serving.app import App
 from workloads.serving.connection import Connection
@@ -62,6 +64,7 @@ def serve_on(sock: socket.socket, model, settings: ServerSettings) -> None:
     threadpool_limits(settings.threads)
     loop = asyncio.new_event_loop()
     app = App(model, settings, loop)
+    report = attach_telemetry(app, settings, loop)
     server = loop.run_until_complete(loop.create_server(lambda: Connection(app), sock=sock))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, app.begin_shutdown, server)
@@ -69,7 +72,36 @@ def serve_on(sock: socket.socket, model, settings: ServerSettings) -> None:
         loop.run_forever()
     finally:
         server.close()
+        report()
         loop.close()
+
+
+def attach_telemetry(app: App, settings: ServerSettings, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Give the worker its request metrics (a line every interval) and data capture, as configured; returns
+    what the worker calls as it stops: the last metrics line and the last capture upload."""
+    if settings.metrics is not None:
+        from workloads.serving.metrics import RequestMetrics
+
+        metrics = app.metrics = RequestMetrics(settings.metrics)
+        interval = settings.metrics.interval
+
+        def tick() -> None:
+            loop.call_later(interval, tick)
+            metrics.emit()
+
+        loop.call_later(interval, tick)
+    if settings.capture is not None:
+        from workloads.serving.capture import Capture
+
+        app.capture = Capture(settings.capture)
+
+    def report() -> None:
+        if app.metrics is not None:
+            app.metrics.emit()
+        if app.capture is not None:
+            app.capture.close()
+
+    return report
 
 
 def fit_file_limit(settings: ServerSettings) -> ServerSettings:

@@ -11,6 +11,9 @@ Every bound the server enforces on a client is here, with a default that is safe
   PRODLINE_SERVER_MAX_CONNECTIONS              1024      open connections per worker (then idle ones are closed
                                                          to make room, or new ones get 503 with Retry-After)
   PRODLINE_SERVER_MAX_PIPELINED                16        requests read ahead on one connection before its answers
+
+Request metrics (PRODLINE_METRICS_*) and data capture (PRODLINE_CAPTURE_*) are read by their own modules
+(``metrics``, ``capture``); both are off unless set.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+
+from workloads.serving.capture import CaptureSettings
+from workloads.serving.metrics import MetricsSettings
 
 MB = 1024 * 1024
 T = TypeVar("T", int, float)
@@ -40,6 +46,10 @@ class ServerSettings:
     keepalive_timeout: float = 60.0
     max_connections: int = 1024
     max_pipelined: int = 16
+    metrics: MetricsSettings | None = None
+    """Request metrics as EMF lines on stdout (workloads/serving/metrics.py); None on SageMaker, which measures."""
+    capture: CaptureSettings | None = None
+    """Data capture to the lake (workloads/serving/capture.py); None on SageMaker, which captures itself."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], argv: Sequence[str] = ()) -> ServerSettings:
@@ -61,7 +71,8 @@ class ServerSettings:
             body_timeout=_read(env, "PRODLINE_SERVER_BODY_TIMEOUT_SECONDS", float, 30.0),
             keepalive_timeout=_read(env, "PRODLINE_SERVER_KEEPALIVE_TIMEOUT_SECONDS", float, 60.0),
             max_connections=_read(env, "PRODLINE_SERVER_MAX_CONNECTIONS", int, 1024),
-            max_pipelined=_read(env, "PRODLINE_SERVER_MAX_PIPELINED", int, 16))
+            max_pipelined=_read(env, "PRODLINE_SERVER_MAX_PIPELINED", int, 16),
+            metrics=MetricsSettings.from_env(env), capture=CaptureSettings.from_env(env))
         settings.check()
         return settings
 

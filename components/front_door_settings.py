@@ -71,13 +71,14 @@ GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
     "DEFAULT_4XX": (400, "Bad Request"),
     "DEFAULT_5XX": (500, "Internal Server Error"),
 }
+MESSAGE = "$context.error.messageString"
 RETRY_AFTER_SECONDS = 1
 """What a throttled client is told to wait in AWS (a static header there; the sandbox computes it)."""
 
 
 def gateway_response_template(reason: str) -> str:
     """The server's error JSON; ``$context.error.messageString`` is already a quoted JSON string."""
-    return '{"error": "%s", "message": $context.error.messageString}' % reason
+    return json.dumps({"error": reason, "message": MESSAGE}).replace(json.dumps(MESSAGE), MESSAGE)
 
 
 # SageMaker Runtime's answers mapped back to the server's: a container's 4xx/5xx reaches the caller as

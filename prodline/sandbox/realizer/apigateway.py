@@ -215,11 +215,17 @@ _SETTING_PATHS = {
 }
 
 
+def _setting_text(key: str, value: object) -> str:
+    """A setting as UpdateStage's patch value: booleans lower-case, counts whole (numbers arrive as floats)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(int(value)) if key in ("throttlingBurstLimit", "cacheTtlInSeconds") else str(value)
+
+
 def _method_settings(ctx: Context, urn: str, logical: str, inputs: dict):
     """What the provider does: one UpdateStage patch per setting, under ``/<method path>/``."""
     path = inputs["methodPath"]
-    patches = [{"op": "replace", "path": f"/{path}/{_SETTING_PATHS[key]}", "value": str(value).lower()
-                if isinstance(value, bool) else str(value)}
+    patches = [{"op": "replace", "path": f"/{path}/{_SETTING_PATHS[key]}", "value": _setting_text(key, value)}
                for key, value in sorted((inputs.get("settings") or {}).items())]
     _client(ctx).update_stage(restApiId=inputs["restApi"], stageName=inputs["stageName"], patchOperations=patches)
     ident = f"{inputs['restApi']}-{inputs['stageName']}-{path}"

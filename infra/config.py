@@ -546,7 +546,7 @@ def _front_door_checks(values: Mapping[str, Any]) -> list[str]:
                           ("frontDoorClientBurstLimit", "frontDoorBurstLimit")):
         low, high = values.get(client), values.get(stage)
         if low is not None and high is not None and low > high:
-            problems.append(f"{key}{client}: {_as_text(low)} is greater than {key}{stage} {_as_text(high)}; one "
+            problems.append(f"{key}{client}: {low:g} is greater than {key}{stage} {high:g}; one "
                             "client cannot be allowed more than the whole stage")
     return problems
 

@@ -21,9 +21,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from workloads.client.invoke import CSV, JSON, Batch, csv_batches, json_batches, predictions
+from workloads.client.invoke import CSV, JSON, Batch, predictions, read_batches
 
 PREDICT = "/v1/predict"
 API_KEY_HEADER = "x-api-key"
@@ -97,14 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("no API key: pass --api-key or set PRODLINE_API_KEY", 2)
     if args.batch_size < 1 or args.max_attempts < 1:
         return _fail("--batch-size and --max-attempts must be >= 1", 2)
-    content_type = args.content_type or (JSON if args.file.endswith((".json", ".jsonl")) else CSV)
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-        batches = list((json_batches if content_type == JSON else csv_batches)(text, args.batch_size))
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        return _fail(f"cannot read {args.file}: {error}", 2)
-    if not batches:
-        return _fail(f"no rows in {args.file}", 2)
+        content_type, batches = read_batches(args.file, args.content_type, args.batch_size)
+    except ValueError as error:
+        return _fail(str(error), 2)
     try:
         for batch in batches:
             for line in predictions(predict(args.url, args.api_key, batch, content_type, args.accept,

@@ -166,6 +166,10 @@ def test_every_stack_declares_the_front_door_with_its_alarms(stack, platform):
     alarms = {(a.inputs["metricName"], a.inputs["dimensions"]["Stage"]) for a in
               of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs.get("namespace") == "AWS/ApiGateway"}
     assert alarms == {("4XXError", stack), ("5XXError", stack), ("Latency", stack)}
+    (dashboard,) = of_type(regs, "aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    assert any(["AWS/ApiGateway", "5XXError", "ApiName", api["name"], "Stage", stack] in w["properties"]["metrics"]
+               for w in widgets), "the front door is on the stack's dashboard"
 
 
 def test_kubernetes_serving_gets_an_ingress_host_for_the_front_door():

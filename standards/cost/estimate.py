@@ -392,6 +392,7 @@ FREE: dict[str, str] = {
     "aws:sqs/queue:Queue": "a few requests an hour, inside SQS's always-free million requests a month",
     "aws:budgets/budget:Budget": "budgets without actions are free (AWS Budgets: $0.00 per budget-day)",
     "aws:costexplorer/costAllocationTag:CostAllocationTag": "activating a cost-allocation tag is free",
+    "aws:apigateway/account:Account": "an account setting (the CloudWatch role API Gateway logs with)",
     "aws:apigateway/resource:Resource": "a path of its REST API; requests are on the API's line",
     "aws:apigateway/method:Method": "a route of its REST API; requests are on the API's line",
     "aws:apigateway/methodResponse:MethodResponse": "a setting of its method",

@@ -319,3 +319,12 @@ BASE_PATH_MAPPING = Handler(_base_path_mapping, lambda ctx, ident, out: _gone_ok
     lambda: _client(ctx).delete_base_path_mapping(domainName=out["domainName"], basePath=out["basePath"])),
     carries=("domainName", "restApi", "stageName", "basePath"))
 
+
+
+def _account(ctx: Context, urn: str, logical: str, inputs: dict):
+    _client(ctx).update_account(patchOperations=[
+        {"op": "replace", "path": "/cloudwatchRoleArn", "value": inputs["cloudwatchRoleArn"]}])
+    return "api-gateway-account", {"id": "api-gateway-account", "cloudwatchRoleArn": inputs["cloudwatchRoleArn"]}
+
+
+ACCOUNT = Handler(_account, carries=("cloudwatchRoleArn",))  # an account setting: nothing to delete

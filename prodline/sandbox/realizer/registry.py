@@ -91,6 +91,7 @@ HANDLERS: dict[str, Handler] = {
     "aws:apigateway/vpcLink:VpcLink": apigateway.VPC_LINK,
     "aws:apigateway/domainName:DomainName": apigateway.DOMAIN_NAME,
     "aws:apigateway/basePathMapping:BasePathMapping": apigateway.BASE_PATH_MAPPING,
+    "aws:apigateway/account:Account": apigateway.ACCOUNT,
 }
 
 # Types the sandbox knowingly does not realize (by type-token prefix), with the reason `sandbox status`

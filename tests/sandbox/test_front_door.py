@@ -192,3 +192,21 @@ def test_a_token_bucket_refills_at_its_rate_up_to_its_burst():
 def test_the_front_door_path_is_api_gateways_execute_api_form():
     assert parse_path("/restapis/abc123/dev/_user_request_/v1/predict") == ("abc123", "dev", "/v1/predict")
     assert parse_path("/endpoints/x/invocations") is None
+
+
+def test_the_kubernetes_front_door_with_a_custom_domain_is_realized_and_answers_503_in_the_sandbox(realized):
+    nlb = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/net/ingress/abc"
+    cert = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
+    door, api_id, _, model, clients = serve(
+        realized, backend={"kind": "kubernetes", "load_balancer_arn": nlb, "host": "churn.internal"},
+        domain={"name": "churn.example.com", "certificate_arn": cert})
+    apigateway = clients("apigateway")
+    (link,) = apigateway.get_vpc_links()["items"]
+    assert link["targetArns"] == [nlb]
+    domain = apigateway.get_domain_name(domainName="churn.example.com")
+    assert domain["securityPolicy"] == "TLS_1_2"
+    (mapping,) = apigateway.get_base_path_mappings(domainName="churn.example.com")["items"]
+    assert mapping["restApiId"] == api_id and mapping["stage"] == "dev"
+    answer = post(door, api_id, {"x-api-key": keys(clients)[f"{API}-app"]})
+    assert answer.status == 503 and "no Kubernetes cluster" in json.loads(answer.body)["message"]
+    assert model.calls == []

@@ -235,7 +235,7 @@ class FrontDoor:
         given = call.headers.get(API_KEY_HEADER)
         key = spec.keys.get(given) if given else None
         if route.api_key_required and key is None:
-            raise Refused("INVALID_API_KEY", "Forbidden: send an API key of this stage's usage plan in x-api-key")
+            raise Refused("INVALID_API_KEY", "no valid API key: send a key of this stage's usage plan in x-api-key")
         return key
 
     def _throttle(self, spec: StageSpec, key: Key | None) -> None:

@@ -6,6 +6,7 @@
 - The permissions boundary (``components/bootstrap_boundary.py``) that every role a deploy creates carries.
 - GitHub's OIDC provider and one deploy role per environment, assumable only from that deployment
   environment of one repository, with the same statements as the stack's deployer (``deployer_policy``).
+- API Gateway's account-wide CloudWatch role, without which no stage (the front door's) can write access logs.
 - With ``cost_allocation_tags``, the ownership tags activated as cost-allocation tags: every stack's budget
   filters its spend by them (``components/cost_budget.py``). Activation is account-wide (one status per tag
   key, shared by every stack), so it lives here rather than in a stack, where two stacks would both own it.
@@ -130,6 +131,8 @@ class AccountBootstrap(pulumi.ComponentResource):
                                              role=role.name, policy_arn=policy.arn, opts=child)
             self.github_role_arns[environment] = role.arn
 
+        self._api_gateway_logging(name, account, args["region"])
+
         for key in args.get("cost_allocation_tags", ()):
             aws.costexplorer.CostAllocationTag(f"{name}-cost-tag-{key}", tag_key=key, status="Active", opts=child)
 
@@ -138,6 +141,22 @@ class AccountBootstrap(pulumi.ComponentResource):
         self.boundary_arn = self.boundary.arn
         self.register_outputs({"state_bucket": self.state_bucket_name, "boundary_arn": self.boundary_arn,
                                "github_role_arns": self.github_role_arns})
+
+    def _api_gateway_logging(self, name: str, account: str, region: str) -> None:
+        """API Gateway writes a stage's access logs (the front door's) only through the CloudWatch role set in its
+        account settings, one per account and region: so it is made here, not by a stack. It may write only to
+        the front doors' log groups (``/aws/apigateway/prodline-*``)."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(f"{name}-apigateway-logs", name=names.API_GATEWAY_LOGS_ROLE,
+                            assume_role_policy=docs.service_trust("apigateway.amazonaws.com", account),
+                            description="API Gateway writes the prodline front doors' access logs", opts=child)
+        groups = f"arn:aws:logs:{region}:{account}:log-group:/aws/apigateway/{names.PROJECT}-*"
+        aws.iam.RolePolicy(f"{name}-apigateway-logs-policy", role=role.id, policy=docs.document([
+            docs.allow("WriteFrontDoorAccessLogs", ["logs:CreateLogStream", "logs:DescribeLogStreams",
+                                                    "logs:PutLogEvents"], [groups, f"{groups}:*"]),
+            docs.allow("FindLogGroups", ["logs:DescribeLogGroups"], [f"arn:aws:logs:{region}:{account}:log-group:*"]),
+        ]), opts=child)
+        aws.apigateway.Account(f"{name}-apigateway-account", cloudwatch_role_arn=role.arn, opts=child)
 
     def _secure(self, name: str, bucket: aws.s3.Bucket, encryption: dict, keep_days: int,
                 extra_statements: Sequence[dict] = (), *, expire_current: bool = False) -> aws.s3.BucketPolicy:

@@ -34,7 +34,8 @@ WORKLOAD_ACTIONS = (
     "s3:PutObject", "sagemaker:AddTags", "sagemaker:CreateModelPackage", "sagemaker:CreateProcessingJob",
     "sagemaker:CreateModel", "sagemaker:CreateTrainingJob", "sagemaker:CreateTransformJob", "sagemaker:DescribeModel",
     "sagemaker:DescribeModelPackage", "sagemaker:DescribeProcessingJob",
-    "sagemaker:DescribeTrainingJob", "sagemaker:StartPipelineExecution", "sagemaker:StopProcessingJob",
+    "sagemaker:DescribeTrainingJob", "sagemaker:InvokeEndpoint", "sagemaker:StartPipelineExecution",
+    "sagemaker:StopProcessingJob",
     "sagemaker:DescribeTransformJob", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob", "sqs:SendMessage",
 )
 ROLE_CHANGES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",

@@ -23,10 +23,13 @@ from standards import delivery as names
 
 Statement = dict[str, Any]
 
-PASSED_TO_SERVICES = ("codebuild.amazonaws.com", "events.amazonaws.com", "firehose.amazonaws.com",
-                      "glue.amazonaws.com", "sagemaker.amazonaws.com")
+PASSED_TO_SERVICES = ("apigateway.amazonaws.com", "codebuild.amazonaws.com", "events.amazonaws.com",
+                      "firehose.amazonaws.com", "glue.amazonaws.com", "sagemaker.amazonaws.com")
 AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
-LOG_GROUP_PREFIXES = ("/aws-glue/jobs/", "/aws/sagemaker/Endpoints/", "/aws/codebuild/", "/aws/kinesisfirehose/")
+LOG_GROUP_PREFIXES = ("/aws-glue/jobs/", "/aws/sagemaker/Endpoints/", "/aws/codebuild/", "/aws/kinesisfirehose/",
+                      "/aws/apigateway/")
+API_GATEWAY_COLLECTIONS = ("restapis", "apikeys", "usageplans", "vpclinks", "domainnames", "tags")
+"""API Gateway's management resources (``arn:aws:apigateway:<region>::/<collection>/<id>/...``) the front door uses."""
 KEY_USE = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
 
 
@@ -235,6 +238,21 @@ def _kinesis(s: DeployScope) -> list[Statement]:
     ]
 
 
+def _apigateway(s: DeployScope) -> list[Statement]:
+    """The front door. API Gateway names its resources by generated ids, so the stack's own are those carrying its
+    tags (a REST API's methods, stages and deployments are authorized by the API's tags)."""
+    collections = [s.arn("apigateway", f"/{c}", account=False) for c in API_GATEWAY_COLLECTIONS]
+    members = [f"{c}/*" for c in collections]
+    verbs = [f"apigateway:{v}" for v in ("DELETE", "GET", "PATCH", "POST", "PUT")]
+    return [
+        _statement("CreateStackApis", ["apigateway:POST", "apigateway:PUT"], collections, _tagged(s, "aws:RequestTag")),
+        _statement("ManageStackApis", verbs, members, _tagged(s)),
+        # The Kubernetes front door finds the ingress controller's NLB by its tags (no resource-level permission).
+        _statement("FindIngressLoadBalancer", ["elasticloadbalancing:DescribeLoadBalancers",
+                                               "elasticloadbalancing:DescribeTags"], ["*"]),
+    ]
+
+
 def _sns(s: DeployScope) -> list[Statement]:
     # Publish: a failed deploy alerts the stack's topic.
     return [_statement("ManageStackTopics", [f"sns:{a}" for a in (
@@ -308,8 +326,8 @@ def _kubernetes(s: DeployScope) -> list[Statement]:
 
 SERVICES = {
     "s3": _s3, "kms": _kms, "iam": _iam, "glue": _glue, "sagemaker": _sagemaker, "cloudwatch": _cloudwatch,
-    "kinesis": _kinesis, "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr, "sqs": _sqs,
-    "codebuild": _codebuild, "ssm": _ssm, "budgets": _budgets, "kubernetes": _kubernetes,
+    "kinesis": _kinesis, "apigateway": _apigateway, "sns": _sns, "appautoscaling": _appautoscaling, "ecr": _ecr,
+    "sqs": _sqs,    "codebuild": _codebuild, "ssm": _ssm, "budgets": _budgets, "kubernetes": _kubernetes,
 }
 """Pulumi module of a resource type (``aws:<module>/...``, or the ``kubernetes`` package) -> its statements."""
 

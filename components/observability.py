@@ -19,6 +19,7 @@ SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 SERVING_NAMESPACE = "prodline/Serving"
 """Where the inference server's own metrics land on Kubernetes (embedded metric format, serving/metrics.py)."""
 PLATFORMS = ("sagemaker", "kubernetes")
+API_GATEWAY_NAMESPACE = "AWS/ApiGateway"
 DRIFT_NAMESPACE = "prodline/Monitoring"
 DRIFT_METRIC = "DriftScore"
 GLUE_FAILED_STATES = ["FAILED", "TIMEOUT", "ERROR"]
@@ -65,6 +66,14 @@ class WatchedEndpoint:
 
 
 @dataclass(frozen=True)
+class WatchedApi:
+    """A REST API stage (the front door), by the names API Gateway's metrics carry as dimensions."""
+
+    api_name: str
+    stage_name: str
+
+
+@dataclass(frozen=True)
 class EndpointAlarms:
     """Names and ARNs of one endpoint's alarms, for rollback and retraining wiring."""
 
@@ -88,6 +97,8 @@ class ObservabilityArgs(TypedDict):
     invocations_floor: int
     """0 turns the traffic-floor alarm off."""
     glue_job_names: NotRequired[Sequence[pulumi.Input[str]]]
+    apis: NotRequired[Sequence[WatchedApi]]
+    """REST API stages watched like endpoints: 5xx, 4xx rate and p99 latency."""
 
 
 def observability_settings(args: ObservabilityArgs) -> ObservabilityArgs:
@@ -156,6 +167,9 @@ class Observability(pulumi.ComponentResource):
                 retention_in_days=args["log_retention_days"], kms_key_id=args["log_kms_key_arn"], opts=child)
             self.endpoint_alarms[watched.endpoint_name] = self._endpoint_alarms(name, watched)
 
+        for watched_api in args.get("apis", []):
+            self._api_alarms(watched_api)
+
         glue_jobs = list(args.get("glue_job_names", []))
         if glue_jobs:
             rule = aws.cloudwatch.EventRule(
@@ -168,7 +182,8 @@ class Observability(pulumi.ComponentResource):
 
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard", dashboard_name=f"{args['prefix']}-ml",
-            dashboard_body=pulumi.Output.json_dumps(dashboard_body(args["region"], args["endpoints"], glue_jobs)),
+            dashboard_body=pulumi.Output.json_dumps(dashboard_body(args["region"], args["endpoints"], glue_jobs,
+                                                              args.get("apis", []))),
             opts=child)
 
         self.topic_arn = self.topic.arn
@@ -203,6 +218,29 @@ class Observability(pulumi.ComponentResource):
             statistic="Maximum", period=3600, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
             threshold=args["drift_threshold"], treat_missing_data="notBreaching")
         return EndpointAlarms(rollback_names=rollback, drift_arn=drift.arn, drift_name=drift.name)
+
+    def _api_alarms(self, watched: WatchedApi) -> None:
+        """The front door's own view: errors it answered and the latency callers saw, gateway included."""
+        args = self._args
+        dims = {"ApiName": watched.api_name, "Stage": watched.stage_name}
+        base = f"{watched.api_name}-{watched.stage_name}"
+        self._alarm(
+            f"{base}-5xx", alarm_description=f"{args['errors_5xx']} or more 5xx answers of the front door in a minute",
+            namespace=API_GATEWAY_NAMESPACE, metric_name="5XXError", dimensions=dims, statistic="Sum", period=60,
+            evaluation_periods=1, comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=float(args["errors_5xx"]), treat_missing_data="notBreaching")
+        # 4XXError is 1 or 0 per request, so its Average is the share of requests answered 4xx.
+        self._alarm(
+            f"{base}-4xx-rate", alarm_description=f"more than {args['rate_4xx_percent']}% of front-door requests 4xx",
+            namespace=API_GATEWAY_NAMESPACE, metric_name="4XXError", dimensions=dims, statistic="Average", period=60,
+            evaluation_periods=5, datapoints_to_alarm=3, comparison_operator="GreaterThanThreshold",
+            threshold=args["rate_4xx_percent"] / 100.0, treat_missing_data="notBreaching")
+        self._alarm(
+            f"{base}-latency-p99", alarm_description=f"p99 front-door latency above {args['latency_p99_ms']} ms",
+            namespace=API_GATEWAY_NAMESPACE, metric_name="Latency", dimensions=dims, extended_statistic="p99",
+            period=60, evaluation_periods=3, datapoints_to_alarm=2, comparison_operator="GreaterThanThreshold",
+            threshold=float(args["latency_p99_ms"]),  # API Gateway's Latency is in milliseconds
+            treat_missing_data="notBreaching")
 
 
 # --- the serving alarms: one list for every platform, each built from where the target's metrics are --------
@@ -269,7 +307,8 @@ SERVING_ALARMS = (
 """Every serving target's alarms, SageMaker variant or Kubernetes Deployment alike (the drift alarm is per endpoint)."""
 
 
-def dashboard_body(region: str, endpoints: Sequence[WatchedEndpoint], glue_jobs: Sequence) -> dict:
+def dashboard_body(region: str, endpoints: Sequence[WatchedEndpoint], glue_jobs: Sequence,
+                   apis: Sequence[WatchedApi] = ()) -> dict:
     """Widgets per endpoint (traffic, errors, latency, drift) and per ETL job; Inputs resolved by json_dumps."""
     widgets = []
 
@@ -288,6 +327,13 @@ def dashboard_body(region: str, endpoints: Sequence[WatchedEndpoint], glue_jobs:
                [[namespace, "ModelLatency", *dims] for namespace, dims in ids], "p99")
         widget(f"{e.endpoint_name}: drift (PSI)", [[DRIFT_NAMESPACE, DRIFT_METRIC, "EndpointName", e.endpoint_name,
                                                    "FeatureSet", e.feature_set]], "Maximum")
+    for api in apis:
+        ids = ["ApiName", api.api_name, "Stage", api.stage_name]
+        widget(f"{api.api_name} ({api.stage_name}): requests and errors", [
+            [API_GATEWAY_NAMESPACE, "Count", *ids], [API_GATEWAY_NAMESPACE, "4XXError", *ids],
+            [API_GATEWAY_NAMESPACE, "5XXError", *ids]])
+        widget(f"{api.api_name} ({api.stage_name}): latency p99 (ms)", [
+            [API_GATEWAY_NAMESPACE, "Latency", *ids], [API_GATEWAY_NAMESPACE, "IntegrationLatency", *ids]], "p99")
     for job in glue_jobs:
         widget(pulumi.Output.concat("ETL ", job, ": failed tasks"), [
             ["Glue", "glue.driver.aggregate.numFailedTasks", "JobName", job, "JobRunId", "ALL", "Type", "count"]])

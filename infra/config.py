@@ -365,6 +365,50 @@ class StreamSettings:
 
 
 @dataclass(frozen=True)
+class FrontDoorSettings:
+    """The API Gateway REST API in front of the served model: auth, throttling, quota, logs, custom domain."""
+
+    enabled: bool = setting(
+        "frontDoorEnabled", p.boolean,
+        "Declare the front door (POST /v1/predict, GET /v1/health) in front of the served model.", default=True)
+    auth: str = setting(
+        "frontDoorAuth", p.choice(envs.FRONT_DOOR_AUTH),
+        "Who may call the front door: api-key (usage-plan keys only), iam (SigV4 and a key) or cognito (a user "
+        "pool's JWT and a key).", default="api-key")
+    cognito_user_pool_arn: str = setting(
+        "frontDoorCognitoUserPoolArn", p.optional(p.cognito_user_pool_arn),
+        "Cognito user pool whose tokens the front door accepts (frontDoorAuth=cognito).", default="")
+    clients: str = setting(
+        "frontDoorClients", p.client_names,
+        "Machine clients, comma-separated: each gets its own API key in the usage plan (per-client throttling).",
+        default="app")
+    rate_limit: float = setting(
+        "frontDoorRateLimit", p.decimal(0.0, 10000.0, lo_open=True),
+        "Requests per second the stage admits in the steady state, all clients together.", default="50")
+    burst_limit: int = setting(
+        "frontDoorBurstLimit", p.integer(1, 5000), "Requests the stage admits at once above the rate.", default=100)
+    client_rate_limit: float = setting(
+        "frontDoorClientRateLimit", p.decimal(0.0, 10000.0, lo_open=True),
+        "Requests per second each client's API key may make in the steady state (usage plan).", default="10")
+    client_burst_limit: int = setting(
+        "frontDoorClientBurstLimit", p.integer(1, 5000),
+        "Requests each client's API key may make at once above its rate (usage plan).", default=20)
+    quota_per_day: int = setting(
+        "frontDoorQuotaPerDay", p.integer(0),
+        "Requests each client's API key may make a day (usage plan quota); 0: no quota.", default=100000)
+    domain: str = setting(
+        "frontDoorDomain", p.optional(p.dns_name),
+        "Custom domain of the front door (TLS 1.2 minimum); empty: the execute-api URL only.", default="")
+    certificate_arn: str = setting(
+        "frontDoorCertificateArn", p.optional(p.acm_certificate_arn),
+        "ACM certificate of frontDoorDomain, in the stack's region.", default="")
+    ingress_service: str = setting(
+        "frontDoorIngressService", p.dns_label,
+        "Service of the ingress controller (in k8sIngressNamespace) whose NLB the front door reaches through a VPC "
+        "link when servingPlatform is kubernetes.", default="ingress-nginx-controller")
+
+
+@dataclass(frozen=True)
 class StackConfig:
     stack: str
     environment: str
@@ -380,6 +424,7 @@ class StackConfig:
     delivery: DeliverySettings
     cost: CostSettings
     stream: StreamSettings
+    front_door: FrontDoorSettings
 
     @property
     def is_prod(self) -> bool:
@@ -454,6 +499,7 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"{NAMESPACE}:dataCapturePercent: {capture} is not allowed with servingServerless=true; "
                         "serverless endpoints cannot capture data, set it to 0")
     problems.extend(_kubernetes_checks(values))
+    problems.extend(_front_door_checks(values))
     interval, freshness = values.get("streamBufferIntervalSeconds"), values.get("streamFreshnessSeconds")
     if interval is not None and freshness is not None and freshness <= interval:
         problems.append(f"{NAMESPACE}:streamFreshnessSeconds: {freshness} is not allowed with "
@@ -485,6 +531,27 @@ def _kubernetes_checks(values: Mapping[str, Any]) -> list[str]:
     low, high = values.get("k8sMinReplicas"), values.get("k8sMaxReplicas")
     if low is not None and high is not None and low > high:
         problems.append(f"{key}k8sMinReplicas: {low} is greater than {key}k8sMaxReplicas {high}")
+    return problems
+
+
+def _front_door_checks(values: Mapping[str, Any]) -> list[str]:
+    """Cognito needs its pool, a domain its certificate, and no client may outrun the whole stage."""
+    if not values.get("frontDoorEnabled"):
+        return []
+    key = f"{NAMESPACE}:"
+    problems = []
+    if values.get("frontDoorAuth") == "cognito" and not values.get("frontDoorCognitoUserPoolArn"):
+        problems.append(f"{key}frontDoorCognitoUserPoolArn: missing; frontDoorAuth=cognito needs the user pool "
+                        "whose tokens it accepts")
+    if bool(values.get("frontDoorDomain")) != bool(values.get("frontDoorCertificateArn")):
+        problems.append(f"{key}frontDoorDomain / {key}frontDoorCertificateArn: give both (a custom domain serves "
+                        "TLS with its ACM certificate) or neither")
+    for client, stage in (("frontDoorClientRateLimit", "frontDoorRateLimit"),
+                          ("frontDoorClientBurstLimit", "frontDoorBurstLimit")):
+        low, high = values.get(client), values.get(stage)
+        if low is not None and high is not None and low > high:
+            problems.append(f"{key}{client}: {low:g} is greater than {key}{stage} {high:g}; one "
+                            "client cannot be allowed more than the whole stage")
     return problems
 
 

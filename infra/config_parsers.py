@@ -118,3 +118,9 @@ model_package = pattern(
 )
 iam_policy_name = pattern(r"[\w+=,.@-]{1,128}", "an IAM policy name: letters, digits and + = , . @ _ -")
 s3_url = pattern(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/\S*)?", "an s3:// URL like s3://my-state-bucket")
+cognito_user_pool_arn = pattern(r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+",
+                                "a Cognito user pool ARN (arn:aws:cognito-idp:<region>:<account>:userpool/<id>)")
+acm_certificate_arn = pattern(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}",
+                              "an ACM certificate ARN in the stack's region")
+client_names = pattern(r"[a-z0-9][-a-z0-9]{0,62}(,[a-z0-9][-a-z0-9]{0,62}){0,19}",
+                       "1-20 client names separated by commas, each lowercase letters, digits and -")

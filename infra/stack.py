@@ -26,6 +26,7 @@ from components.streaming_ingestion import StreamingIngestion
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra.config import StackConfig
 from infra.delivery import boundary_arn, build_deployer
+from infra.front_door import build_front_door, ingress_host, watched_apis
 from infra.model_version import model_data_url, resolve_model_package
 from infra.naming import register_stack_naming
 from infra.tags import register_ownership_tags
@@ -174,6 +175,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "drift_threshold": config.alarms.drift_threshold,
         "invocations_floor": config.alarms.invocations_floor,
         "glue_job_names": glue_jobs,
+        "apis": watched_apis(config, serving=package_arn is not None),
     })
     CostBudget("cost", {
         "budget_name": f"{prefix}-monthly",
@@ -249,6 +251,9 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
     else:
         pulumi.log.info(f"no approved model in {group_name} yet: no endpoint declared "
                         "(approve a model version, then run pulumi up)")
+    if package_arn and config.front_door.enabled:
+        door = build_front_door(config, account_id, lake.key_arn, endpoint_name)
+        outputs["frontDoorApi"], outputs["frontDoorUrl"] = door.api_id, door.invoke_url
     if package_arn and config.batch.enabled:
         scoring = _batch_scoring(config, account_id, lake, image_uri=image_uri, package_arn=package_arn,
                                  group_name=group_name, features_job=features_job,
@@ -380,8 +385,9 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
         args["requests_per_second_target"] = k8s.requests_per_second_target
     if envs.K8S_DISRUPTION_BUDGET[env]:
         args["disruption_budget"] = envs.K8S_DISRUPTION_BUDGET[env]
-    if k8s.ingress_host:
-        args["ingress_host"] = k8s.ingress_host
+    host = ingress_host(config)
+    if host:
+        args["ingress_host"] = host
     if k8s.canary_image_tag:
         args["canary"] = {"image": image(k8s.canary_image_tag), "weight": config.serving.canary_percent,
                           **({"image_digest": k8s.canary_image_digest} if k8s.canary_image_digest else {})}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from policies.rule import Rule
 from policies.rules import (
+    apigateway,
     batch,
     cloudwatch,
     cost,
@@ -18,7 +19,8 @@ from policies.rules import (
     tagging,
 )
 
-MODULES = (s3, kms, iam, glue, sagemaker, batch, cloudwatch, streaming, tagging, cost, kubernetes, delivery)
+MODULES = (s3, kms, iam, glue, sagemaker, batch, cloudwatch, streaming, apigateway, tagging, cost,
+           kubernetes, delivery)
 RULES: tuple[Rule, ...] = tuple(rule for module in MODULES for rule in module.RULES)
 
 

@@ -8,6 +8,7 @@ in an emulator. Both see the same registrations, so no resource is declared twic
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import runpy
 import uuid
@@ -115,6 +116,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"name": name, "id": name, "endpoint": f"https://{name}.eks.{self.region}.example.invalid",
                     "certificateAuthorities": [{"data": "Q0E="}],
                     "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{name.upper()}"}]}]}
+        if args.token == "aws:lb/getLoadBalancer:getLoadBalancer":
+            # The ingress controller's NLB, found by the tag its controller puts on it.
+            name = "k8s-ingress-" + hashlib.sha1(json.dumps(args.args, sort_keys=True).encode()).hexdigest()[:10]
+            return {"arn": f"arn:aws:elasticloadbalancing:{self.region}:{self.account_id}:loadbalancer/net/{name}/"
+                           "0123456789abcdef", "name": name, "id": name, "loadBalancerType": "network",
+                    "dnsName": f"{name}.elb.{self.region}.amazonaws.com", "internal": True}
         return {}
 
 

@@ -49,7 +49,12 @@ def add_parsers(commands) -> None:
             parser.add_argument("--package", help="model package ARN (default: the newest pending)")
 
     invoke = commands.add_parser("invoke", help="invoke an endpoint (AWS, LocalStack or the sandbox gateway)")
-    invoke.add_argument("--endpoint", required=True)
+    invoke.add_argument("--endpoint", help="the SageMaker endpoint (with --via endpoint, the default)")
+    invoke.add_argument("--via", choices=("endpoint", "front-door"), default="endpoint",
+                        help="InvokeEndpoint directly, or POST /v1/predict through the stack's front door")
+    invoke.add_argument("--stack", default="dev", help="whose front door (--via front-door)")
+    invoke.add_argument("--client", default="app", help="whose API key (--via front-door; prodline:frontDoorClients)")
+    invoke.add_argument("--api-key", help="the key to send instead of the client's (--via front-door)")
     invoke.add_argument("--file", default="-", help="CSV or JSON rows; - for stdin")
     invoke.add_argument("--content-type", default=None)
     invoke.add_argument("--batch-size", type=int, default=None)
@@ -224,6 +229,10 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         fail(f"invoke: --batch-size must be at least 1, got {args.batch_size}", EXIT_USAGE)
+    if args.via == "front-door":
+        return _invoke_front_door(args)
+    if not args.endpoint:
+        fail("invoke: --endpoint is required (or use --via front-door --stack <env>)", EXIT_USAGE)
     if not (os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")):
         _use_running_sandbox()
     _check_listening()
@@ -233,6 +242,34 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         argv += ["--batch-size", str(args.batch_size)]
     return invoke.main(argv)
+
+
+def _invoke_front_door(args: argparse.Namespace) -> int:
+    """The front door's client, pointed at the stack's stage URL and the client's key (found through API Gateway's
+    API: the sandbox's emulator and gateway when no endpoint URL is set and a sandbox runs, else AWS)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from prodline import front_door_client
+    from prodline.sandbox import shared
+    from workloads.client import front_door
+
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        _use_running_sandbox()
+    gateway = shared.gateway_url() if os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME") else None
+    try:
+        target = front_door_client.resolve(boto3.client("apigateway"), args.stack, client=args.client,
+                                           api_key=args.api_key, region=boto3.session.Session().region_name
+                                           or "eu-west-1", gateway_url=gateway)
+    except (front_door_client.NoFrontDoor, ClientError, BotoCoreError) as error:
+        fail(f"invoke: {error}", EXIT_USAGE)
+    print(f"prodline: POST {target.url}/v1/predict as client {args.client}", file=sys.stderr)
+    argv = ["--url", target.url, "--api-key", target.api_key, "--file", args.file]
+    if args.content_type:
+        argv += ["--content-type", args.content_type]
+    if args.batch_size is not None:
+        argv += ["--batch-size", str(args.batch_size)]
+    return front_door.main(argv)
 
 
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL")

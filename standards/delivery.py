@@ -14,6 +14,8 @@ BOOTSTRAP_PROJECT = "prodline-bootstrap"
 
 BOUNDARY_POLICY = "prodline-deployer-boundary"
 """Managed policy the bootstrap creates; every role a deploy creates must carry it as its permissions boundary."""
+API_GATEWAY_LOGS_ROLE = "prodline-apigateway-cloudwatch"
+"""The role API Gateway writes access logs with (its account setting `cloudwatchRoleArn`; the bootstrap makes it)."""
 SECRETS_KEY_ALIAS = "alias/prodline-pulumi-secrets"
 """KMS key (made by the bootstrap) that encrypts the Pulumi state bucket and the stacks' secrets."""
 SECRETS_PROVIDER = f"awskms://{SECRETS_KEY_ALIAS}"

@@ -55,6 +55,8 @@ MIN_DATA_CAPTURE_PERCENT: dict[str, int] = {"dev": 0, "staging": 1, "prod": 1}
 MIN_INVOCATIONS_FLOOR: dict[str, int] = {"dev": 0, "staging": 0, "prod": 1}
 
 SERVING_PLATFORMS = ("sagemaker", "kubernetes")
+# How callers of the front door authenticate; every choice also requires a usage-plan API key.
+FRONT_DOOR_AUTH = ("api-key", "iam", "cognito")
 
 # Kubernetes serving per environment: replica floors and caps reuse MIN/MAX_SERVING_CAPACITY; prod spreads
 # pods across zones and keeps a disruption budget (max_unavailable, so a drain never blocks on one pod).

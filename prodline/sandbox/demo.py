@@ -26,6 +26,7 @@ import boto3
 
 from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import report as html_report
+from prodline.sandbox.demo_front_door import front_door_sample
 from prodline.sandbox.lifecycle import Sandbox, down_all
 from prodline.sandbox.runtimes.pipeline import scoring_summary
 
@@ -150,9 +151,8 @@ class Demo(delivery.DeliverySteps):
             s["result"] = self._run_builds()
         with self.step(f"prodline promote --to prod (approver {delivery.PROD_APPROVER})") as s:
             s["result"] = self._promote("prod", arn)
-        with self.step("invoke with sample rows") as s:
-            self.state.predictions = self._invoke_sample(endpoint)
-            s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
+        with self.step("invoke with sample rows through the front door (POST /v1/predict)") as s:
+            self.state.predictions, s["result"] = front_door_sample(sb, self._rows(5, seed=99, drift=False))
         with self.step("traffic from the training distribution, drift check") as s:
             self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")

@@ -329,6 +329,15 @@ def _firehose(r: Resource, ctx: Context) -> list[Priced]:
     return [ctx.line(r, f"{gb:,.0f} GB ingested", "firehose.ingest_gb", gb)]
 
 
+# --- the front door ------------------------------------------------------------------------------
+
+def _rest_api(r: Resource, ctx: Context) -> list[Priced]:
+    """Every request the model serves arrives through the front door: the stack's expected requests, all of them."""
+    requests = ctx.usage.requests_per_day * DAYS_PER_MONTH / 1e6
+    return [ctx.line(r, f"{requests:,.2f} million requests (usageRequestsPerDay)", "apigateway.rest_requests_million",
+                     requests)]
+
+
 PRICED: dict[str, Pricer] = {
     ENDPOINT_CONFIG: _endpoint_config,
     "aws:sagemaker/pipeline:Pipeline": _pipeline,
@@ -342,6 +351,7 @@ PRICED: dict[str, Pricer] = {
     "aws:codebuild/project:Project": _codebuild,
     "aws:kinesis/stream:Stream": _stream,
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": _firehose,
+    "aws:apigateway/restApi:RestApi": _rest_api,
 }
 """Types with a price: the function that turns one resource into its cost lines."""
 
@@ -382,6 +392,23 @@ FREE: dict[str, str] = {
     "aws:sqs/queue:Queue": "a few requests an hour, inside SQS's always-free million requests a month",
     "aws:budgets/budget:Budget": "budgets without actions are free (AWS Budgets: $0.00 per budget-day)",
     "aws:costexplorer/costAllocationTag:CostAllocationTag": "activating a cost-allocation tag is free",
+    "aws:apigateway/account:Account": "an account setting (the CloudWatch role API Gateway logs with)",
+    "aws:apigateway/resource:Resource": "a path of its REST API; requests are on the API's line",
+    "aws:apigateway/method:Method": "a route of its REST API; requests are on the API's line",
+    "aws:apigateway/methodResponse:MethodResponse": "a setting of its method",
+    "aws:apigateway/integration:Integration": "a setting of its method; what it calls is priced on its own line",
+    "aws:apigateway/integrationResponse:IntegrationResponse": "a setting of its integration",
+    "aws:apigateway/requestValidator:RequestValidator": "a setting of its REST API",
+    "aws:apigateway/response:Response": "a setting of its REST API (gateway responses)",
+    "aws:apigateway/deployment:Deployment": "a snapshot of its REST API's routes",
+    "aws:apigateway/methodSettings:MethodSettings": "a setting of its stage (caching stays off, so no cache charge)",
+    "aws:apigateway/usagePlan:UsagePlan": "usage plans are free",
+    "aws:apigateway/usagePlanKey:UsagePlanKey": "usage plans are free",
+    "aws:apigateway/apiKey:ApiKey": "API keys are free",
+    "aws:apigateway/authorizer:Authorizer": "a Cognito authorizer is free (the user pool is outside the stack)",
+    "aws:apigateway/domainName:DomainName": "a regional custom domain is free (so is its ACM certificate)",
+    "aws:apigateway/basePathMapping:BasePathMapping": "a setting of its custom domain",
+    "aws:apigateway/vpcLink:VpcLink": "a VPC link costs nothing itself; its NLB is the ingress controller's",
 }
 """Types that cost nothing by themselves, each with the reason (the free tiers named are the always-free
 ones, not the first-year offers)."""
@@ -391,6 +418,8 @@ UNPRICED: dict[str, str] = {
                                         "events is not estimated",
     "aws:ecr/repository:Repository": "image storage ($0.10/GB-month) depends on image sizes, not declared",
     "aws:eks/accessEntry:AccessEntry": "the cluster is not part of the stack",
+    "aws:apigateway/stage:Stage": "X-Ray traces of its sampled requests ($5.00 per million recorded, beyond 100,000 "
+                                  "free a month) are not estimated; its requests are on the API's line",
 }
 """Types the estimator cannot price, each with the reason."""
 

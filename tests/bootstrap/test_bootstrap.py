@@ -85,7 +85,19 @@ def test_github_may_assume_one_role_per_environment_only_from_that_deployment_en
 
 def test_environments_choose_the_github_roles():
     regs = bootstrap('environments=["prod"]')
-    assert [r.name for r in of_type(regs, "aws:iam/role:Role")] == ["account-github-prod"]
+    assert [r.name for r in of_type(regs, "aws:iam/role:Role") if "github" in r.name] == ["account-github-prod"]
+
+
+def test_api_gateway_may_write_only_the_front_doors_access_logs():
+    regs = bootstrap()
+    (account,) = of_type(regs, "aws:apigateway/account:Account")
+    role = named(regs, "account-apigateway-logs")
+    assert account.inputs["cloudwatchRoleArn"].endswith(f"role/{role.inputs['name']}")
+    assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"] == [
+        "apigateway.amazonaws.com"]
+    write, find = statements(named(regs, "account-apigateway-logs-policy").inputs["policy"])
+    assert all(":log-group:/aws/apigateway/prodline-*" in r for r in write["Resource"])
+    assert find["Action"] == ["logs:DescribeLogGroups"]
 
 
 def test_every_resource_carries_the_bootstraps_ownership_tags():

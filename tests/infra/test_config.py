@@ -239,3 +239,25 @@ def test_stream_settings_differ_where_environments_do():
     dev, prod = (cfg.parse_config(raw(stack), stack).stream for stack in ("dev", "prod"))
     assert (dev.mode, dev.buffer_interval_seconds) == ("ON_DEMAND", 60)
     assert (prod.mode, prod.shard_count, prod.retention_hours) == ("PROVISIONED", 2, 168)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"frontDoorAuth": "none"}, "prodline:frontDoorAuth: 'none' is not allowed; expected one of api-key, iam, cognito"),
+    ({"frontDoorAuth": "cognito"}, "prodline:frontDoorCognitoUserPoolArn: missing"),
+    ({"frontDoorDomain": "churn.example.com"},
+     "prodline:frontDoorDomain / prodline:frontDoorCertificateArn: give both"),
+    ({"frontDoorClientRateLimit": "80"}, "prodline:frontDoorClientRateLimit: 80 is greater than "
+                                         "prodline:frontDoorRateLimit 50"),
+    ({"frontDoorClientBurstLimit": "500"}, "prodline:frontDoorClientBurstLimit: 500 is greater than"),
+    ({"frontDoorRateLimit": "0"}, "prodline:frontDoorRateLimit: '0' is not allowed"),
+    ({"frontDoorClients": "App,app"}, "prodline:frontDoorClients: 'App,app' is not allowed"),
+    ({"frontDoorCertificateArn": "arn:aws:iam::123456789012:server-certificate/x",
+      "frontDoorDomain": "churn.example.com"}, "prodline:frontDoorCertificateArn: 'arn:aws:iam"),
+])
+def test_front_door_settings_are_checked(overrides, expected):
+    assert expected in problems("dev", **overrides)
+
+
+def test_a_disabled_front_door_skips_its_cross_checks():
+    config = cfg.parse_config(raw("dev", frontDoorEnabled="false", frontDoorAuth="cognito"), "dev")
+    assert not config.front_door.enabled and config.front_door.auth == "cognito"

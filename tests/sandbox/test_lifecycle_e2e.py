@@ -111,6 +111,17 @@ def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):
     direct = json.loads(answer["Body"].read())["predictions"]
     assert [round(p, 4) for p in direct] == [round(p, 4) for p in printed]
 
+    via = prodline(env, "invoke", "--via", "front-door", "--stack", "dev", "--file", str(csv_file), timeout=120)
+    assert via.returncode == 0, via.stderr
+    through_the_front_door = [float(x) for x in re.findall(r"\d+\.\d+", via.stdout)]
+    assert [round(p, 4) for p in through_the_front_door] == [round(p, 4) for p in printed]
+
+
+def test_the_demo_scores_through_the_front_door_and_shows_a_refusal_and_a_throttle(demo):
+    out = " ".join(demo[0].stdout.split())
+    assert re.search(r"via POST /v1/predict; no key: 40[13]; request \d+ of a burst: 429, Retry-After \d+ s", out), \
+        "the demo must score through the front door, and show one request refused without a key and one throttled"
+
 
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo

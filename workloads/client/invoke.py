@@ -182,6 +182,19 @@ def predictions(body: bytes) -> list[str]:
     return [text.strip()]
 
 
+def read_batches(file: str, content_type: str | None, batch_size: int) -> tuple[str, list[Batch]]:
+    """(content type, batches) of an input file or stdin (``-``); a ValueError says why there are none."""
+    content_type = content_type or (JSON if file.endswith((".json", ".jsonl")) else CSV)
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        batches = list((json_batches if content_type == JSON else csv_batches)(text, batch_size))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {file}: {error}") from None
+    if not batches:
+        raise ValueError(f"no rows in {file}")
+    return content_type, batches
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="prodline invoke", description="Score rows with a deployed endpoint.")
     parser.add_argument("--endpoint", required=True, help="SageMaker endpoint name")
@@ -196,14 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"--batch-size must be >= 1, got {args.batch_size}", 2)
     if args.max_attempts < 1:
         return _fail(f"--max-attempts must be >= 1, got {args.max_attempts}", 2)
-    content_type = args.content_type or (JSON if args.file.endswith((".json", ".jsonl")) else CSV)
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
-        batches = list((json_batches if content_type == JSON else csv_batches)(text, args.batch_size))
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        return _fail(f"cannot read {args.file}: {error}", 2)
-    if not batches:
-        return _fail(f"no rows in {args.file}", 2)
+        content_type, batches = read_batches(args.file, args.content_type, args.batch_size)
+    except ValueError as error:
+        return _fail(str(error), 2)
 
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoRegionError

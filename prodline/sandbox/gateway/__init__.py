@@ -9,6 +9,7 @@ For each endpoint it downloads each variant's model from the emulator's S3, star
 entry point (the SageMaker container contract) on a free loopback port, and answers
 
   POST /endpoints/{EndpointName}/invocations     SageMaker Runtime InvokeEndpoint, wire-compatible with boto3
+  *    /restapis/{api-id}/{stage}/_user_request_/{path}   the front door: the REST API as the emulator declares it
 
 splitting traffic by variant weight, writing data capture as JSONL to the configured S3 prefix (SSE-KMS)
 and publishing AWS/SageMaker metrics to the emulator's CloudWatch. A blue/green deployment is driven from
@@ -33,6 +34,7 @@ The modules, each depending only on those above it:
   servers     model artifacts, ``serve`` processes, their health, and one call to a container
   fleet       routing: weighted variants within a fleet, blue/green split between fleets
   telemetry   CloudWatch metrics and data capture, buffered and flushed periodically
+  front_door  the REST APIs in front of the endpoints: auth, throttling, access logs, integrations
   app         ``Gateway``: the hosted endpoints, invocation, reload, deploy/promote/rollback
   api         the HTTP front (InvokeEndpoint and the control API)
   __main__    the process: ``python -m prodline.sandbox.gateway`` (``prodline.sandbox.hosting`` runs it)

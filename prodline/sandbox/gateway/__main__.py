@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         LOG.error("the control token file %s is empty", args.token_file)
         return 2
-    for service in ("sagemaker", "s3", "cloudwatch", "sts"):  # created up front: client creation is not thread-safe
+    # Created up front: client creation is not thread-safe.
+    for service in ("sagemaker", "s3", "cloudwatch", "sts", "apigateway", "logs"):
         clients(service)
     args.workdir.mkdir(parents=True, exist_ok=True)
     warm_start.prewarm(f"gateway {args.workdir}")  # serve processes fork from it, scikit-learn imported
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     LOG.info("gateway for stack %s listening on http://%s:%d", args.stack, LOOPBACK, server.server_address[1])
     flushers = [Periodic(args.metrics_interval, gateway.metrics.flush, "metrics-flush"),
-                Periodic(args.capture_interval, gateway.capture.flush, "capture-flush")]
+                Periodic(args.capture_interval, gateway.capture.flush, "capture-flush"),
+                Periodic(args.metrics_interval, gateway.front_door.flush, "access-log-flush")]
     for flusher in flushers:
         flusher.start()
     threading.Thread(target=_initial_load, args=(gateway,), name="initial-load", daemon=True).start()

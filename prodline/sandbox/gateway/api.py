@@ -1,6 +1,7 @@
 """The HTTP front: SageMaker Runtime's InvokeEndpoint for boto3, and the loopback-only control API.
 
   POST /endpoints/{EndpointName}/invocations     wire-compatible with boto3's InvokeEndpoint
+  *    /restapis/{api-id}/{stage}/_user_request_/{path}   the front door (``front_door``)
   GET  /_prodline/status, POST /_prodline/{reload,deploy,promote,rollback,flush}
 
 The control API answers a loopback client that sends the sandbox's token (``Authorization: Bearer <token>``,
@@ -36,6 +37,7 @@ from prodline.sandbox.gateway.errors import (
     control_error_response,
     runtime_error_response,
 )
+from prodline.sandbox.gateway.front_door import Call, parse_path
 from prodline.sandbox.gateway.servers import CUSTOM_ATTRIBUTES, Invocation
 
 LOG = logging.getLogger(__name__)
@@ -79,6 +81,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path.startswith(CONTROL_PREFIX):
             self._control(method, path[len(CONTROL_PREFIX):])
+            return
+        door = parse_path(path)
+        if door is not None:
+            self._front_door(method, *door)
             return
         parts = path.split("/")
         if method == "POST" and len(parts) == 4 and parts[1] == "endpoints" and parts[3] == "invocations":
@@ -135,6 +141,18 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if result.answer.custom_attributes:
             headers[CUSTOM_ATTRIBUTES] = result.answer.custom_attributes
         self._send(200, headers, result.answer.body, result.answer.content_type)
+
+    def _front_door(self, method: str, api_id: str, stage: str, resource_path: str) -> None:
+        try:
+            body = self._read_body()
+        except GatewayError as error:
+            self._send(400, {}, json.dumps({"error": "Bad Request", "message": error.message}).encode(),
+                       "application/json")
+            return
+        call = Call(method, resource_path, {k.lower(): v for k, v in self.headers.items()}, body,
+                    self.client_address[0])
+        answer = self.server.gateway.front_door.handle(api_id, stage, call)
+        self._send(answer.status, answer.headers, answer.body, answer.content_type)
 
     def _control(self, method: str, action: str) -> None:
         try:

@@ -34,6 +34,7 @@ from prodline.sandbox.gateway.errors import (
     ValidationError,
 )
 from prodline.sandbox.gateway.fleet import EndpointRuntime, Fleet
+from prodline.sandbox.gateway.front_door import FrontDoor
 from prodline.sandbox.gateway.servers import (
     ContainerAnswer,
     Invocation,
@@ -80,8 +81,16 @@ class Gateway:
         self.in_flight = 0
         self._lock = threading.Lock()
         self._control = threading.RLock()
+        self.front_door = FrontDoor(clients("apigateway"), clients("logs"), self.invoke_for_front_door)
 
     # requests
+
+    def invoke_for_front_door(self, endpoint: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
+        """The front door's AWS integration: InvokeEndpoint with the headers the integration passes on."""
+        result = self.invoke(Invocation(endpoint=endpoint, body=body, content_type=headers.get("Content-Type", ""),
+                                        accept=headers.get("Accept", ""), target_variant=None, custom_attributes=None,
+                                        inference_id=headers.get("X-Amzn-SageMaker-Inference-Id")))
+        return 200, result.answer.body, result.answer.content_type
 
     def invoke(self, request: Invocation) -> InvocationResult:
         started = time.perf_counter_ns()
@@ -212,6 +221,7 @@ class Gateway:
             for name in stopped:
                 self._stop_endpoint(name)
             self.ready, self.load_error = True, None
+            self.front_door.reload()
             return {"started": started, "stopped": stopped, "failed": dict(self.failures),
                     "endpoints": sorted(self.endpoints)}
 
@@ -268,7 +278,8 @@ class Gateway:
             return {**runtime.describe(), "rolled_back": old is not None}
 
     def flush(self) -> dict[str, int]:
-        return {"capture_records": self.capture.flush(), "metric_data": self.metrics.flush()}
+        return {"capture_records": self.capture.flush(), "metric_data": self.metrics.flush(),
+                "access_log_lines": self.front_door.flush()}
 
     def status(self) -> dict[str, Any]:
         with self._lock:

@@ -10,6 +10,7 @@ silently, and the mapping test fails for a declared type that has neither.
 from __future__ import annotations
 
 from prodline.sandbox.realizer import (
+    apigateway,
     autoscaling,
     cloudwatch,
     codebuild,
@@ -72,6 +73,25 @@ HANDLERS: dict[str, Handler] = {
     "aws:codebuild/project:Project": codebuild.PROJECT,
     "aws:kinesis/stream:Stream": kinesis.STREAM,
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": kinesis.DELIVERY_STREAM,
+    "aws:apigateway/restApi:RestApi": apigateway.REST_API,
+    "aws:apigateway/resource:Resource": apigateway.RESOURCE,
+    "aws:apigateway/requestValidator:RequestValidator": apigateway.REQUEST_VALIDATOR,
+    "aws:apigateway/authorizer:Authorizer": apigateway.AUTHORIZER,
+    "aws:apigateway/method:Method": apigateway.METHOD,
+    "aws:apigateway/methodResponse:MethodResponse": apigateway.METHOD_RESPONSE,
+    "aws:apigateway/integration:Integration": apigateway.INTEGRATION,
+    "aws:apigateway/integrationResponse:IntegrationResponse": apigateway.INTEGRATION_RESPONSE,
+    "aws:apigateway/response:Response": apigateway.GATEWAY_RESPONSE,
+    "aws:apigateway/deployment:Deployment": apigateway.DEPLOYMENT,
+    "aws:apigateway/stage:Stage": apigateway.STAGE,
+    "aws:apigateway/methodSettings:MethodSettings": apigateway.METHOD_SETTINGS,
+    "aws:apigateway/usagePlan:UsagePlan": apigateway.USAGE_PLAN,
+    "aws:apigateway/apiKey:ApiKey": apigateway.API_KEY,
+    "aws:apigateway/usagePlanKey:UsagePlanKey": apigateway.USAGE_PLAN_KEY,
+    "aws:apigateway/vpcLink:VpcLink": apigateway.VPC_LINK,
+    "aws:apigateway/domainName:DomainName": apigateway.DOMAIN_NAME,
+    "aws:apigateway/basePathMapping:BasePathMapping": apigateway.BASE_PATH_MAPPING,
+    "aws:apigateway/account:Account": apigateway.ACCOUNT,
 }
 
 # Types the sandbox knowingly does not realize (by type-token prefix), with the reason `sandbox status`

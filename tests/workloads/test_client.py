@@ -56,6 +56,8 @@ class FakeRuntime:
 
     answers: list[Answer]
     requests: list[tuple[str, str]] = field(default_factory=list)
+    inference_ids: list[str | None] = field(default_factory=list)
+    """The X-Amzn-SageMaker-Inference-Id header of each request."""
 
     @property
     def attempts(self) -> list[str]:
@@ -73,6 +75,7 @@ def runtime_server(monkeypatch) -> Iterator[FakeRuntime]:
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             fake.requests.append((self.path, self.headers.get("amz-sdk-request", "")))
+            fake.inference_ids.append(self.headers.get("X-Amzn-SageMaker-Inference-Id"))
             answer = fake.answers.pop(0)
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -241,6 +244,22 @@ def test_the_command_scores_rows_through_a_throttled_endpoint(runtime_server, tm
     assert code == 0
     assert capsys.readouterr().out.split() == ["0.5", "0.5"]
     assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=1"]
+
+
+def test_the_command_gives_each_batch_an_inference_id_that_retries_keep(runtime_server, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{ROW}\n{ROW}\n")
+    runtime_server.answers.extend([OK, THROTTLED, OK])
+    code = invoke.main(["--endpoint", "churn", "--file", str(rows), "--batch-size", "1", "--no-check",
+                        "--inference-id", "run7"])
+    assert code == 0
+    assert runtime_server.inference_ids == ["run7-0", "run7-1", "run7-1"], "a retry must carry the same id"
+    assert "run7-0 .. run7-1" in capsys.readouterr().err
+
+
+def test_without_an_inference_id_none_is_sent(runtime_server):
+    call(runtime_server, OK)
+    assert runtime_server.inference_ids == [None]
 
 
 def test_the_command_exits_1_when_retries_run_out(runtime_server, tmp_path, capsys):

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 MB = 1024 * 1024
 T = TypeVar("T", int, float)
+MODEL_VERSION_ENV = "PRODLINE_MODEL_VERSION"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class ServerSettings:
     keepalive_timeout: float = 60.0
     max_connections: int = 1024
     max_pipelined: int = 16
+    model_version: str | None = None
+    """The model package version this container serves (the endpoint's model sets it): JSON answers carry it,
+    so data capture records which version scored each request."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], argv: Sequence[str] = ()) -> ServerSettings:
@@ -61,7 +65,8 @@ class ServerSettings:
             body_timeout=_read(env, "PRODLINE_SERVER_BODY_TIMEOUT_SECONDS", float, 30.0),
             keepalive_timeout=_read(env, "PRODLINE_SERVER_KEEPALIVE_TIMEOUT_SECONDS", float, 60.0),
             max_connections=_read(env, "PRODLINE_SERVER_MAX_CONNECTIONS", int, 1024),
-            max_pipelined=_read(env, "PRODLINE_SERVER_MAX_PIPELINED", int, 16))
+            max_pipelined=_read(env, "PRODLINE_SERVER_MAX_PIPELINED", int, 16),
+            model_version=env.get(MODEL_VERSION_ENV) or None)
         settings.check()
         return settings
 

@@ -192,8 +192,9 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "notify_topic_arn": observability.topic_arn,
     })
     alarms = observability.endpoint_alarms.get(endpoint_name)
-    monitoring = _model_monitoring(config, account_id, lake, endpoint_name, package_arn, pipeline_name,
-                                   observability.topic_arn) if alarms and package_arn else None
+    monitoring = _model_monitoring(config, account_id, lake, endpoint_name, package_arn=package_arn,
+                                   pipeline_name=pipeline_name, topic_arn=observability.topic_arn) \
+        if alarms and package_arn else None
     retrain_on = [alarms.drift_arn, monitoring.quality_alarm_arn] if monitoring else \
         [alarms.drift_arn] if alarms else []
     pipeline = TrainingPipeline("training", {
@@ -282,7 +283,7 @@ def package_version(package_arn: str) -> str:
     return package_arn.rsplit("/", 1)[-1]
 
 
-def _model_monitoring(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, endpoint_name: str,
+def _model_monitoring(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, endpoint_name: str, *,
                       package_arn: str, pipeline_name: str, topic_arn: pulumi.Output[str]) -> ModelMonitoring:
     """The scheduled drift and quality jobs of the served endpoint, and its quality alarm."""
     monitoring = config.monitoring

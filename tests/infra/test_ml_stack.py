@@ -94,11 +94,14 @@ def test_registration_status_per_environment(stack, status):
     assert next(p for p in parameters if p["Name"] == "ModelApprovalStatus")["DefaultValue"] == status
 
 
-def test_drift_alarm_starts_the_training_pipeline():
+def test_drift_and_quality_alarms_start_the_training_pipeline():
     regs = stack_registrations("prod")
     drift = named(regs, "prodline-prod-churn-drift")
+    quality = named(regs, "monitoring-quality-alarm")
     rule = named(regs, "training-retrain-on-drift")
-    assert json.loads(rule.inputs["eventPattern"])["resources"] == [drift.outputs["arn"]]
+    assert json.loads(rule.inputs["eventPattern"])["resources"] == [drift.outputs["arn"], quality.outputs["arn"]]
+    detected = json.loads(named(regs, "events-drift-detected").inputs["eventPattern"])
+    assert detected["resources"] == [drift.outputs["arn"], quality.outputs["arn"]], "the lifecycle bus hears both"
     target = named(regs, "training-retrain-on-drift-target")
     assert target.inputs["arn"] == named(regs, "training-pipeline").outputs["arn"]
 

@@ -116,7 +116,7 @@ def retry_model_not_ready(client, max_attempts: int, jitter: Callable[[], float]
     client.meta.events.register(f"needs-retry.{service}.InvokeEndpoint", needs_retry)
 
 
-def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str,
+def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str, *,
                  inference_id: str | None = None) -> bytes:
     """The response body of one InvokeEndpoint call, checked to hold one prediction per row; its errors, once the
     client's retries are spent, named. ``inference_id`` is recorded by data capture: the key labels join on."""
@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.inference_id:
             print(f"inference ids {ids[0]} .. {ids[-1]} (one per batch of {args.batch_size} rows)", file=sys.stderr)
         for batch, inference_id in zip(batches, ids, strict=True):
-            body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept, inference_id)
+            body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept, inference_id=inference_id)
             for line in predictions(body):
                 print(line)
     except EndpointUnavailable as error:

@@ -120,7 +120,8 @@ class VariantServer:
 def start_server(variant: VariantSpec, model_dir: Path, log_path: Path, capture_percent: int) -> VariantServer:
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    process = warm_start.start(serve_command(), env=serve_environment(model_dir, port, dict(variant.environment)), cwd=ROOT, stdout=log_path,
+    env = serve_environment(model_dir, port, dict(variant.environment))
+    process = warm_start.start(serve_command(), env=env, cwd=ROOT, stdout=log_path,
                                session=True)
     return VariantServer(variant, port, process, log_path, Sampler(capture_percent))
 

@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 
 from prodline.sandbox import demo_delivery as delivery
+from prodline.sandbox import demo_quality as quality
 from prodline.sandbox import report as html_report
 from prodline.sandbox.lifecycle import Sandbox, down_all
 from prodline.sandbox.runtimes.pipeline import scoring_summary
@@ -52,7 +53,7 @@ class DemoState:
     scoring: list[tuple] = field(default_factory=list)
 
 
-class Demo(delivery.DeliverySteps):
+class Demo(delivery.DeliverySteps, quality.QualitySteps):
     def __init__(self, stack: str = "dev", console=None, rows: int = 4000):
         from rich.console import Console
 
@@ -66,6 +67,8 @@ class Demo(delivery.DeliverySteps):
         self._later: delivery.LaterStacks | None = None
         self.log = delivery.DeliveryLog(self._progress)
         self.today = dt.date.today()
+        self.started = time.monotonic()
+        self.quality = quality.QualityState()
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -103,6 +106,8 @@ class Demo(delivery.DeliverySteps):
             if self._later is not None:
                 self._later.thread.join()  # its stacks are taken down with dev's
             self._cost()
+            if self.quality.runs:
+                self.state.facts["model quality per version (labelled traffic)"] = self._quality_by_version()
             self.state.deliveries = self.log.rows()
             if self.state.deliveries:
                 self.state.facts["deployments"] = delivery.tally(self.state.deliveries)
@@ -154,11 +159,16 @@ class Demo(delivery.DeliverySteps):
             self.state.predictions = self._invoke_sample(endpoint)
             s["result"] = "predictions " + ", ".join(self.state.predictions[:5])
         with self.step("traffic from the training distribution, drift check") as s:
-            self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
+            fresh_since = dt.datetime.now(dt.UTC)
+            served = self._labelled_traffic(endpoint, rows=400, seed=2, drift=False, label="fresh",
+                                            per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")
             s["result"] = f"drift score {fresh['drift_score']:.3f}: no drift" if not fresh["drifted_features"] else \
                 f"drift score {fresh['drift_score']:.3f} on fresh data: {fresh['drifted_features']}"
             s["ok"] = not fresh["drifted_features"]
+
+        with self.step("labels arrive (some never, some for unknown ids) -> model-quality job (Glue runtime)") as s:
+            s["result"] = self._fresh_quality(endpoint, fresh_since, served)
 
         with self.step(f"stream {STREAM_EVENTS} events ({STREAM_UNDELIVERABLE} undeliverable) -> Kinesis -> "
                        "Firehose -> raw zone") as s:
@@ -190,6 +200,8 @@ class Demo(delivery.DeliverySteps):
             predictions = self._invoke_sample(endpoint)
             model = self.sandbox.served_model_url(endpoint).split("/")[-3]
             s["result"] = f"{len(predictions)} predictions, model {model}"
+        with self.step("concept shift: labels disagree -> quality job -> quality alarm -> retraining") as s:
+            s["result"] = self._concept_shift(endpoint, self._record_execution)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -270,9 +282,11 @@ class Demo(delivery.DeliverySteps):
         return [f"{p:.3f}" for p in json.loads(answer["Body"].read())["predictions"]]
 
     def _traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
-                 stop: threading.Event | None = None, pace: float = 0.0, per_request: int = 1) -> tuple[int, int]:
+                 stop: threading.Event | None = None, pace: float = 0.0, per_request: int = 1,
+                 id_prefix: str | None = None) -> tuple[int, int]:
         """Live traffic: ``per_request`` rows a request (a client scoring a small batch), at most one request
-        per ``pace`` seconds; returns (requests answered, requests failed)."""
+        per ``pace`` seconds; returns (requests answered, requests failed). With ``id_prefix``, request n carries
+        InferenceId ``<id_prefix>-<n>``, which data capture records and labels name."""
         client, ok, failed, latencies = self.runtime(), 0, 0, []
         lines = self._rows(rows, seed, drift)
         for first in range(0, len(lines), per_request):
@@ -280,8 +294,9 @@ class Demo(delivery.DeliverySteps):
                 break
             started = time.perf_counter()
             body = "\n".join(lines[first:first + per_request]).encode()
+            extra = {"InferenceId": f"{id_prefix}-{first // per_request}"} if id_prefix else {}
             try:
-                client.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv")
+                client.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv", **extra)
                 ok += 1
             except Exception:  # any failed request: what the canary measures
                 failed += 1
@@ -385,12 +400,24 @@ class Demo(delivery.DeliverySteps):
             return None
         charts = []
         if self.state.drift:
-            charts.append(html_report.bar_chart("Drift per feature (PSI)", self.state.drift, threshold=0.2))
+            charts.append(html_report.bar_chart("Drift per feature (PSI)", self.state.drift, threshold=0.2,
+                                                x_label="model input (feature)",
+                                                y_label="population stability index (PSI, unitless)"))
         if self.state.versions:
-            charts.append(html_report.bar_chart("Model metrics per version", dict(self.state.versions)))
+            charts.append(html_report.bar_chart("Model metrics per version (evaluation at training)",
+                                                dict(self.state.versions), x_label="model version",
+                                                y_label="metric on the test split (0-1)"))
+        quality_series = self._quality_chart_series()
+        if quality_series:
+            charts.append(html_report.xy_chart(
+                "Model quality over time per version (labelled production traffic)", quality_series, markers=True,
+                threshold=self.sandbox.config.monitoring.quality_floor, x_label="time since the demo began (s)",
+                y_label="AUC on labelled requests (0-1)"))
         if self.state.latencies:
             charts.append(html_report.line_chart("Endpoint latency per request (client side)",
-                                                 {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
+                                                 {k: v[:400] for k, v in self.state.latencies.items()},
+                                                 x_label="request number within the phase (first 400)",
+                                                 y_label="InvokeEndpoint latency (ms)"))
         path = self.sandbox.path("report.html")
         deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
         path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries,

@@ -120,5 +120,6 @@ def test_the_stack_config_reaches_the_alarm_and_the_serving_container():
     assert (alarm["metricName"], alarm["threshold"]) == ("Accuracy", 0.8)
     version = alarm["dimensions"]["ModelVersion"]
     model = named(regs, "serving-model").inputs["primaryContainer"]
-    assert model["environment"] == {"PRODLINE_MODEL_VERSION": version}, "capture must carry the version the alarm watches"
+    assert model["environment"] == {"PRODLINE_MODEL_VERSION": version}, \
+        "capture must carry the version the alarm watches"
     assert named(regs, "monitoring-quality-schedule").inputs["schedule"] == "rate(2 hours)"

@@ -1,0 +1,165 @@
+"""The demo's model-quality pieces: labels arrive for the predictions it served, the declared model-quality job
+measures each model version on them, and a period whose labels disagree with the model trips the quality alarm.
+
+Labels come from the synthetic truth of the rows the demo sent (the generator's ``churned``), keyed by the
+inference id each request carried. Some never arrive, a few name ids no request carried, a few arrive twice:
+the job must count the first as lower coverage, set the second aside and resolve the third.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prodline.sandbox.lifecycle import Sandbox
+from workloads.monitoring.ground_truth import label_line
+
+MISSING_EVERY = 10
+"""One request in ten never gets its label (coverage 0.9)."""
+UNKNOWN_LABELS = 5
+DUPLICATE_LABELS = 3
+SHIFTED_SHARE = 0.6
+"""Concept shift: the share of rows whose true outcome flips (the inputs look as before; what they mean changed)."""
+
+
+@dataclass
+class QualityRun:
+    """One run of the model-quality job, as the demo shows and charts it."""
+
+    seconds: float
+    """When it ran, in seconds since the demo began."""
+    period: str
+    versions: dict[str, dict[str, Any]]
+    labels: dict[str, Any]
+
+
+@dataclass
+class QualityState:
+    runs: list[QualityRun] = field(default_factory=list)
+    alarm: str = ""
+    """What the quality alarm did, for the facts."""
+
+
+class QualitySteps:
+    """The quality steps of ``prodline.sandbox.demo.Demo`` (its ``sandbox``, ``state`` and ``_traffic``)."""
+
+    sandbox: Sandbox
+    state: Any
+    started: float
+    quality: QualityState
+    _traffic: Callable[..., tuple[int, int]]
+
+    def _labelled_traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
+                          per_request: int) -> list[tuple[str, list[int]]]:
+        """Requests that carry inference ids; returns (id, true outcome per row) for each request."""
+        from workloads.ingest.generator import STRONG_DRIFT, generate_typed
+
+        self._traffic(endpoint, rows=rows, seed=seed, drift=drift, label=label, per_request=per_request,
+                      id_prefix=label)
+        truth = generate_typed(rows, seed, STRONG_DRIFT if drift else None)["churned"].astype(int).tolist()
+        return [(f"{label}-{n}", truth[first:first + per_request])
+                for n, first in enumerate(range(0, rows, per_request))]
+
+    def _labels_arrive(self, endpoint: str, served: list[tuple[str, list[int]]], name: str,
+                       flip: Callable[[int], bool] = lambda row: False) -> dict[str, int]:
+        """Labels for ``served`` land under the stack's labels prefix: every tenth request's never comes, a few
+        ids nobody sent and a few repeats come too. ``flip(row)``: whether that row's outcome is the opposite."""
+        when = dt.datetime.now(dt.UTC)
+        lines, row, sent = [], 0, 0
+        for n, (inference_id, outcomes) in enumerate(served):
+            truth = [1 - o if flip(row + i) else o for i, o in enumerate(outcomes)]
+            row += len(outcomes)
+            if n % MISSING_EVERY == MISSING_EVERY - 1:
+                continue
+            lines.append(label_line(inference_id, truth if len(truth) > 1 else truth[0], when))
+            sent += 1
+        lines += [lines[i] for i in range(DUPLICATE_LABELS)]  # re-sent by the labelling system
+        lines += [label_line(f"{name}-never-served-{n}", 1, when) for n in range(UNKNOWN_LABELS)]
+        sb = self.sandbox
+        sb.clients("s3").put_object(Bucket=sb.bucket("raw"), Key=f"labels/{endpoint}/dt={when:%Y-%m-%d}/{name}.jsonl",
+                                    Body=("\n".join(lines) + "\n").encode(), ContentType="application/jsonlines")
+        return {"requests": len(served), "labelled": sent, "lines": len(lines)}
+
+    def _quality_job(self, endpoint: str, since: dt.datetime, period: str) -> QualityRun:
+        """The stack's model-quality Glue job, run by the Glue runtime from its declared definition; only the
+        window is the run's own (Glue's StartJobRun arguments), so each period is measured apart."""
+        from prodline.sandbox import hosting
+
+        sb = self.sandbox
+        hosting.flush(sb.gateway_url)  # captured requests reach the lake, as SageMaker's capture does
+        job = next(e.id for e in sb.resources("aws:glue/job:Job") if e.id.endswith("-model-quality"))
+        hours = max((dt.datetime.now(dt.UTC) - since).total_seconds() / 3600, 1e-3)
+        (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}"}, announce=False)
+        if run.state != "SUCCEEDED":
+            raise RuntimeError(f"{job} {run.state}: {run.error}")
+        summary = json.loads(run.output)
+        result = QualityRun(time.monotonic() - self.started, period, summary["versions"], summary["labels"])
+        self.quality.runs.append(result)
+        return result
+
+    def _quality_line(self, run: QualityRun) -> str:
+        labels = run.labels
+        parts = [f"v{version} {_metric('AUC', m['auc'])}, {_metric('accuracy', m['accuracy'])}, "
+                 f"{_metric('ECE', m['calibration_error'])}, coverage {m['coverage']:.2f} "
+                 f"({m['labelled']}/{m['captured']} rows)" for version, m in run.versions.items()]
+        return (f"{'; '.join(parts)}; labels {labels['read']} read = {labels['used']} used + "
+                f"{labels['duplicates_superseded']} duplicates + {labels['outside_window']} earlier + "
+                f"{labels['set_aside']} set aside ({labels['unknown_ids']} unknown ids)")
+
+    def _fresh_quality(self, endpoint: str, since: dt.datetime, served: list[tuple[str, list[int]]]) -> str:
+        """Labels for the fresh traffic arrive; the job measures v1; the alarm stays quiet."""
+        self._labels_arrive(endpoint, served, "fresh")
+        run = self._quality_job(endpoint, since, "fresh")
+        judgements = self.sandbox.evaluate_alarms([f"{endpoint}-quality"])
+        state = judgements[0].state if judgements else "not found"
+        self.state.facts["quality alarm after fresh traffic"] = state
+        return f"{self._quality_line(run)}; quality alarm {state}"
+
+    def _concept_shift(self, endpoint: str, record: Callable[[Any, str], str]) -> str:
+        """A degraded period: inputs as in training, outcomes changed. The quality alarm fires and EventBridge
+        starts retraining through the same rule as drift."""
+        sb = self.sandbox
+        since = dt.datetime.now(dt.UTC)
+        served = self._labelled_traffic(endpoint, rows=400, seed=31, drift=False, label="shifted", per_request=4)
+        self._labels_arrive(endpoint, served, "shifted", flip=lambda row: (row * 7919) % 100 < SHIFTED_SHARE * 100)
+        run = self._quality_job(endpoint, since, "concept shift")
+        before = len(sb.executions)
+        judgements = sb.evaluate_alarms([f"{endpoint}-quality"])
+        fired = [j for j in judgements if j.state == "ALARM"]
+        self.quality.alarm = f"fired ({fired[0].reason})" if fired else "did not fire"
+        self.state.facts["quality alarm fired"] = "yes" if fired else "no"
+        if not fired:
+            raise RuntimeError(f"the quality alarm did not fire on the shifted period: {self._quality_line(run)}")
+        retrained = sb.executions[before:]
+        if not retrained:
+            raise RuntimeError("the quality alarm fired but no rule started the training pipeline")
+        execution = retrained[-1]
+        version = f"v{(execution.model_package_arn or '?').rsplit('/', 1)[-1]}"
+        return (f"{self._quality_line(run)}; alarm {fired[0].alarm} -> EventBridge -> retraining "
+                f"{execution.execution_id[:12]}: {record(execution, version)}")
+
+    def _quality_by_version(self) -> str:
+        """The last measure of each version, for the facts."""
+        last: dict[str, tuple[str, dict]] = {}
+        for run in self.quality.runs:
+            for version, metrics in run.versions.items():
+                last[version] = (run.period, metrics)
+        return "; ".join(f"v{v} {_metric('AUC', m['auc'])} ({period}, coverage {m['coverage']:.2f})"
+                         for v, (period, m) in sorted(last.items()))
+
+    def _quality_chart_series(self) -> dict[str, list[tuple[float, float]]]:
+        """(seconds since the demo began, AUC) per version, one point per run of the job."""
+        series: dict[str, list[tuple[float, float]]] = {}
+        for run in self.quality.runs:
+            for version, metrics in run.versions.items():
+                if metrics["auc"] is not None:
+                    series.setdefault(f"v{version}", []).append((run.seconds, float(metrics["auc"])))
+        return series
+
+
+def _metric(name: str, value: float | None) -> str:
+    return f"{name} {value:.3f}" if value is not None else f"{name} n/a"

@@ -92,8 +92,9 @@ class QualitySteps:
         sb = self.sandbox
         hosting.flush(sb.gateway_url)  # captured requests reach the lake, as SageMaker's capture does
         job = next(e.id for e in sb.resources("aws:glue/job:Job") if e.id.endswith("-model-quality"))
-        hours = max((dt.datetime.now(dt.UTC) - since).total_seconds() / 3600, 1e-3)
-        (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}"}, announce=False)
+        end = dt.datetime.now(dt.UTC)
+        hours = max((end - since).total_seconds() / 3600, 1e-3)
+        (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}", "--end": end.isoformat()}, announce=False)
         if run.state != "SUCCEEDED":
             raise RuntimeError(f"{job} {run.state}: {run.error}")
         summary = json.loads(run.output)

@@ -27,25 +27,25 @@ class StepResult:
     ok: bool = True
 
 
-CLIP_FACTOR = 3.0
-"""The value axis ends at the largest value, or at this many times the upper quartile when that is lower: one
-outlier (a latency spike, one feature's huge PSI) cannot squash every other value against the axis. Values above
-the end are drawn at it, marked and counted, with their real value in their tooltip."""
+FENCE = 3.0
+"""The value axis ends at the largest value that is not far out: above Tukey's outer fence, Q3 + 3 x (Q3 - Q1).
+One outlier (a latency spike, one feature's huge PSI) then cannot squash every other value against the axis.
+Values above the end are drawn at it, marked and counted, with their real value in their tooltip."""
 TICKS = 4
 LEFT, RIGHT, TOP = 64, 12, 30
 
 
 def axis_top(values: Sequence[float], floor: float = 0.0) -> float:
-    """End of the value axis: the largest value, capped at CLIP_FACTOR x the upper quartile (at least ``floor``,
-    a threshold that must stay visible), plus headroom."""
+    """End of the value axis: the largest value inside the outer fence (every value, with fewer than four), at
+    least ``floor`` (a threshold that must stay visible), plus headroom."""
     present = [v for v in values if math.isfinite(v)]
     if not present:
         return max(floor, 1.0)
-    top = max(present)
-    quartile = percentile(present, 75) if len(present) >= 4 else 0.0
-    if quartile > 0:
-        top = min(top, CLIP_FACTOR * quartile)
-    return max(top, floor, 1e-9) * 1.1
+    if len(present) >= 4:
+        q1, q3 = percentile(present, 25), percentile(present, 75)
+        fence = q3 + FENCE * max(q3 - q1, 0.1 * abs(q3))  # identical values are not a spread of zero
+        present = [v for v in present if v <= fence] or present
+    return max(max(present), floor, 1e-9) * 1.1
 
 
 def _frame(title: str, width: int, height: int, plot_h: float, top: float, *, x_label: str, y_label: str,

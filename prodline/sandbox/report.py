@@ -45,7 +45,7 @@ def axis_top(values: Sequence[float], floor: float = 0.0) -> float:
         q1, q3 = percentile(present, 25), percentile(present, 75)
         fence = q3 + FENCE * max(q3 - q1, 0.1 * abs(q3))  # identical values are not a spread of zero
         present = [v for v in present if v <= fence] or present
-    return max(max(present), floor, 1e-9) * 1.1
+    return max(*present, floor, 1e-9) * 1.1
 
 
 def _frame(title: str, width: int, height: int, plot_h: float, top: float, *, x_label: str, y_label: str,

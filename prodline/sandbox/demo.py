@@ -2,10 +2,12 @@
 
 sandbox up (dev, staging, prod in one emulator) -> ingest (some rows bad) -> ETL -> train / evaluate /
 register -> approve -> the deployer deploys dev, promotes to staging, prod awaits approval -> promote to
-prod -> invoke -> the incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted (and
-promoted to staging) -> a broken version whose canary is rolled back -> a version only the smoke gate
-catches, restored. Every step goes through the resources the program declared; after ``sandbox up`` every
-deploy is started by an approval or a promotion reaching a deployer, never by the demo.
+prod -> invoke (requests carry inference ids) -> labels arrive, the model-quality job measures v1 -> the
+incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted (and promoted to staging) -> a
+broken version whose canary is rolled back -> a version only the smoke gate catches, restored -> a concept
+shift: labels disagree, the quality alarm fires and starts retraining. Every step goes through the resources
+the program declared; after ``sandbox up`` every deploy is started by an approval or a promotion reaching a
+deployer, never by the demo.
 """
 
 from __future__ import annotations
@@ -311,10 +313,13 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         sb = self.sandbox
         hosting.flush(sb.gateway_url)
         hours = 1.0 if since is None else max((dt.datetime.now(dt.UTC) - since).total_seconds() / 3600, 1e-3)
-        summary = json.loads(sb.run_workload(
-            "workloads.monitoring.monitor", "--capture", sb.capture_uri(endpoint), "--endpoint", endpoint,
-            "--baseline", sb.served_model_url(endpoint), "--report", f"s3://{sb.bucket('curated')}/drift/",
-            "--hours", f"{hours:.6f}", "--min-rows", "50").stdout.strip().splitlines()[-1])
+        # The stack's scheduled drift monitor (a Glue job), run by the Glue runtime from its declared definition;
+        # the window is the run's own argument, as a StartJobRun's may be.
+        job = next(e.id for e in sb.resources("aws:glue/job:Job") if e.id.endswith("-drift-monitor"))
+        (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}", "--min-rows": "50"}, announce=False)
+        if run.state != "SUCCEEDED":
+            raise RuntimeError(f"{job} {run.state}: {run.error}")
+        summary = json.loads(run.output)
         # The full report (per-feature PSI) is what the monitor wrote to the lake.
         bucket, key = summary["report_url"][5:].split("/", 1)
         report = json.loads(sb.clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -407,12 +412,13 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
             charts.append(html_report.bar_chart("Model metrics per version (evaluation at training)",
                                                 dict(self.state.versions), x_label="model version",
                                                 y_label="metric on the test split (0-1)"))
-        quality_series = self._quality_chart_series()
+        watched = self.sandbox.config.monitoring
+        quality_series = self._quality_chart_series(watched.quality_metric)
         if quality_series:
             charts.append(html_report.xy_chart(
                 "Model quality over time per version (labelled production traffic)", quality_series, markers=True,
-                threshold=self.sandbox.config.monitoring.quality_floor, x_label="time since the demo began (s)",
-                y_label="AUC on labelled requests (0-1)"))
+                threshold=watched.quality_floor, x_label="time since the demo began (s)",
+                y_label=f"{watched.quality_metric} on labelled requests (0-1)"))
         if self.state.latencies:
             charts.append(html_report.line_chart("Endpoint latency per request (client side)",
                                                  {k: v[:400] for k, v in self.state.latencies.items()},

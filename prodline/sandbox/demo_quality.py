@@ -152,13 +152,14 @@ class QualitySteps:
         return "; ".join(f"v{v} {_metric('AUC', m['auc'])} ({period}, coverage {m['coverage']:.2f})"
                          for v, (period, m) in sorted(last.items()))
 
-    def _quality_chart_series(self) -> dict[str, list[tuple[float, float]]]:
-        """(seconds since the demo began, AUC) per version, one point per run of the job."""
+    def _quality_chart_series(self, metric: str) -> dict[str, list[tuple[float, float]]]:
+        """(seconds since the demo began, ``metric`` as the alarm names it) per version, a point per run of the job."""
+        key = {"AUC": "auc", "Accuracy": "accuracy"}[metric]
         series: dict[str, list[tuple[float, float]]] = {}
         for run in self.quality.runs:
             for version, metrics in run.versions.items():
-                if metrics["auc"] is not None:
-                    series.setdefault(f"v{version}", []).append((run.seconds, float(metrics["auc"])))
+                if metrics[key] is not None:
+                    series.setdefault(f"v{version}", []).append((run.seconds, float(metrics[key])))
         return series
 
 

@@ -6,40 +6,26 @@ ask that every endpoint has an alarm on its measured quality and a scheduled job
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
 from policies.rule import ADVISORY_IN_DEV, StackRule, message
 from policies.rules import links
-from policies.rules.cloudwatch import METRIC_ALARM, alarm_metrics, report_alarm_gap
+from policies.rules.cloudwatch import report_alarm_gap
 from policies.rules.glue import JOB
 from policies.rules.props import UNKNOWN, get, items
-from policies.rules.sagemaker import ENDPOINT
+from policies.rules.sagemaker import ENDPOINT, endpoint_alarms
 
 QUALITY_NAMESPACE = "prodline/ModelQuality"
+QUALITY_METRICS = ("AUC", "Accuracy", "CalibrationError")
+"""What measures quality (coverage alone does not)."""
 TRIGGER = "aws:glue/trigger:Trigger"
 LABELS_ARGUMENT = "--labels"
 
 
-def quality_alarms(stack: StackValidationArgs, endpoint: PolicyResource) -> list[PolicyResource]:
-    """Alarms on the quality namespace whose ``EndpointName`` dimension names the endpoint (unknown values count
-    when they come from the endpoint)."""
-    found = []
-    for alarm in links.of_type(stack.resources, METRIC_ALARM):
-        for key, namespace, _, dimensions in alarm_metrics(alarm):
-            if namespace not in (QUALITY_NAMESPACE, UNKNOWN):
-                continue
-            named = get(dimensions, "EndpointName") if isinstance(dimensions, Mapping) else dimensions
-            if named is not None and links.refers_to(alarm, key, endpoint, [named] if isinstance(named, str) else []):
-                found.append(alarm)
-                break
-    return found
-
-
 def _quality_alarm(args: StackValidationArgs, report: ReportViolation) -> None:
     for endpoint in links.of_type(args.resources, ENDPOINT):
-        report_alarm_gap(report, endpoint, "quality", quality_alarms(args, endpoint), (
+        alarms = endpoint_alarms(args, endpoint, QUALITY_METRICS, QUALITY_NAMESPACE)
+        report_alarm_gap(report, endpoint, "quality", alarms, (
             f"has no quality alarm (a CloudWatch alarm on {QUALITY_NAMESPACE} with its EndpointName)",
             "a model whose answers have gone wrong keeps serving: input drift does not show a change in what the "
             "right answer is, and nothing starts retraining",

@@ -328,22 +328,28 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         return report
 
     def _drift_loop(self, endpoint: str) -> str:
-        sb = self.sandbox
         since = dt.datetime.now(dt.UTC)
         self._traffic(endpoint, rows=400, seed=4, drift=True, label="drifted", per_request=DRIFT_ROWS_PER_REQUEST)
         report = self._monitor(endpoint, "drifted", since=since)
-        executions_before = len(sb.executions)
-        judgements = sb.evaluate_alarms([f"{endpoint}-drift"])
-        fired = [j for j in judgements if j.state == "ALARM"]
-        self.state.facts["drift alarm fired"] = "yes" if fired else "no"
-        if not fired:
-            raise RuntimeError(f"drift score {report['drift_score']:.3f} did not fire the drift alarm")
-        retrained = sb.executions[executions_before:]
-        if not retrained:
-            raise RuntimeError("the drift alarm fired but no rule started the training pipeline")
-        summary = self._record_execution(retrained[-1], "v2")
+        fired, execution = self._alarm_retrains(f"{endpoint}-drift", "drift alarm fired",
+                                                f"drift score {report['drift_score']:.3f}")
+        summary = self._record_execution(execution, "v2")
         return (f"drift score {report['drift_score']:.3f} ({', '.join(report['drifted_features'][:4])}); "
-                f"alarm {fired[0].alarm} -> EventBridge -> retraining: {summary}")
+                f"alarm {fired.alarm} -> EventBridge -> retraining: {summary}")
+
+    def _alarm_retrains(self, alarm: str, fact: str, measured: str) -> tuple[Any, Any]:
+        """Judge one alarm as CloudWatch would: it must fire, and its state change must reach the retraining rule
+        and start the training pipeline; returns the judgement and the execution it started."""
+        sb = self.sandbox
+        before = len(sb.executions)
+        fired = [j for j in sb.evaluate_alarms([alarm]) if j.state == "ALARM"]
+        self.state.facts[fact] = "yes" if fired else "no"
+        if not fired:
+            raise RuntimeError(f"{measured} did not fire the alarm {alarm}")
+        retrained = sb.executions[before:]
+        if not retrained:
+            raise RuntimeError(f"the alarm {alarm} fired but no rule started the training pipeline")
+        return fired[0], retrained[-1]
 
     def _deploy_under_traffic(self, endpoint: str, approve: Callable[[], str], expect: str) -> str:
         """Approve while requests keep arriving: the deployer's canary is judged under that traffic."""

@@ -40,8 +40,6 @@ class QualityRun:
 @dataclass
 class QualityState:
     runs: list[QualityRun] = field(default_factory=list)
-    alarm: str = ""
-    """What the quality alarm did, for the facts."""
 
 
 class QualitySteps:
@@ -52,6 +50,7 @@ class QualitySteps:
     started: float
     quality: QualityState
     _traffic: Callable[..., tuple[int, int]]
+    _alarm_retrains: Callable[[str, str, str], tuple[Any, Any]]
 
     def _labelled_traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
                           per_request: int) -> list[tuple[str, list[int]]]:
@@ -123,24 +122,13 @@ class QualitySteps:
     def _concept_shift(self, endpoint: str, record: Callable[[Any, str], str]) -> str:
         """A degraded period: inputs as in training, outcomes changed. The quality alarm fires and EventBridge
         starts retraining through the same rule as drift."""
-        sb = self.sandbox
         since = dt.datetime.now(dt.UTC)
         served = self._labelled_traffic(endpoint, rows=400, seed=31, drift=False, label="shifted", per_request=4)
         self._labels_arrive(endpoint, served, "shifted", flip=lambda row: (row * 7919) % 100 < SHIFTED_SHARE * 100)
         run = self._quality_job(endpoint, since, "concept shift")
-        before = len(sb.executions)
-        judgements = sb.evaluate_alarms([f"{endpoint}-quality"])
-        fired = [j for j in judgements if j.state == "ALARM"]
-        self.quality.alarm = f"fired ({fired[0].reason})" if fired else "did not fire"
-        self.state.facts["quality alarm fired"] = "yes" if fired else "no"
-        if not fired:
-            raise RuntimeError(f"the quality alarm did not fire on the shifted period: {self._quality_line(run)}")
-        retrained = sb.executions[before:]
-        if not retrained:
-            raise RuntimeError("the quality alarm fired but no rule started the training pipeline")
-        execution = retrained[-1]
+        fired, execution = self._alarm_retrains(f"{endpoint}-quality", "quality alarm fired", self._quality_line(run))
         version = f"v{(execution.model_package_arn or '?').rsplit('/', 1)[-1]}"
-        return (f"{self._quality_line(run)}; alarm {fired[0].alarm} -> EventBridge -> retraining "
+        return (f"{self._quality_line(run)}; alarm {fired.alarm} -> EventBridge -> retraining "
                 f"{execution.execution_id[:12]}: {record(execution, version)}")
 
     def _quality_by_version(self) -> str:

@@ -346,7 +346,8 @@ class CostSettings:
         "Expected minutes of one training or processing step (its MaxRuntimeInSeconds is the high bound).", default=30)
     retrainings_per_month: int = setting(
         "usageRetrainingsPerMonth", p.integer(0, 1000),
-        "Extra pipeline runs (and deploys) a month started by drift, on top of the schedule; high bound only.",
+        "Extra pipeline runs (and deploys) a month started by the drift or quality alarm, on top of the schedule; "
+        "high bound only.",
         default=2)
 
     def usage(self) -> Usage:

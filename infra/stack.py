@@ -308,7 +308,6 @@ def _model_monitoring(config: StackConfig, account_id: pulumi.Output[str], lake:
         "quality_min_labels": monitoring.quality_min_labels,
         "alert_topic_arn": topic_arn,
         "log_retention_days": config.lake.log_retention_days,
-        "timeout_minutes": config.etl.timeout_minutes,
         "python_modules": GLUE_PYTHON_SHELL_MODULES,
     })
 

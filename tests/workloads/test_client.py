@@ -309,3 +309,22 @@ def test_bad_input_is_exit_code_2(tmp_path, capsys):
     rows.write_text(ROW + "\n")
     assert invoke.main(["--endpoint", "e", "--file", str(rows), "--max-attempts", "0"]) == 2
     assert "--max-attempts must be >= 1" in capsys.readouterr().err
+
+
+def test_prodline_invoke_hands_the_inference_id_prefix_to_the_client(runtime_server, tmp_path, monkeypatch):
+    from prodline import cli
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    seen: list[list[str]] = []
+    monkeypatch.setattr(invoke, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert cli.main(["invoke", "--endpoint", "churn", "--file", str(rows), "--inference-id", "batch9"]) == 0
+    assert seen[0][-2:] == ["--inference-id", "batch9"]
+
+
+def test_an_inference_id_longer_than_invokeendpoint_allows_is_refused_before_any_call(runtime_server, tmp_path,
+                                                                                      capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows), "--no-check", "--inference-id", "x" * 64]) == 2
+    assert "longer than 64" in capsys.readouterr().err and not runtime_server.requests

@@ -329,13 +329,15 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
 
     def _drift_loop(self, endpoint: str) -> str:
         since = dt.datetime.now(dt.UTC)
-        self._traffic(endpoint, rows=400, seed=4, drift=True, label="drifted", per_request=DRIFT_ROWS_PER_REQUEST)
+        served = self._labelled_traffic(endpoint, rows=400, seed=4, drift=True, label="drifted",
+                                        per_request=DRIFT_ROWS_PER_REQUEST)
         report = self._monitor(endpoint, "drifted", since=since)
+        measured = self._drifted_quality(endpoint, since, served)
         fired, execution = self._alarm_retrains(f"{endpoint}-drift", "drift alarm fired",
                                                 f"drift score {report['drift_score']:.3f}")
         summary = self._record_execution(execution, "v2")
         return (f"drift score {report['drift_score']:.3f} ({', '.join(report['drifted_features'][:4])}); "
-                f"alarm {fired.alarm} -> EventBridge -> retraining: {summary}")
+                f"{measured}; alarm {fired.alarm} -> EventBridge -> retraining: {summary}")
 
     def _alarm_retrains(self, alarm: str, fact: str, measured: str) -> tuple[Any, Any]:
         """Judge one alarm as CloudWatch would: it must fire, and its state change must reach the retraining rule

@@ -119,6 +119,12 @@ class QualitySteps:
         self.state.facts["quality alarm after fresh traffic"] = state
         return f"{self._quality_line(run)}; quality alarm {state}"
 
+    def _drifted_quality(self, endpoint: str, since: dt.datetime, served: list[tuple[str, list[int]]]) -> str:
+        """The drifted traffic's true outcomes arrive too: the job measures v1 on the shifted inputs."""
+        self._labels_arrive(endpoint, served, "drifted")
+        run = self._quality_job(endpoint, since, "drifted")
+        return "; ".join(f"v{version} {_metric('AUC', m['auc'])} on its labels" for version, m in run.versions.items())
+
     def _concept_shift(self, endpoint: str, record: Callable[[Any, str], str]) -> str:
         """A degraded period: inputs as in training, outcomes changed. The quality alarm fires and EventBridge
         starts retraining through the same rule as drift."""

@@ -134,11 +134,12 @@ def xy_chart(title: str, series: Mapping[str, Sequence[tuple[float, float]]], *,
     points = [p for values in series.values() for p in values]
     top = axis_top([y for _, y in points], threshold or 0.0)
     xs = [x for x, _ in points] or [0.0, 1.0]
-    x_low, x_high = min(xs), max(xs)
-    span = (x_high - x_low) or 1.0
+    pad = (max(xs) - min(xs)) * 0.03 or 0.5  # points at the ends stay off the value axis
+    x_low, x_high = min(xs) - pad, max(xs) + pad
+    span = x_high - x_low
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - 50
     parts = _frame(title, width, height, plot_h, top, x_label=x_label, y_label=y_label, bottom_room=42)
-    for value in (x_low, x_high):
+    for value in (min(xs), max(xs)):
         x = LEFT + plot_w * (value - x_low) / span
         parts.append(f'<text class="x-tick" x="{x:.1f}" y="{TOP + plot_h + 14}" font-size="9" '
                      f'text-anchor="middle">{value:.4g}</text>')

@@ -92,8 +92,9 @@ class QualitySteps:
         hosting.flush(sb.gateway_url)  # captured requests reach the lake, as SageMaker's capture does
         job = next(e.id for e in sb.resources("aws:glue/job:Job") if e.id.endswith("-model-quality"))
         end = dt.datetime.now(dt.UTC)
-        since = since.replace(microsecond=0)  # capture times are whole seconds: a request just after `since` is
-        hours = max((end - since).total_seconds() / 3600, 1e-3)  # recorded at the second it began in
+        # Capture records whole seconds: a request just after `since` is recorded at the second it began in.
+        since = since.replace(microsecond=0)
+        hours = max((end - since).total_seconds() / 3600, 1e-3)
         (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}", "--end": end.isoformat()}, announce=False)
         if run.state != "SUCCEEDED":
             raise RuntimeError(f"{job} {run.state}: {run.error}")

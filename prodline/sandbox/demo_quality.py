@@ -64,24 +64,13 @@ class QualitySteps:
                 for n, first in enumerate(range(0, rows, per_request))]
 
     def _labels_arrive(self, endpoint: str, served: list[tuple[str, list[int]]], name: str,
-                       flip: Callable[[int], bool] = lambda row: False) -> dict[str, int]:
-        """Labels for ``served`` land under the stack's labels prefix: every tenth request's never comes, a few
-        ids nobody sent and a few repeats come too. ``flip(row)``: whether that row's outcome is the opposite."""
+                       flip: Callable[[int], bool] = lambda row: False) -> None:
+        """Labels for ``served`` land under the stack's labels prefix (``label_file``)."""
         when = dt.datetime.now(dt.UTC)
-        lines, row, sent = [], 0, 0
-        for n, (inference_id, outcomes) in enumerate(served):
-            truth = [1 - o if flip(row + i) else o for i, o in enumerate(outcomes)]
-            row += len(outcomes)
-            if n % MISSING_EVERY == MISSING_EVERY - 1:
-                continue
-            lines.append(label_line(inference_id, truth if len(truth) > 1 else truth[0], when))
-            sent += 1
-        lines += [lines[i] for i in range(DUPLICATE_LABELS)]  # re-sent by the labelling system
-        lines += [label_line(f"{name}-never-served-{n}", 1, when) for n in range(UNKNOWN_LABELS)]
         sb = self.sandbox
         sb.clients("s3").put_object(Bucket=sb.bucket("raw"), Key=f"labels/{endpoint}/dt={when:%Y-%m-%d}/{name}.jsonl",
-                                    Body=("\n".join(lines) + "\n").encode(), ContentType="application/jsonlines")
-        return {"requests": len(served), "labelled": sent, "lines": len(lines)}
+                                    Body=label_file(served, name, when, flip).encode(),
+                                    ContentType="application/jsonlines")
 
     def _quality_job(self, endpoint: str, since: dt.datetime, period: str) -> QualityRun:
         """The stack's model-quality Glue job, run by the Glue runtime from its declared definition; only the
@@ -157,6 +146,22 @@ class QualitySteps:
                 if metrics[key] is not None:
                     series.setdefault(f"v{version}", []).append((run.seconds, float(metrics[key])))
         return series
+
+
+def label_file(served: list[tuple[str, list[int]]], name: str, when: dt.datetime,
+               flip: Callable[[int], bool] = lambda row: False) -> str:
+    """The labels of ``served`` requests as a labelling system delivers them: every MISSING_EVERY-th request's never
+    comes, the first DUPLICATE_LABELS come twice, and UNKNOWN_LABELS name ids nobody sent. ``flip(row)``: whether
+    that row's outcome (counted over all rows, in order) is the opposite of the truth."""
+    lines, row = [], 0
+    for n, (inference_id, outcomes) in enumerate(served):
+        truth = [1 - o if flip(row + i) else o for i, o in enumerate(outcomes)]
+        row += len(outcomes)
+        if n % MISSING_EVERY != MISSING_EVERY - 1:
+            lines.append(label_line(inference_id, truth if len(truth) > 1 else truth[0], when))
+    lines += lines[:DUPLICATE_LABELS]  # re-sent by the labelling system
+    lines += [label_line(f"{name}-never-served-{n}", 1, when) for n in range(UNKNOWN_LABELS)]
+    return "\n".join(lines) + "\n"
 
 
 def _metric(name: str, value: float | None) -> str:

@@ -129,13 +129,13 @@ class QualitySteps:
                 f"{execution.execution_id[:12]}: {record(execution, version)}")
 
     def _quality_by_version(self) -> str:
-        """The last measure of each version, for the facts."""
-        last: dict[str, tuple[str, dict]] = {}
+        """Every measure of each version, in order, for the facts."""
+        measures: dict[str, list[str]] = {}
         for run in self.quality.runs:
-            for version, metrics in run.versions.items():
-                last[version] = (run.period, metrics)
-        return "; ".join(f"v{v} {_metric('AUC', m['auc'])} ({period}, coverage {m['coverage']:.2f})"
-                         for v, (period, m) in sorted(last.items()))
+            for version, m in run.versions.items():
+                measures.setdefault(version, []).append(f"{_metric('AUC', m['auc'])} ({run.period}, coverage "
+                                                        f"{m['coverage']:.2f})")
+        return "; ".join(f"v{v} " + " -> ".join(found) for v, found in sorted(measures.items()))
 
     def _quality_chart_series(self, metric: str) -> dict[str, list[tuple[float, float]]]:
         """(seconds since the demo began, ``metric`` as the alarm names it) per version, a point per run of the job."""

@@ -78,8 +78,8 @@ def test_quality_is_measured_per_version_and_its_alarm_starts_retraining(demo):
     result, _, sandbox_dir = demo
     out = " ".join(result.stdout.split())  # rich wraps long lines
     assert "quality alarm after fresh traffic: OK" in out and "quality alarm fired: yes" in out
-    assert re.search(r"model quality per version \(labelled traffic\): v1 AUC 0\.\d+ \(fresh, coverage 0\.\d+\); "
-                     r"v2 AUC 0\.\d+ \(concept shift", out)
+    assert re.search(r"model quality per version \(labelled traffic\): v1 AUC 0\.\d+ \(fresh, coverage 0\.\d+\) -> "
+                     r"AUC 0\.\d+ \(drifted, coverage 0\.\d+\); v2 AUC 0\.\d+ \(concept shift", out)
     assert re.search(r"\d+ set aside \(\d*[1-9]\d* unknown ids\)", out), "unknown label ids are counted"
     assert re.search(r"alarm prodline-dev-churn-quality -> EventBridge -> retraining \S+: AUC [\d.]+; registered "
                      r"prodline-dev-churn/\d+ \(event: CloudWatch Alarm State Change\)", out)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 UNKNOWN_ID = "unknown inference id"
@@ -175,9 +175,3 @@ def label_line(inference_id: str, outcomes: int | list[int], when: dt.datetime) 
     return json.dumps({"inferenceId": inference_id, "label": outcomes,
                        "labelTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
-
-def versions_of(pairs: Iterable[tuple[Prediction, object]]) -> Mapping[str, int]:
-    counts: dict[str, int] = {}
-    for prediction, _ in pairs:
-        counts[prediction.version] = counts.get(prediction.version, 0) + 1
-    return counts

@@ -174,4 +174,3 @@ def label_line(inference_id: str, outcomes: int | list[int], when: dt.datetime) 
     """One label line in the documented format (used by the demo and the tests)."""
     return json.dumps({"inferenceId": inference_id, "label": outcomes,
                        "labelTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")})
-

@@ -24,6 +24,7 @@ PYTHON_SHELL_GLUE_VERSION = "3.0"
 PYTHON_SHELL_VERSION = "3.9"
 # Python shell capacity in DPUs: 1 DPU (16 GB) fits the pandas path on a day's partition.
 PYTHON_SHELL_DPU = 1.0
+PYTHON_SHELL_DPUS = (0.0625, 1.0)
 
 
 class EtlJobArgs(TypedDict):
@@ -56,6 +57,12 @@ class EtlJobArgs(TypedDict):
     """Glue catalog, database and table ARNs the job may read and add partitions to."""
     python_modules: NotRequired[Sequence[str]]
     """Pinned pip requirements a Python shell job installs (``--additional-python-modules``)."""
+    python_shell_dpu: NotRequired[float]
+    """Python shell capacity: 0.0625 (1/16 DPU) or 1.0, the default."""
+    metric_namespaces: NotRequired[Sequence[str]]
+    """CloudWatch namespaces the job publishes to besides Glue's own (PutMetricData is conditioned on them)."""
+    extra_statements: NotRequired[Sequence[dict]]
+    """Further IAM statements the job's work needs (e.g. reading an endpoint's description), each scoped."""
 
 
 def etl_settings(args: EtlJobArgs) -> EtlJobArgs:
@@ -76,6 +83,9 @@ def etl_settings(args: EtlJobArgs) -> EtlJobArgs:
     for zone, _ in [*args["reads"], *args["writes"]]:
         if zone not in args["lake"].bucket_arns:
             raise ValueError(f"zone must be one of {', '.join(args['lake'].bucket_arns)}, got {zone!r}")
+    if args.get("python_shell_dpu", PYTHON_SHELL_DPU) not in PYTHON_SHELL_DPUS:
+        raise ValueError(f"python_shell_dpu must be one of {', '.join(map(str, PYTHON_SHELL_DPUS))}, "
+                         f"got {args.get('python_shell_dpu')!r}")
     for requirement in args.get("python_modules", ()):
         if "==" not in requirement:
             raise ValueError(f"python_modules: pin {requirement!r} to one version (name==version)")
@@ -162,7 +172,8 @@ class EtlJob(pulumi.ComponentResource):
                 default_arguments["--additional-python-modules"] = ",".join(args["python_modules"])
             command = {"name": "pythonshell", "python_version": PYTHON_SHELL_VERSION,
                        "script_location": pulumi.Output.concat("s3://", artifacts, "/", script_key)}
-            job_kwargs.update(glue_version=PYTHON_SHELL_GLUE_VERSION, max_capacity=PYTHON_SHELL_DPU)
+            job_kwargs.update(glue_version=PYTHON_SHELL_GLUE_VERSION,
+                              max_capacity=args.get("python_shell_dpu", PYTHON_SHELL_DPU))
         else:
             command = {"name": "glueetl", "python_version": "3",
                        "script_location": pulumi.Output.concat("s3://", artifacts, "/", script_key)}
@@ -225,7 +236,9 @@ def job_statements(args: EtlJobArgs, log_group_arn: pulumi.Input[str], code_pref
                    [log_group_arn, pulumi.Output.concat(log_group_arn, ":*")]),
         # PutMetricData has no resource-level permissions; the condition pins the namespace instead.
         docs.allow("PublishGlueMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                   {"StringEquals": {"cloudwatch:namespace": "Glue"}}),
+                   {"StringEquals": {"cloudwatch:namespace": ["Glue", *args.get("metric_namespaces", ())]
+                                     if args.get("metric_namespaces") else "Glue"}}),
+        *args.get("extra_statements", ()),
     ]
     if args.get("catalog_arns"):
         statements.append(docs.allow(

@@ -23,6 +23,8 @@ from components import policy_documents as docs
 from components.data_lake import LakeRefs
 from components.sagemaker_images import ecr_repository_arn, has_instance_storage
 
+MODEL_VERSION_ENV = "PRODLINE_MODEL_VERSION"
+"""The serving container's setting (workloads/serving/settings.py reads the same name)."""
 DEFAULT_VARIANT = "primary"
 CAPTURE_PREFIX = "capture/"
 SERVERLESS_MEMORY_MB = 2048
@@ -40,6 +42,9 @@ class ServingEndpointArgs(TypedDict):
     """Serving container image (pull permission is scoped to its repository)."""
     model_artifact_prefixes: Sequence[str]
     """Artifacts-zone prefixes the model may read (model.tar.gz, code bundle)."""
+    model_version: NotRequired[str]
+    """The model package version served: the container's ``PRODLINE_MODEL_VERSION``, which its JSON answers carry
+    into data capture, so model quality is measured per version."""
     instance_type: str
     min_capacity: int
     max_capacity: int
@@ -101,6 +106,8 @@ class ServingEndpoint(pulumi.ComponentResource):
 
         container = ({"model_package_name": args["model_package_arn"]} if "model_package_arn" in args
                      else {"image": args["image_uri"], "model_data_url": args["model_data_url"]})
+        if args.get("model_version"):
+            container["environment"] = {MODEL_VERSION_ENV: args["model_version"]}
         self.model = aws.sagemaker.Model(f"{name}-model", execution_role_arn=self.role.arn,
                                          primary_container=container, opts=child)
 

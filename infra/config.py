@@ -265,6 +265,32 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """The endpoint's scheduled drift and model-quality jobs and the quality alarm (components/model_monitoring.py)."""
+
+    drift_schedule: str = setting(
+        "driftSchedule", p.schedule, "When the drift monitor runs over the last hour of captured requests.",
+        default="cron(5 * * * ? *)")
+    quality_schedule: str = setting(
+        "qualitySchedule", p.schedule,
+        "When the model-quality job joins the last day's captured predictions with the labels that arrived.",
+        default="cron(35 * * * ? *)")
+    quality_metric: str = setting(
+        "qualityMetric", p.choice(("AUC", "Accuracy")),
+        "Quality metric the alarm watches for the served model version (on labelled traffic).", default="AUC")
+    quality_floor: float = setting(
+        "qualityFloor", p.decimal(0.0, 1.0, lo_open=True),
+        "Value of qualityMetric below which the quality alarm fires and retraining starts.", default="0.7")
+    quality_min_coverage: float = setting(
+        "qualityMinCoverage", p.decimal(0.0, 1.0),
+        "Least label coverage (labelled / captured rows) before quality is published; below it only coverage is.",
+        default="0.1")
+    quality_min_labels: int = setting(
+        "qualityMinLabels", p.integer(1),
+        "Fewest labelled rows of a version before its quality is published.", default=50)
+
+
+@dataclass(frozen=True)
 class DeliverySettings:
     """Continuous delivery: the deployer's build, its smoke gate and where a green deploy promotes to."""
 
@@ -324,7 +350,8 @@ class CostSettings:
         "Expected minutes of one training or processing step (its MaxRuntimeInSeconds is the high bound).", default=30)
     retrainings_per_month: int = setting(
         "usageRetrainingsPerMonth", p.integer(0, 1000),
-        "Extra pipeline runs (and deploys) a month started by drift, on top of the schedule; high bound only.",
+        "Extra pipeline runs (and deploys) a month started by the drift or quality alarm, on top of the schedule; "
+        "high bound only.",
         default=2)
 
     def usage(self) -> Usage:
@@ -421,6 +448,7 @@ class StackConfig:
     batch: BatchSettings
     kubernetes: KubernetesSettings
     alarms: AlarmSettings
+    monitoring: MonitoringSettings
     delivery: DeliverySettings
     cost: CostSettings
     stream: StreamSettings

@@ -18,6 +18,7 @@ from components.eks_access import ClusterAccess, existing_eks_cluster, oidc_prov
 from components.etl_job import EtlJob
 from components.event_bus import EventBus
 from components.image_repository import ImageRepository
+from components.model_monitoring import ModelMonitoring
 from components.model_registry import ModelRegistry
 from components.observability import SERVING_NAMESPACE, Observability, WatchedEndpoint
 from components.sagemaker_images import sklearn_image_uri
@@ -41,6 +42,8 @@ GLUE_PYTHON_SHELL_MODULES = ("pandas==2.2.3", "pyarrow==17.0.0")
 ETL_DIR = ROOT / "workloads" / "etl"
 DRIFT_REPORT_PREFIX = "drift/"
 """Where drift reports go in the curated zone (the sandbox's monitor runs write there too)."""
+LABELS_PREFIX = "labels/"
+"""Raw-zone prefix where ground truth arrives (format: workloads/monitoring/ground_truth.py)."""
 
 
 def build_stack(config: StackConfig) -> dict[str, pulumi.Output]:
@@ -192,6 +195,11 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "notify_topic_arn": observability.topic_arn,
     })
     alarms = observability.endpoint_alarms.get(endpoint_name)
+    monitoring = _model_monitoring(config, account_id, lake, endpoint_name, package_arn=package_arn,
+                                   pipeline_name=pipeline_name, topic_arn=observability.topic_arn) \
+        if alarms and package_arn else None
+    retrain_on = [alarms.drift_arn, monitoring.quality_alarm_arn] if monitoring else \
+        [alarms.drift_arn] if alarms else []
     pipeline = TrainingPipeline("training", {
         "pipeline_name": pipeline_name,
         "lake": lake.refs,
@@ -207,7 +215,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "inference_instance_types": list(envs.SERVING_INSTANCE_TYPES[config.environment]),
         "schedule": config.training.schedule,
         "alert_topic_arn": observability.topic_arn,
-        "start_on_alarm_arns": [alarms.drift_arn] if alarms else [],
+        "start_on_alarm_arns": retrain_on,
     })
 
     outputs: dict[str, pulumi.Output] = {
@@ -236,6 +244,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
             "region": config.region,
             **model_source,
             "model_artifact_prefixes": [f"pipelines/{pipeline_name}/", f"{CODE_PREFIX}/"],
+            "model_version": package_version(package_arn),
             "instance_type": serving.instance_type,
             "min_capacity": serving.min_capacity,
             "max_capacity": serving.max_capacity,
@@ -248,6 +257,9 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
             "scale_in_cooldown_seconds": serving.scale_in_cooldown_seconds,
         })
         outputs["endpointName"] = endpoint.endpoint_name
+        if monitoring:
+            outputs["monitoringJobs"] = {"drift": monitoring.drift_job_name, "quality": monitoring.quality_job_name}
+            outputs["qualityAlarm"] = monitoring.quality_alarm_name
     else:
         pulumi.log.info(f"no approved model in {group_name} yet: no endpoint declared "
                         "(approve a model version, then run pulumi up)")
@@ -265,7 +277,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "account_id": account_id,
         "kms_key_arn": observability.alerts_key_arn,
         "forwarded": lifecycle_patterns(lake.bucket_names["raw"], dataset, registry.group_name, endpoint_name,
-                                        [alarms.drift_arn] if alarms else []),
+                                        retrain_on),
     })
     outputs["eventBus"] = bus.bus_name
     outputs.update(build_deployer(config, account, lake, observability, registry))
@@ -281,6 +293,42 @@ def watched_endpoint(config: StackConfig, endpoint_name: str) -> WatchedEndpoint
                                k8s_namespace=k8s.namespace,
                                canary_name=f"{schema.DATASET}-canary" if k8s.canary_image_tag else "")
     return WatchedEndpoint(endpoint_name, DEFAULT_VARIANT, schema.DATASET)
+
+
+def package_version(package_arn: str) -> str:
+    """``arn:...:model-package/prodline-dev-churn/3`` -> ``3``: the version the container reports, the quality
+    alarm's dimension."""
+    return package_arn.rsplit("/", 1)[-1]
+
+
+def _model_monitoring(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake, endpoint_name: str, *,
+                      package_arn: str, pipeline_name: str, topic_arn: pulumi.Output[str]) -> ModelMonitoring:
+    """The scheduled drift and quality jobs of the served endpoint, and its quality alarm."""
+    monitoring = config.monitoring
+    return ModelMonitoring("monitoring", {
+        "prefix": f"prodline-{config.environment}",
+        "endpoint_name": endpoint_name,
+        "model_version": package_version(package_arn),
+        "lake": lake.refs,
+        "account_id": account_id,
+        "region": config.region,
+        "capture_prefix": CAPTURE_PREFIX,
+        "labels_prefix": LABELS_PREFIX,
+        "reports_prefix": "monitoring/",
+        "quarantine_prefix": f"quarantine/{LABELS_PREFIX}",
+        "model_artifact_prefixes": [f"pipelines/{pipeline_name}/"],
+        "library_files": _monitoring_library(),
+        "drift_schedule": monitoring.drift_schedule,
+        "drift_job": config.serving.platform != "kubernetes",  # there the drift CronJob runs the monitor
+        "quality_schedule": monitoring.quality_schedule,
+        "quality_metric": monitoring.quality_metric,
+        "quality_floor": monitoring.quality_floor,
+        "quality_min_coverage": monitoring.quality_min_coverage,
+        "quality_min_labels": monitoring.quality_min_labels,
+        "alert_topic_arn": topic_arn,
+        "log_retention_days": config.lake.log_retention_days,
+        "python_modules": GLUE_PYTHON_SHELL_MODULES,
+    })
 
 
 def streaming_ingestion(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake,
@@ -456,6 +504,16 @@ def _columns(columns) -> list[TableColumn]:
 
 def _s3(bucket: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
     return pulumi.Output.concat("s3://", bucket, "/", prefix)
+
+
+def _monitoring_library() -> dict[str, str]:
+    """What the monitoring job scripts import: the monitoring code and the serving, training and ETL modules it
+    reads captures, baselines and the lake with."""
+    workloads = ROOT / "workloads"
+    files = [*(workloads / name for name in SHARED_WORKLOAD_MODULES)]
+    for package in ("etl", "monitoring", "serving", "training"):
+        files += sorted((workloads / package).glob("*.py"))
+    return {str(path.relative_to(ROOT)): str(path) for path in files}
 
 
 def _etl_library() -> dict[str, str]:

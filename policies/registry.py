@@ -13,13 +13,14 @@ from policies.rules import (
     iam,
     kms,
     kubernetes,
+    monitoring,
     s3,
     sagemaker,
     streaming,
     tagging,
 )
 
-MODULES = (s3, kms, iam, glue, sagemaker, batch, cloudwatch, streaming, apigateway, tagging, cost,
+MODULES = (s3, kms, iam, glue, sagemaker, monitoring, batch, cloudwatch, streaming, apigateway, tagging, cost,
            kubernetes, delivery)
 RULES: tuple[Rule, ...] = tuple(rule for module in MODULES for rule in module.RULES)
 

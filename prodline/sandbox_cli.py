@@ -58,6 +58,9 @@ def add_parsers(commands) -> None:
     invoke.add_argument("--file", default="-", help="CSV or JSON rows; - for stdin")
     invoke.add_argument("--content-type", default=None)
     invoke.add_argument("--batch-size", type=int, default=None)
+    invoke.add_argument("--inference-id", metavar="PREFIX", default=None,
+                        help="InferenceId of each batch: PREFIX-0, PREFIX-1, ... (data capture records it; labels "
+                             "name it)")
     invoke.set_defaults(handler=cmd_invoke)
 
     demo = commands.add_parser("demo", help="the whole ML lifecycle of a stack, offline, in the sandbox")
@@ -241,6 +244,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         argv += ["--content-type", args.content_type]
     if args.batch_size is not None:
         argv += ["--batch-size", str(args.batch_size)]
+    if args.inference_id:
+        argv += ["--inference-id", args.inference_id]
     return invoke.main(argv)
 
 

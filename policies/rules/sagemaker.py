@@ -357,16 +357,17 @@ sagemaker_endpoint_autoscaling = StackRule(
 )
 
 
-def endpoint_alarms(stack: StackValidationArgs, endpoint: PolicyResource, metric_names: tuple[str, ...]):
-    """Alarms on one of the metrics for this endpoint (its ``EndpointName`` dimension names it).
+def endpoint_alarms(stack: StackValidationArgs, endpoint: PolicyResource, metric_names: tuple[str, ...],
+                    namespace: str = SAGEMAKER_NAMESPACE):
+    """Alarms on one of the metrics of ``namespace`` for this endpoint (its ``EndpointName`` dimension names it).
 
     A namespace or metric name not known yet (preview) may be the one; an unknown endpoint dimension
     counts when it comes from the endpoint (a property dependency).
     """
     found = []
     for alarm in links.of_type(stack.resources, METRIC_ALARM):
-        for key, namespace, metric, dimensions in alarm_metrics(alarm):
-            if namespace not in (SAGEMAKER_NAMESPACE, UNKNOWN) or metric not in (*metric_names, UNKNOWN):
+        for key, watched, metric, dimensions in alarm_metrics(alarm):
+            if watched not in (namespace, UNKNOWN) or metric not in (*metric_names, UNKNOWN):
                 continue
             named = get(dimensions, "EndpointName") if isinstance(dimensions, Mapping) else dimensions
             if named is not None and links.refers_to(alarm, key, endpoint, [named] if isinstance(named, str) else []):

@@ -2,10 +2,12 @@
 
 sandbox up (dev, staging, prod in one emulator) -> ingest (some rows bad) -> ETL -> train / evaluate /
 register -> approve -> the deployer deploys dev, promotes to staging, prod awaits approval -> promote to
-prod -> invoke -> the incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted (and
-promoted to staging) -> a broken version whose canary is rolled back -> a version only the smoke gate
-catches, restored. Every step goes through the resources the program declared; after ``sandbox up`` every
-deploy is started by an approval or a promotion reaching a deployer, never by the demo.
+prod -> invoke (requests carry inference ids) -> labels arrive, the model-quality job measures v1 -> the
+incoming data shifts -> drift alarm -> retraining -> approve -> canary promoted (and promoted to staging) -> a
+broken version whose canary is rolled back -> a version only the smoke gate catches, restored -> a concept
+shift: labels disagree, the quality alarm fires and starts retraining. Every step goes through the resources
+the program declared; after ``sandbox up`` every deploy is started by an approval or a promotion reaching a
+deployer, never by the demo.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import boto3
 
 from prodline.sandbox import demo_delivery as delivery
+from prodline.sandbox import demo_quality as quality
 from prodline.sandbox import report as html_report
 from prodline.sandbox.demo_front_door import front_door_sample
 from prodline.sandbox.lifecycle import Sandbox, down_all
@@ -53,7 +56,7 @@ class DemoState:
     scoring: list[tuple] = field(default_factory=list)
 
 
-class Demo(delivery.DeliverySteps):
+class Demo(delivery.DeliverySteps, quality.QualitySteps):
     def __init__(self, stack: str = "dev", console=None, rows: int = 4000):
         from rich.console import Console
 
@@ -67,6 +70,8 @@ class Demo(delivery.DeliverySteps):
         self._later: delivery.LaterStacks | None = None
         self.log = delivery.DeliveryLog(self._progress)
         self.today = dt.date.today()
+        self.started = time.monotonic()
+        self.quality = quality.QualityState()
 
     # --- plumbing ------------------------------------------------------------------------------------------
 
@@ -104,6 +109,8 @@ class Demo(delivery.DeliverySteps):
             if self._later is not None:
                 self._later.thread.join()  # its stacks are taken down with dev's
             self._cost()
+            if self.quality.runs:
+                self.state.facts["model quality per version (labelled traffic)"] = self._quality_by_version()
             self.state.deliveries = self.log.rows()
             if self.state.deliveries:
                 self.state.facts["deployments"] = delivery.tally(self.state.deliveries)
@@ -154,11 +161,16 @@ class Demo(delivery.DeliverySteps):
         with self.step("invoke with sample rows through the front door (POST /v1/predict)") as s:
             self.state.predictions, s["result"] = front_door_sample(sb, self._rows(5, seed=99, drift=False))
         with self.step("traffic from the training distribution, drift check") as s:
-            self._traffic(endpoint, rows=400, seed=2, drift=False, label="fresh", per_request=DRIFT_ROWS_PER_REQUEST)
+            fresh_since = dt.datetime.now(dt.UTC)
+            served = self._labelled_traffic(endpoint, rows=400, seed=2, drift=False, label="fresh",
+                                            per_request=DRIFT_ROWS_PER_REQUEST)
             fresh = self._monitor(endpoint, "fresh")
             s["result"] = f"drift score {fresh['drift_score']:.3f}: no drift" if not fresh["drifted_features"] else \
                 f"drift score {fresh['drift_score']:.3f} on fresh data: {fresh['drifted_features']}"
             s["ok"] = not fresh["drifted_features"]
+
+        with self.step("labels arrive (some never, some for unknown ids) -> model-quality job (Glue runtime)") as s:
+            s["result"] = self._fresh_quality(endpoint, fresh_since, served)
 
         with self.step(f"stream {STREAM_EVENTS} events ({STREAM_UNDELIVERABLE} undeliverable) -> Kinesis -> "
                        "Firehose -> raw zone") as s:
@@ -190,6 +202,8 @@ class Demo(delivery.DeliverySteps):
             predictions = self._invoke_sample(endpoint)
             model = self.sandbox.served_model_url(endpoint).split("/")[-3]
             s["result"] = f"{len(predictions)} predictions, model {model}"
+        with self.step("concept shift: labels disagree -> quality job -> quality alarm -> retraining") as s:
+            s["result"] = self._concept_shift(endpoint, self._record_execution)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -270,9 +284,11 @@ class Demo(delivery.DeliverySteps):
         return [f"{p:.3f}" for p in json.loads(answer["Body"].read())["predictions"]]
 
     def _traffic(self, endpoint: str, *, rows: int, seed: int, drift: bool, label: str,
-                 stop: threading.Event | None = None, pace: float = 0.0, per_request: int = 1) -> tuple[int, int]:
+                 stop: threading.Event | None = None, pace: float = 0.0, per_request: int = 1,
+                 id_prefix: str | None = None) -> tuple[int, int]:
         """Live traffic: ``per_request`` rows a request (a client scoring a small batch), at most one request
-        per ``pace`` seconds; returns (requests answered, requests failed)."""
+        per ``pace`` seconds; returns (requests answered, requests failed). With ``id_prefix``, request n carries
+        InferenceId ``<id_prefix>-<n>``, which data capture records and labels name."""
         client, ok, failed, latencies = self.runtime(), 0, 0, []
         lines = self._rows(rows, seed, drift)
         for first in range(0, len(lines), per_request):
@@ -280,8 +296,9 @@ class Demo(delivery.DeliverySteps):
                 break
             started = time.perf_counter()
             body = "\n".join(lines[first:first + per_request]).encode()
+            extra = {"InferenceId": f"{id_prefix}-{first // per_request}"} if id_prefix else {}
             try:
-                client.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv")
+                client.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType="text/csv", **extra)
                 ok += 1
             except Exception:  # any failed request: what the canary measures
                 failed += 1
@@ -296,10 +313,13 @@ class Demo(delivery.DeliverySteps):
         sb = self.sandbox
         hosting.flush(sb.gateway_url)
         hours = 1.0 if since is None else max((dt.datetime.now(dt.UTC) - since).total_seconds() / 3600, 1e-3)
-        summary = json.loads(sb.run_workload(
-            "workloads.monitoring.monitor", "--capture", sb.capture_uri(endpoint), "--endpoint", endpoint,
-            "--baseline", sb.served_model_url(endpoint), "--report", f"s3://{sb.bucket('curated')}/drift/",
-            "--hours", f"{hours:.6f}", "--min-rows", "50").stdout.strip().splitlines()[-1])
+        # The stack's scheduled drift monitor (a Glue job), run by the Glue runtime from its declared definition;
+        # the window is the run's own argument, as a StartJobRun's may be.
+        job = next(e.id for e in sb.resources("aws:glue/job:Job") if e.id.endswith("-drift-monitor"))
+        (run,) = sb.run_etl(job, {"--hours": f"{hours:.6f}", "--min-rows": "50"}, announce=False)
+        if run.state != "SUCCEEDED":
+            raise RuntimeError(f"{job} {run.state}: {run.error}")
+        summary = json.loads(run.output)
         # The full report (per-feature PSI) is what the monitor wrote to the lake.
         bucket, key = summary["report_url"][5:].split("/", 1)
         report = json.loads(sb.clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -308,22 +328,30 @@ class Demo(delivery.DeliverySteps):
         return report
 
     def _drift_loop(self, endpoint: str) -> str:
-        sb = self.sandbox
         since = dt.datetime.now(dt.UTC)
-        self._traffic(endpoint, rows=400, seed=4, drift=True, label="drifted", per_request=DRIFT_ROWS_PER_REQUEST)
+        served = self._labelled_traffic(endpoint, rows=400, seed=4, drift=True, label="drifted",
+                                        per_request=DRIFT_ROWS_PER_REQUEST)
         report = self._monitor(endpoint, "drifted", since=since)
-        executions_before = len(sb.executions)
-        judgements = sb.evaluate_alarms([f"{endpoint}-drift"])
-        fired = [j for j in judgements if j.state == "ALARM"]
-        self.state.facts["drift alarm fired"] = "yes" if fired else "no"
-        if not fired:
-            raise RuntimeError(f"drift score {report['drift_score']:.3f} did not fire the drift alarm")
-        retrained = sb.executions[executions_before:]
-        if not retrained:
-            raise RuntimeError("the drift alarm fired but no rule started the training pipeline")
-        summary = self._record_execution(retrained[-1], "v2")
+        measured = self._drifted_quality(endpoint, since, served)
+        fired, execution = self._alarm_retrains(f"{endpoint}-drift", "drift alarm fired",
+                                                f"drift score {report['drift_score']:.3f}")
+        summary = self._record_execution(execution, "v2")
         return (f"drift score {report['drift_score']:.3f} ({', '.join(report['drifted_features'][:4])}); "
-                f"alarm {fired[0].alarm} -> EventBridge -> retraining: {summary}")
+                f"{measured}; alarm {fired.alarm} -> EventBridge -> retraining: {summary}")
+
+    def _alarm_retrains(self, alarm: str, fact: str, measured: str) -> tuple[Any, Any]:
+        """Judge one alarm as CloudWatch would: it must fire, and its state change must reach the retraining rule
+        and start the training pipeline; returns the judgement and the execution it started."""
+        sb = self.sandbox
+        before = len(sb.executions)
+        fired = [j for j in sb.evaluate_alarms([alarm]) if j.state == "ALARM"]
+        self.state.facts[fact] = "yes" if fired else "no"
+        if not fired:
+            raise RuntimeError(f"{measured} did not fire the alarm {alarm}")
+        retrained = sb.executions[before:]
+        if not retrained:
+            raise RuntimeError(f"the alarm {alarm} fired but no rule started the training pipeline")
+        return fired[0], retrained[-1]
 
     def _deploy_under_traffic(self, endpoint: str, approve: Callable[[], str], expect: str) -> str:
         """Approve while requests keep arriving: the deployer's canary is judged under that traffic."""
@@ -385,12 +413,25 @@ class Demo(delivery.DeliverySteps):
             return None
         charts = []
         if self.state.drift:
-            charts.append(html_report.bar_chart("Drift per feature (PSI)", self.state.drift, threshold=0.2))
+            charts.append(html_report.bar_chart("Drift per feature (PSI)", self.state.drift, threshold=0.2,
+                                                x_label="model input (feature)",
+                                                y_label="population stability index (PSI, unitless)"))
         if self.state.versions:
-            charts.append(html_report.bar_chart("Model metrics per version", dict(self.state.versions)))
+            charts.append(html_report.bar_chart("Model metrics per version (evaluation at training)",
+                                                dict(self.state.versions), x_label="model version",
+                                                y_label="metric on the test split (0-1)"))
+        watched = self.sandbox.config.monitoring
+        quality_series = self._quality_chart_series(watched.quality_metric)
+        if quality_series:
+            charts.append(html_report.xy_chart(
+                "Model quality over time per version (labelled production traffic)", quality_series, markers=True,
+                threshold=watched.quality_floor, x_label="time since the demo began (s)",
+                y_label=f"{watched.quality_metric} on labelled requests (0-1)"))
         if self.state.latencies:
             charts.append(html_report.line_chart("Endpoint latency per request (client side)",
-                                                 {k: v[:400] for k, v in self.state.latencies.items()}, "ms"))
+                                                 {k: v[:400] for k, v in self.state.latencies.items()},
+                                                 x_label="request number within the phase (first 400)",
+                                                 y_label="InvokeEndpoint latency (ms)"))
         path = self.sandbox.path("report.html")
         deliveries = [(r.stack, r.version, r.promoted_by, r.when, r.outcome) for r in self.state.deliveries]
         path.write_text(html_report.render(self.stack, self.state.steps, charts, self.state.facts, deliveries,

@@ -94,11 +94,14 @@ def test_registration_status_per_environment(stack, status):
     assert next(p for p in parameters if p["Name"] == "ModelApprovalStatus")["DefaultValue"] == status
 
 
-def test_drift_alarm_starts_the_training_pipeline():
+def test_drift_and_quality_alarms_start_the_training_pipeline():
     regs = stack_registrations("prod")
     drift = named(regs, "prodline-prod-churn-drift")
+    quality = named(regs, "monitoring-quality-alarm")
     rule = named(regs, "training-retrain-on-drift")
-    assert json.loads(rule.inputs["eventPattern"])["resources"] == [drift.outputs["arn"]]
+    assert json.loads(rule.inputs["eventPattern"])["resources"] == [drift.outputs["arn"], quality.outputs["arn"]]
+    detected = json.loads(named(regs, "events-drift-detected").inputs["eventPattern"])
+    assert detected["resources"] == [drift.outputs["arn"], quality.outputs["arn"]], "the lifecycle bus hears both"
     target = named(regs, "training-retrain-on-drift-target")
     assert target.inputs["arn"] == named(regs, "training-pipeline").outputs["arn"]
 
@@ -223,6 +226,11 @@ def test_kubernetes_serving_has_the_sagemaker_alarm_set_on_the_same_topic_plus_t
     (job,) = of_type(kube, "kubernetes:batch/v1:CronJob")
     assert "workloads.monitoring.monitor" in job.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"][
         "containers"][0]["args"]
+    glue_jobs = {platform: {r.inputs["name"] for r in of_type(regs, "aws:glue/job:Job")}
+                 for platform, regs in (("sagemaker", sagemaker), ("kubernetes", kube))}
+    assert f"prodline-{stack}-drift-monitor" in glue_jobs["sagemaker"]
+    assert f"prodline-{stack}-drift-monitor" not in glue_jobs["kubernetes"], "the CronJob is the drift monitor there"
+    assert f"prodline-{stack}-model-quality" in glue_jobs["kubernetes"], "quality is measured on both platforms"
 
 
 def test_a_kubernetes_canary_gets_its_own_rollback_alarms():

@@ -65,9 +65,14 @@ def test_resource_tags_keep_their_own_keys_but_not_ownership_overrides():
                                                           ("prod", "glueetl", "spark")])
 def test_etl_job_type_follows_config(stack, job_type, engine):
     regs = stack_registrations(stack)
-    for job in of_type(regs, "aws:glue/job:Job"):
+    etl = [job for job in of_type(regs, "aws:glue/job:Job") if job.name in ("validate-job", "features-job")]
+    assert len(etl) == 2
+    for job in etl:
         assert job.inputs["command"]["name"] == job_type
         assert job.inputs["defaultArguments"]["--engine"] == engine
+    monitoring = [job for job in of_type(regs, "aws:glue/job:Job") if job not in etl]
+    assert {job.inputs["command"]["name"] for job in monitoring} == {"pythonshell"}, \
+        "the monitoring jobs are small: Python shell whatever the ETL runs on"
 
 
 def test_features_job_starts_after_validation():

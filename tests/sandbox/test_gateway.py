@@ -297,7 +297,8 @@ def world(moto_url, model_archive) -> World:
                                                 "ModelDataUrl": f"s3://{BUCKET}/models/v1/model.tar.gz"}],
                                 "SupportedContentTypes": ["text/csv", "application/json"],
                                 "SupportedResponseMIMETypes": ["application/json", "text/csv"]})["ModelPackageArn"]
-    sm.create_model(ModelName="churn-v1", ExecutionRoleArn=role, PrimaryContainer={"ModelPackageName": package})
+    sm.create_model(ModelName="churn-v1", ExecutionRoleArn=role, PrimaryContainer={
+        "ModelPackageName": package, "Environment": {"PRODLINE_MODEL_VERSION": "1"}})
     for name, key in (("churn-v2", "v2"), ("churn-broken", "broken")):
         sm.create_model(ModelName=name, ExecutionRoleArn=role, PrimaryContainer={
             "Image": "prodline/serve:1", "ModelDataUrl": f"s3://{BUCKET}/models/{key}/model.tar.gz"})
@@ -462,6 +463,17 @@ def test_capture_files_are_sagemaker_jsonl_encrypted_and_readable_by_the_drift_m
     assert all(r["captureData"]["endpointOutput"]["mode"] == "OUTPUT" and r["eventVersion"] == "0" for r in records)
     assert not any("not a row" in r["captureData"]["endpointInput"]["data"] for r in records), \
         "a request the model rejected must not be captured"
+
+
+def test_the_inference_id_and_the_models_version_reach_the_capture_record(world, gateway, runtime):
+    answer = _invoke(runtime, "45,99.5,4477.5,month-to-month,check,fiber,4,1,61\n", Accept="application/json",
+                     InferenceId="label-me-1")
+    assert json.loads(answer["body"])["modelVersion"] == "1", "the model's Environment must reach its container"
+    hosting.flush(gateway)
+    predictions, unreadable, _ = capture.read_predictions([obj["text"] for obj in _capture_objects(world)])
+    mine = [p for p in predictions if p.inference_id == "label-me-1"]
+    assert unreadable == 0 and len(mine) == 1
+    assert mine[0].version == "1" and len(mine[0].scores) == 1
 
 
 # --- end to end: deployments ------------------------------------------------------------------------------------------

@@ -74,6 +74,18 @@ def test_demo_runs_the_whole_lifecycle(demo):
     assert "Streaming ingestion" in report and "does not hold" not in report
 
 
+def test_quality_is_measured_per_version_and_its_alarm_starts_retraining(demo):
+    result, _, sandbox_dir = demo
+    out = " ".join(result.stdout.split())  # rich wraps long lines
+    assert "quality alarm after fresh traffic: OK" in out and "quality alarm fired: yes" in out
+    assert re.search(r"model quality per version \(labelled traffic\): v1 AUC 0\.\d+ \(fresh, coverage 0\.\d+\) -> "
+                     r"AUC 0\.\d+ \(drifted, coverage 0\.\d+\); v2 AUC 0\.\d+ \(concept shift", out)
+    assert re.search(r"\d+ set aside \(\d*[1-9]\d* unknown ids\)", out), "unknown label ids are counted"
+    assert re.search(r"alarm prodline-dev-churn-quality -> EventBridge -> retraining \S+: AUC [\d.]+; registered "
+                     r"prodline-dev-churn/\d+ \(event: CloudWatch Alarm State Change\)", out)
+    assert "Model quality over time per version" in (sandbox_dir / "dev" / "report.html").read_text()
+
+
 def test_every_deploy_after_up_is_started_by_the_deployer(demo):
     out = demo[0].stdout
     assert "started (rule prodline-dev-deploy-on-approval" in out, "the approval event must start dev's deployer"

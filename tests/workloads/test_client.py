@@ -56,6 +56,8 @@ class FakeRuntime:
 
     answers: list[Answer]
     requests: list[tuple[str, str]] = field(default_factory=list)
+    inference_ids: list[str | None] = field(default_factory=list)
+    """The X-Amzn-SageMaker-Inference-Id header of each request."""
 
     @property
     def attempts(self) -> list[str]:
@@ -73,6 +75,7 @@ def runtime_server(monkeypatch) -> Iterator[FakeRuntime]:
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             fake.requests.append((self.path, self.headers.get("amz-sdk-request", "")))
+            fake.inference_ids.append(self.headers.get("X-Amzn-SageMaker-Inference-Id"))
             answer = fake.answers.pop(0)
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -243,6 +246,22 @@ def test_the_command_scores_rows_through_a_throttled_endpoint(runtime_server, tm
     assert runtime_server.attempts == ["attempt=1", "attempt=2", "attempt=1"]
 
 
+def test_the_command_gives_each_batch_an_inference_id_that_retries_keep(runtime_server, tmp_path, capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"{ROW}\n{ROW}\n")
+    runtime_server.answers.extend([OK, THROTTLED, OK])
+    code = invoke.main(["--endpoint", "churn", "--file", str(rows), "--batch-size", "1", "--no-check",
+                        "--inference-id", "run7"])
+    assert code == 0
+    assert runtime_server.inference_ids == ["run7-0", "run7-1", "run7-1"], "a retry must carry the same id"
+    assert "run7-0 .. run7-1" in capsys.readouterr().err
+
+
+def test_without_an_inference_id_none_is_sent(runtime_server):
+    call(runtime_server, OK)
+    assert runtime_server.inference_ids == [None]
+
+
 def test_the_command_exits_1_when_retries_run_out(runtime_server, tmp_path, capsys):
     rows = tmp_path / "rows.csv"
     rows.write_text(ROW + "\n")
@@ -290,3 +309,22 @@ def test_bad_input_is_exit_code_2(tmp_path, capsys):
     rows.write_text(ROW + "\n")
     assert invoke.main(["--endpoint", "e", "--file", str(rows), "--max-attempts", "0"]) == 2
     assert "--max-attempts must be >= 1" in capsys.readouterr().err
+
+
+def test_prodline_invoke_hands_the_inference_id_prefix_to_the_client(runtime_server, tmp_path, monkeypatch):
+    from prodline import cli
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    seen: list[list[str]] = []
+    monkeypatch.setattr(invoke, "main", lambda argv: seen.append(list(argv)) or 0)
+    assert cli.main(["invoke", "--endpoint", "churn", "--file", str(rows), "--inference-id", "batch9"]) == 0
+    assert seen[0][-2:] == ["--inference-id", "batch9"]
+
+
+def test_an_inference_id_longer_than_invokeendpoint_allows_is_refused_before_any_call(runtime_server, tmp_path,
+                                                                                      capsys):
+    rows = tmp_path / "rows.csv"
+    rows.write_text(ROW + "\n")
+    assert invoke.main(["--endpoint", "churn", "--file", str(rows), "--no-check", "--inference-id", "x" * 64]) == 2
+    assert "longer than 64" in capsys.readouterr().err and not runtime_server.requests

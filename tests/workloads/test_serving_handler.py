@@ -205,3 +205,18 @@ def test_brackets_inside_strings_do_not_count_as_nesting(model):
 def test_an_npy_array_of_numbers_in_fortran_order_is_read_as_numpy_reads_it():
     array = np.asfortranarray(np.arange(18.0).reshape(2, 9))
     assert payloads._npy_array(npy_bytes(array)).tolist() == array.tolist()
+
+
+def test_a_json_answer_names_the_model_version_the_server_was_started_with(model, rows):
+    import dataclasses
+
+    from workloads.serving.settings import ServerSettings
+
+    settings = ServerSettings.from_env({"PRODLINE_MODEL_VERSION": "7"})
+    versioned = dataclasses.replace(model, version=settings.model_version)
+    status, body, _ = handler.invoke(versioned, csv_body(rows[:2]), "text/csv", "application/json")
+    assert status == 200 and json.loads(body)["modelVersion"] == "7" and len(json.loads(body)["predictions"]) == 2
+    _, plain, _ = handler.invoke(model, csv_body(rows[:2]), "text/csv", "application/json")
+    assert "modelVersion" not in json.loads(plain), "a server not told its version claims none"
+    _, csv, _ = handler.invoke(versioned, csv_body(rows[:2]), "text/csv", "text/csv")
+    assert csv.decode().count("\n") == 2, "CSV answers stay one score a line"

@@ -33,6 +33,8 @@ RETRY_MODE = "standard"
 MODEL_NOT_READY = "ModelNotReadyException"
 MAX_BACKOFF = 20.0
 """Seconds; the cap botocore's standard mode puts on one backoff."""
+MAX_INFERENCE_ID = 64
+"""InvokeEndpoint's limit on InferenceId."""
 KNOWN_COLUMNS = frozenset(c.name for c in RAW_COLUMNS)
 
 
@@ -114,14 +116,16 @@ def retry_model_not_ready(client, max_attempts: int, jitter: Callable[[], float]
     client.meta.events.register(f"needs-retry.{service}.InvokeEndpoint", needs_retry)
 
 
-def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str) -> bytes:
+def invoke_batch(client, endpoint: str, batch: Batch, content_type: str, accept: str, *,
+                 inference_id: str | None = None) -> bytes:
     """The response body of one InvokeEndpoint call, checked to hold one prediction per row; its errors, once the
-    client's retries are spent, named."""
+    client's retries are spent, named. ``inference_id`` is recorded by data capture: the key labels join on."""
     from botocore.exceptions import ClientError
 
+    extra = {"InferenceId": inference_id} if inference_id else {}
     try:
         response = client.invoke_endpoint(EndpointName=endpoint, Body=batch.body, ContentType=content_type,
-                                          Accept=accept)
+                                          Accept=accept, **extra)
         body = response["Body"].read()
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
@@ -204,6 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--max-attempts", type=int, default=6)
     parser.add_argument("--no-check", dest="check", action="store_false", help="skip DescribeEndpoint")
+    parser.add_argument("--inference-id", metavar="PREFIX",
+                        help="InferenceId of each batch: PREFIX-0, PREFIX-1, ... (data capture records it; labels "
+                             "that arrive later name it)")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.batch_size < 1:
         return _fail(f"--batch-size must be >= 1, got {args.batch_size}", 2)
@@ -213,6 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         content_type, batches = read_batches(args.file, args.content_type, args.batch_size)
     except ValueError as error:
         return _fail(str(error), 2)
+    ids = [f"{args.inference_id}-{n}" for n in range(len(batches))] if args.inference_id else [None] * len(batches)
+    if args.inference_id and any(len(i) > MAX_INFERENCE_ID for i in ids):
+        return _fail(f"--inference-id: {ids[-1]!r} is longer than {MAX_INFERENCE_ID} characters", 2)
 
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoRegionError
@@ -228,8 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if sagemaker is not None:
             check_endpoint(sagemaker, args.endpoint)
-        for batch in batches:
-            body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept)
+        if args.inference_id:
+            print(f"inference ids {ids[0]} .. {ids[-1]} (one per batch of {args.batch_size} rows)", file=sys.stderr)
+        for batch, inference_id in zip(batches, ids, strict=True):
+            body = invoke_batch(runtime, args.endpoint, batch, content_type, args.accept, inference_id=inference_id)
             for line in predictions(body):
                 print(line)
     except EndpointUnavailable as error:

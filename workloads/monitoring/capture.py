@@ -3,7 +3,7 @@
 An endpoint with data capture writes JSON Lines under
 ``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl``, one record per request:
 ``{"captureData": {"endpointInput": {"observedContentType", "mode", "data", "encoding"},
-"endpointOutput": {...}}, "eventMetadata": {"eventId", "inferenceTime"}, "eventVersion"}``, where
+"endpointOutput": {...}}, "eventMetadata": {"eventId", "inferenceId", "inferenceTime"}, "eventVersion"}``, where
 ``encoding`` is CSV, JSON or BASE64. Inputs are decoded by the serving code's own parser, so the monitor
 reads exactly what the model read.
 """
@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from workloads.etl import lake
+from workloads.monitoring.ground_truth import Prediction, parse_time
 from workloads.serving import payloads
 from workloads.serving.errors import RequestError
 
+UNKNOWN_VERSION = "unknown"
 _HOUR_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
 
 
@@ -81,6 +83,41 @@ def read_inputs(texts: list[bytes], max_examples: int = 5) -> CapturedInputs:
                     errors.append(f"{type(error).__name__}: {str(error)[:200]}")
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(payloads.INPUTS))
     return CapturedInputs(frame=frame, records=records, unreadable=unreadable, errors=errors)
+
+
+def read_predictions(texts: list[bytes], max_examples: int = 5) -> tuple[list[Prediction], int, list[str]]:
+    """Every captured request's scores, model version and inference id; (predictions, unreadable, examples).
+
+    The version is what the server put in its JSON answer (``modelVersion``: the model package version its
+    container was started with); an answer without one (CSV, or a server that does not know) is ``unknown``."""
+    found, unreadable, errors = [], 0, []
+    for text in texts:
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                found.append(_prediction(record))
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                unreadable += 1
+                if len(errors) < max_examples:
+                    errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+    return found, unreadable, errors
+
+
+def _prediction(record: dict) -> Prediction:
+    raw, kind = record_data(record["captureData"]["endpointOutput"])
+    text = raw.decode("utf-8")
+    version = UNKNOWN_VERSION
+    if "json" in kind:
+        answer = json.loads(text)
+        scores = answer["predictions"]
+        version = str(answer.get("modelVersion") or UNKNOWN_VERSION)
+    else:
+        scores = [line for line in text.splitlines() if line.strip()]
+    metadata = record["eventMetadata"]
+    return Prediction(metadata.get("inferenceId"), tuple(float(s) for s in scores), version,
+                      parse_time(metadata["inferenceTime"]))
 
 
 def capture_record(body: bytes, content_type: str, *, output: bytes, output_type: str, event_id: str,

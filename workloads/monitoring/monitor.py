@@ -31,6 +31,7 @@ from workloads.training.baseline import read_baseline
 LOG = logging.getLogger(__name__)
 NAMESPACE = "prodline/Monitoring"
 METRIC_NAME = "DriftScore"
+SERVED = "served"
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class MonitorSettings:
         parser.add_argument("--capture", required=True, help="data capture destination (s3://bucket/prefix/)")
         parser.add_argument("--endpoint", required=True)
         parser.add_argument("--variant", default=None, help="one production variant (default: all)")
-        parser.add_argument("--baseline", required=True, help="baseline.json, or the model.tar.gz holding it")
+        parser.add_argument("--baseline", required=True,
+                            help=f"baseline.json, the model.tar.gz holding it, or {SERVED!r}: the model the endpoint "
+                                 "serves now (read through DescribeEndpoint, its config, model and model package)")
         parser.add_argument("--report", required=True, help="prefix for drift reports")
         parser.add_argument("--dataset", default=DATASET)
         parser.add_argument("--hours", type=float, default=24.0, help="window length ending now (or at --end)")
@@ -69,7 +72,26 @@ class MonitorSettings:
                    min_rows=args.min_rows, publish=args.publish)
 
 
-def load_baseline(url: str) -> dict:
+def served_model_url(endpoint: str, sagemaker=None) -> str:
+    """model.tar.gz of the version the endpoint serves: a scheduled run follows each deploy without a redeploy."""
+    if sagemaker is None:
+        import boto3
+
+        sagemaker = boto3.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
+    container = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])["PrimaryContainer"]
+    if container.get("ModelDataUrl"):
+        return container["ModelDataUrl"]
+    package = sagemaker.describe_model_package(ModelPackageName=container["ModelPackageName"])
+    return package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+
+
+def load_baseline(url: str, endpoint: str | None = None) -> dict:
+    if url == SERVED:
+        if not endpoint:
+            raise ValueError(f"--baseline {SERVED} needs --endpoint")
+        url = served_model_url(endpoint)
     data = lake.read_bytes(url)
     if url.endswith(".tar.gz"):
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -92,7 +114,7 @@ def report_url(prefix: str, endpoint: str, end: dt.datetime) -> str:
 def run(settings: MonitorSettings, cloudwatch=None) -> dict:
     urls = capture_urls(settings.capture, settings.endpoint, settings.variant, settings.start, settings.end)
     captured = read_inputs([lake.read_bytes(url) for url in urls])
-    report = drift_report(load_baseline(settings.baseline), captured.frame)
+    report = drift_report(load_baseline(settings.baseline, settings.endpoint), captured.frame)
     enough = len(captured.frame) >= settings.min_rows
     report.update({
         "endpoint": settings.endpoint, "variant": settings.variant, "dataset": settings.dataset,

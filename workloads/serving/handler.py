@@ -36,9 +36,9 @@ def predict_fn(input_data: pd.DataFrame, model: ModelArtifacts) -> np.ndarray:
     return model.pipeline.predict_proba(input_data)[:, 1]
 
 
-def output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
+def output_fn(prediction: np.ndarray, accept: str, model_version: str | None = None) -> tuple[bytes, str]:
     kind = payloads.response_type(accept)
-    return payloads.encode(prediction, kind), kind
+    return payloads.encode(prediction, kind, model_version), kind
 
 
 @dataclass
@@ -77,7 +77,7 @@ def score_together(model: ModelArtifacts, scorings: list[Scoring]) -> list[tuple
         for scoring in ready:
             share = probabilities[start:start + scoring.columns.rows]
             start += scoring.columns.rows
-            scoring.response = _answer(share, scoring.kind)
+            scoring.response = _answer(share, scoring.kind, model.version)
     return [s.response for s in scorings]
 
 
@@ -86,9 +86,9 @@ def invoke(model: ModelArtifacts, body: bytes, content_type: str, accept: str) -
     return score_together(model, [prepare(body, content_type, accept)])[0]
 
 
-def _answer(probabilities: np.ndarray, kind: str) -> tuple[int, bytes, str]:
+def _answer(probabilities: np.ndarray, kind: str, model_version: str | None = None) -> tuple[int, bytes, str]:
     try:
-        answer, kind = output_fn(probabilities, kind)
+        answer, kind = output_fn(probabilities, kind, model_version)
     except Exception as error:
         return _error(error)
     return 200, answer, kind

@@ -114,11 +114,13 @@ def response_type(accept: str | None) -> str:
     raise NotAcceptable(accept, RESPONSE_TYPES)
 
 
-def encode(probabilities: np.ndarray, kind: str) -> bytes:
+def encode(probabilities: np.ndarray, kind: str, model_version: str | None = None) -> bytes:
+    """CSV: one score a line. JSON: ``{"predictions": [...]}``, with ``modelVersion`` when the server knows it
+    (what data capture keeps, so quality can be measured per version)."""
     values = probabilities.tolist()
     if kind == CSV:
         return ("\n".join(repr(v) for v in values) + "\n").encode()
-    return json.dumps({"predictions": values}).encode()
+    return json.dumps({"predictions": values, **({"modelVersion": model_version} if model_version else {})}).encode()
 
 
 def _json(text: str, where: str):

@@ -126,6 +126,8 @@ def run(settings: ServerSettings) -> int:
     from workloads.serving.handler import model_fn
 
     model = model_fn(settings.model_dir)
+    if settings.model_version:
+        model = dataclasses.replace(model, version=settings.model_version)
     LOG.info("serving %s on %s:%d with %d worker(s)", settings.model_dir, settings.host, settings.port,
              settings.workers)
     if settings.workers == 1:

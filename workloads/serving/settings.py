@@ -29,6 +29,7 @@ from workloads.serving.metrics import MetricsSettings
 
 MB = 1024 * 1024
 T = TypeVar("T", int, float)
+MODEL_VERSION_ENV = "PRODLINE_MODEL_VERSION"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class ServerSettings:
     """Request metrics as EMF lines on stdout (workloads/serving/metrics.py); None on SageMaker, which measures."""
     capture: CaptureSettings | None = None
     """Data capture to the lake (workloads/serving/capture.py); None on SageMaker, which captures itself."""
+    model_version: str | None = None
+    """The model package version this container serves (the endpoint's model sets it): JSON answers carry it,
+    so data capture records which version scored each request."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], argv: Sequence[str] = ()) -> ServerSettings:
@@ -72,7 +76,8 @@ class ServerSettings:
             keepalive_timeout=_read(env, "PRODLINE_SERVER_KEEPALIVE_TIMEOUT_SECONDS", float, 60.0),
             max_connections=_read(env, "PRODLINE_SERVER_MAX_CONNECTIONS", int, 1024),
             max_pipelined=_read(env, "PRODLINE_SERVER_MAX_PIPELINED", int, 16),
-            metrics=MetricsSettings.from_env(env), capture=CaptureSettings.from_env(env))
+            metrics=MetricsSettings.from_env(env), capture=CaptureSettings.from_env(env),
+            model_version=env.get(MODEL_VERSION_ENV) or None)
         settings.check()
         return settings
 

@@ -30,6 +30,8 @@ class ModelArtifacts:
     pipeline: object
     metadata: dict
     directory: Path
+    version: str | None = None
+    """The model package version the server was started with (``PRODLINE_MODEL_VERSION``), if it was told."""
 
 
 def save_model(directory: Path, pipeline: object, metadata: dict, baseline: dict) -> None:

@@ -50,6 +50,8 @@ class VariantSpec:
     weight: float
     model_name: str
     model_data_url: str
+    environment: tuple[tuple[str, str], ...] = ()
+    """The model container's Environment, which SageMaker gives the container."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def capture_spec(config: Mapping[str, Any] | None) -> CaptureSpec | None:
         json_types=frozenset(media_type(t) for t in header.get("JsonContentTypes", [])))
 
 
+def model_environment(sagemaker, model_name: str) -> tuple[tuple[str, str], ...]:
+    container = sagemaker.describe_model(ModelName=model_name).get("PrimaryContainer") or {}
+    return tuple(sorted((container.get("Environment") or {}).items()))
+
+
 def model_data_url(sagemaker, model_name: str) -> str:
     """The model artifact of a model: its container's ModelDataUrl, or its model package's."""
     model = sagemaker.describe_model(ModelName=model_name)
@@ -106,7 +113,8 @@ def read_config(sagemaker, config_name: str) -> ConfigSpec:
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         variants = tuple(
             VariantSpec(name=v["VariantName"], weight=float(v.get("InitialVariantWeight", 1.0)),
-                        model_name=v["ModelName"], model_data_url=model_data_url(sagemaker, v["ModelName"]))
+                        model_name=v["ModelName"], model_data_url=model_data_url(sagemaker, v["ModelName"]),
+                        environment=model_environment(sagemaker, v["ModelName"]))
             for v in config["ProductionVariants"])
     except ClientError as error:
         if _missing(error):

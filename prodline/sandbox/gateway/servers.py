@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,10 @@ def serve_command() -> list[str]:
     return [sys.executable, "-m", "workloads.serving.server"]
 
 
-def serve_environment(model_dir: Path, port: int) -> dict[str, str]:
-    """SageMaker's container settings; one worker with one BLAS/OpenMP thread: a 2-core laptop hosts many."""
-    return {**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
+def serve_environment(model_dir: Path, port: int, model_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The model's Environment, then SageMaker's container settings; one worker with one BLAS/OpenMP thread: a
+    2-core laptop hosts many."""
+    return {**os.environ, **(model_env or {}), "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
             "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "PRODLINE_SERVER_HOST": LOOPBACK, "PRODLINE_SERVER_THREADS": "1",
             "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1"}
@@ -119,7 +120,8 @@ class VariantServer:
 def start_server(variant: VariantSpec, model_dir: Path, log_path: Path, capture_percent: int) -> VariantServer:
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    process = warm_start.start(serve_command(), env=serve_environment(model_dir, port), cwd=ROOT, stdout=log_path,
+    env = serve_environment(model_dir, port, dict(variant.environment))
+    process = warm_start.start(serve_command(), env=env, cwd=ROOT, stdout=log_path,
                                session=True)
     return VariantServer(variant, port, process, log_path, Sampler(capture_percent))
 

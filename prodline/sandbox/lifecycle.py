@@ -131,6 +131,7 @@ class Sandbox:
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
+        shared.start_tracking()  # MLflow takes ~13 s to answer: it starts first, and is waited for only when used
         warm_start.prewarm(f"sandbox {self.dir}")  # the containers' libraries load while the program runs
         shared.join(self.stack, self.emulator.endpoint_url)
         # The gateway starts (when no stack has started it yet) while the program runs; it is waited for
@@ -252,7 +253,8 @@ class Sandbox:
     def _execute(self, pipeline: str, parameters: dict[str, Any] | None, trigger: str) -> Execution:
         """Run a pipeline (any stack's: they share the emulator) in the pipeline runtime, and keep its execution."""
         self.on_progress(f"pipeline {pipeline} ({trigger})")
-        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
+        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit,
+                                   tracking_url=lambda: shared.tracking_url(wait=True)).start(
             pipeline, parameters, trigger)
         self.executions.append(execution)
         return execution

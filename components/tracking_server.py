@@ -123,6 +123,6 @@ def logging_statements(server_arn: pulumi.Input[str], lake: LakeRefs, prefix: st
     artifacts_arn = lake.bucket_arns["artifacts"]
     return [
         docs.allow("LogRuns", list(LOGGING_ACTIONS), [server_arn]),
-        docs.allow("WriteRunArtifacts", ["s3:GetObject", "s3:PutObject"], [docs.objects(artifacts_arn, prefix)]),
-        docs.list_prefix("ListRunArtifacts", artifacts_arn, [prefix]),
+        docs.allow("WriteTrackingArtifacts", ["s3:GetObject", "s3:PutObject"], [docs.objects(artifacts_arn, prefix)]),
+        docs.list_prefix("ListTrackingArtifacts", artifacts_arn, [prefix]),
     ]

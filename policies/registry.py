@@ -16,9 +16,11 @@ from policies.rules import (
     sagemaker,
     streaming,
     tagging,
+    tracking,
 )
 
-MODULES = (s3, kms, iam, glue, sagemaker, batch, cloudwatch, streaming, tagging, cost, kubernetes, delivery)
+MODULES = (s3, kms, iam, glue, sagemaker, tracking, batch, cloudwatch, streaming, tagging, cost, kubernetes,
+           delivery)
 RULES: tuple[Rule, ...] = tuple(rule for module in MODULES for rule in module.RULES)
 
 

@@ -21,7 +21,7 @@ from standards.environments import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
-SERVICES = ("s3", "iam", "kms", "glue", "sagemaker", "batch", "cloudwatch", "streaming", "tagging", "cost",
+SERVICES = ("s3", "iam", "kms", "glue", "sagemaker", "tracking", "batch", "cloudwatch", "streaming", "tagging", "cost",
             "kubernetes", "delivery")
 
 

@@ -24,8 +24,8 @@ LOG = logging.getLogger(__name__)
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "PRODLINE_MLFLOW_EXPERIMENT"
 DEFAULT_EXPERIMENT = "prodline"
-REQUIREMENTS = ("mlflow==3.17.2", "sagemaker-mlflow==0.5.0")
-"""What the ``tracking`` extra of pyproject.toml pins; a container without mlflow installs these."""
+REQUIREMENTS = ("mlflow-skinny==3.17.2", "sagemaker-mlflow==0.5.0")
+"""The client part of pyproject.toml's ``tracking`` extra; a container without mlflow installs these."""
 NO_RUN = "none"
 """What the lineage fields say when a model was trained without tracking (package metadata cannot be empty)."""
 PACKAGE_TAG = "sagemaker.model_package_arn"

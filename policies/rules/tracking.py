@@ -82,7 +82,7 @@ def _role(stack: StackValidationArgs, server: PolicyResource) -> PolicyResource 
 
 
 def _validate_private(args: StackValidationArgs, report: ReportViolation) -> None:
-    for server, name, _, bucket in _servers(args):
+    for server, _, _, bucket in _servers(args):
         if bucket is not None:
             blocks = s3.companions(args, s3.PUBLIC_ACCESS_BLOCK, bucket)
             if not any(all(is_true(get(b.props, flag)) for flag in s3.PUBLIC_ACCESS_FLAGS) for b in blocks):

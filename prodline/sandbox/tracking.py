@@ -8,7 +8,8 @@ stops it with everything it started. Its ``/health`` takes ~13 s to answer, so i
 emulator) and waited for only when a pipeline is about to log to it.
 
 The pipeline runtime gives training and evaluation this server's URL where the definition names the declared
-server's ARN (``is_declared_server``). mlflow is the ``tracking`` extra: without it nothing starts and runs are untracked.
+server's ARN (``is_declared_server``). mlflow is the ``tracking`` extra: without it nothing starts, and runs are
+not tracked.
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ POLICY = {"Version": "2012-10-17", "Statement": [
     {"Sid": "UseLakeKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": [KEY_ARN]}]}
 ENCRYPTION = {"bucket": BUCKET, "rules": [{"applyServerSideEncryptionByDefault": {
     "sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY_ARN}}]}
-BLOCK = {"bucket": BUCKET, **{flag: True for flag in s3.PUBLIC_ACCESS_FLAGS}}
+BLOCK = {"bucket": BUCKET, **dict.fromkeys(s3.PUBLIC_ACCESS_FLAGS, True)}
 
 
-def stack(server=(), policy=None, trust=None, encryption=(), block=(), extra=()):
+def stack(*, server=(), policy=None, trust=None, encryption=(), block=(), extra=()):
     return [
         resource(s3.BUCKET, "lake-artifacts", {"bucket": BUCKET}),
         resource(s3.ENCRYPTION, "lake-artifacts-encryption", change(ENCRYPTION, *encryption) if encryption

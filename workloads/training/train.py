@@ -31,8 +31,8 @@ from workloads.etl.schema import (
     NUMERIC_INPUTS,
     SCHEMA_VERSION,
 )
-from workloads.training.artifacts import save_model
 from workloads.training import data_manifest, tracking
+from workloads.training.artifacts import save_model
 from workloads.training.baseline import build_baseline
 from workloads.training.data import committed_files, inputs_and_label, is_holdout, read_channel
 from workloads.training.metrics import classification_metrics

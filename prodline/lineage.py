@@ -9,12 +9,13 @@ tracking has no run; a manifest that was deleted cannot be read) instead of fail
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
 from standards.delivery import approval_parameter, version_parameter
 from workloads.s3_uri import split_s3
-from workloads.training.tracking import NO_RUN, PACKAGE_TAG
+from workloads.training.tracking import NO_RUN, NO_TELEMETRY, PACKAGE_TAG
 
 Clients = Callable[[str], Any]
 """``clients("sagemaker")`` -> a boto3 client (s3, ssm, sagemaker)."""
@@ -27,6 +28,8 @@ def mlflow_runs(uri: str) -> RunReader:
     """Read runs from the tracking server at ``uri`` (a URL, or a SageMaker tracking server's ARN)."""
 
     def read(run_id: str) -> dict:
+        for name, value in NO_TELEMETRY.items():
+            os.environ.setdefault(name, value)
         from mlflow.tracking import MlflowClient  # the tracking extra: imported only when a run is followed
 
         client = MlflowClient(tracking_uri=uri)

@@ -25,6 +25,7 @@ import urllib.request
 from pathlib import Path
 
 from prodline.sandbox.processes import alive, start_time, terminate_group
+from workloads.training.tracking import NO_TELEMETRY
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4572
@@ -72,7 +73,7 @@ def start(shared: Path) -> str | None:
                "--artifacts-destination", str(home / "artifacts")]
     with (shared / "mlflow.log").open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=home)
+                                   start_new_session=True, cwd=home, env={**os.environ, **NO_TELEMETRY})
     (shared / RECORD).write_text(json.dumps({"pid": process.pid, "url": url, "started": start_time(process.pid)}))
     return url
 
@@ -85,7 +86,7 @@ def healthy(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def wait(shared: Path, timeout: float = 90.0) -> str | None:
+def wait(shared: Path, timeout: float = 180.0) -> str | None:
     """The server's URL once ``/health`` answers; None when none was started (mlflow missing)."""
     record = json.loads((shared / RECORD).read_text()) if (shared / RECORD).exists() else None
     if record is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -26,6 +27,9 @@ EXPERIMENT_ENV = "PRODLINE_MLFLOW_EXPERIMENT"
 DEFAULT_EXPERIMENT = "prodline"
 REQUIREMENTS = ("mlflow-skinny==3.17.2", "sagemaker-mlflow==0.5.0")
 """The client part of pyproject.toml's ``tracking`` extra; a container without mlflow installs these."""
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+"""mlflow reports usage to its authors unless told not to: a training job (and the offline sandbox) sends nothing
+anywhere but to its tracking server, unless the environment turns telemetry on itself."""
 NO_RUN = "none"
 """What the lineage fields say when a model was trained without tracking (package metadata cannot be empty)."""
 PACKAGE_TAG = "sagemaker.model_package_arn"
@@ -38,6 +42,8 @@ def tracking_uri(env: Mapping[str, str]) -> str | None:
 
 def client(uri: str):
     """An MlflowClient for ``uri``, importing (and if need be installing) mlflow only now."""
+    for name, value in NO_TELEMETRY.items():
+        os.environ.setdefault(name, value)
     try:
         tracking = importlib.import_module("mlflow.tracking")
     except ImportError:

@@ -8,6 +8,7 @@ tracking has no run; a manifest that was deleted cannot be read) instead of fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -19,27 +20,38 @@ from workloads.training.tracking import NO_RUN, NO_TELEMETRY, PACKAGE_TAG
 
 Clients = Callable[[str], Any]
 """``clients("sagemaker")`` -> a boto3 client (s3, ssm, sagemaker)."""
-RunReader = Callable[[str], dict]
-"""run id -> ``{"run_id", "experiment", "params", "metrics", "tags"}``; raises when the run cannot be read."""
 RUNS_PREFIX = "_runs"
 
 
-def mlflow_runs(uri: str) -> RunReader:
-    """Read runs from the tracking server at ``uri`` (a URL, or a SageMaker tracking server's ARN)."""
+class MlflowRuns:
+    """Runs on the tracking server at ``uri`` (a URL, or a SageMaker tracking server's ARN)."""
 
-    def read(run_id: str) -> dict:
+    def __init__(self, uri: str):
+        self.uri = uri
+
+    def _client(self):
         for name, value in NO_TELEMETRY.items():
             os.environ.setdefault(name, value)
         from mlflow.tracking import MlflowClient  # the tracking extra: imported only when a run is followed
 
-        client = MlflowClient(tracking_uri=uri)
+        return MlflowClient(tracking_uri=self.uri)
+
+    def read(self, run_id: str) -> dict:
+        """``{"run_id", "experiment", "status", "params", "metrics", "tags"}``; raises when it cannot be read."""
+        client = self._client()
         run = client.get_run(run_id)
         experiment = client.get_experiment(run.info.experiment_id)
         return {"run_id": run_id, "experiment": experiment.name if experiment else run.info.experiment_id,
                 "status": run.info.status, "params": dict(run.data.params), "metrics": dict(run.data.metrics),
                 "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}}
 
-    return read
+    def find(self, package_arn: str) -> str | None:
+        """The run the pipeline's LinkRun step tagged with this package, if any."""
+        client = self._client()
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        runs = client.search_runs(experiments, filter_string=f"tags.`{PACKAGE_TAG}` = '{package_arn}'",
+                                  max_results=1) if experiments else []
+        return runs[0].info.run_id if runs else None
 
 
 def endpoint_variants(clients: Clients, endpoint: str) -> dict:
@@ -91,16 +103,20 @@ def model_package(clients: Clients, arn: str, stack: str) -> dict:
                               if served and served.get("modelPackageArn") == arn else None)}
 
 
-def follow_run(metadata: dict, runs: RunReader | None) -> dict:
-    """The MLflow run the package names, or why there is none."""
+def follow_run(metadata: dict, arn: str, runs: MlflowRuns | None) -> dict:
+    """The MLflow run the package names (or, when its metadata says nothing, the run tagged with it), or why
+    there is none."""
     run_id = metadata.get("mlflow_run_id")
+    if not run_id and metadata.get("data_manifest") is None and runs is not None:
+        with contextlib.suppress(Exception):  # no tag to find: said below as "no run id"
+            run_id = runs.find(arn)
     if not run_id or run_id == NO_RUN:
         return {"run_id": None, "missing": "the model package carries no MLflow run id (registered without "
                                            "experiment tracking)"}
     if runs is None:
         return {"run_id": run_id, "missing": "no tracking server to read it from (give --tracking-uri)"}
     try:
-        run = runs(run_id)
+        run = runs.read(run_id)
     except Exception as err:  # the chain goes on without the run; the reason is shown
         return {"run_id": run_id, "missing": f"the run could not be read: {err}".splitlines()[0][:300]}
     package = run["tags"].get(PACKAGE_TAG)
@@ -149,16 +165,16 @@ def _upstream_run(s3, run: dict) -> dict | None:
             "committed_at": upstream.get("committed_at"), "rows": upstream.get("rows")}
 
 
-def package_lineage(clients: Clients, arn: str, stack: str, runs: RunReader | None) -> dict:
+def package_lineage(clients: Clients, arn: str, stack: str, runs: MlflowRuns | None) -> dict:
     """Package -> run -> data manifest -> ETL runs."""
     package = model_package(clients, arn, stack)
-    run = follow_run(package["metadata"], runs)
+    run = follow_run(package["metadata"], arn, runs)
     manifest_uri = package["metadata"].get("data_manifest") or run.get("tags", {}).get("prodline.data_manifest")
     return {"model_package": package, "run": run, "data_manifest": read_manifest(clients, manifest_uri)}
 
 
 def assemble(clients: Clients, stack: str, *, endpoint: str | None = None, model_version: str | None = None,
-             runs: RunReader | None = None) -> dict:
+             runs: MlflowRuns | None = None) -> dict:
     """The chain for an endpoint (every variant) or for one model package."""
     if model_version:
         return {"stack": stack, "endpoint": None, "variants": [

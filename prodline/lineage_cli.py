@@ -46,7 +46,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
         clients, f"prodline-{config.environment}-tracking")
     try:
         chain = lineage.assemble(clients, args.stack, endpoint=None if args.model_version else endpoint,
-                                 model_version=args.model_version, runs=lineage.mlflow_runs(uri) if uri else None)
+                                 model_version=args.model_version, runs=lineage.MlflowRuns(uri) if uri else None)
     except ClientError as err:
         fail(f"lineage: {err}", EXIT_NOT_FOUND)
     except BotoCoreError as err:

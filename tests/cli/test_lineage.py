@@ -56,10 +56,24 @@ def lake(clients) -> None:
     s3.put_object(Bucket="artifacts", Key="pipelines/p/data-manifests/job-1.json", Body=json.dumps(manifest).encode())
 
 
-def run_reader(run_id: str) -> dict:
-    return {"run_id": run_id, "experiment": "prodline-dev-churn-training", "status": "FINISHED",
-            "params": {"max_iter": "200"}, "metrics": {"test_auc": 0.86, "validation_auc": 0.85},
-            "tags": {"prodline.data_manifest": MANIFEST_URI}}
+class Runs:
+    """What the tracking server answers: one run, tagged with the package it became."""
+
+    def __init__(self, package_arn: str | None = None, readable: bool = True):
+        self.package_arn, self.readable = package_arn, readable
+
+    def read(self, run_id: str) -> dict:
+        if not self.readable:
+            raise RuntimeError(f"RESOURCE_DOES_NOT_EXIST: run {run_id}")
+        return {"run_id": run_id, "experiment": "prodline-dev-churn-training", "status": "FINISHED",
+                "params": {"max_iter": "200"}, "metrics": {"test_auc": 0.86, "validation_auc": 0.85},
+                "tags": {"prodline.data_manifest": MANIFEST_URI}}
+
+    def find(self, package_arn: str) -> str | None:
+        return "r9" if package_arn == self.package_arn else None
+
+
+run_reader = Runs()
 
 
 def test_a_package_with_no_run_says_so_instead_of_failing(aws):
@@ -106,12 +120,18 @@ def test_a_run_that_cannot_be_read_and_a_deleted_manifest_are_said(aws):
     arn = package(aws, {"mlflow_run_id": "gone", "data_manifest": "s3://artifacts/nowhere.json"})
     aws("s3").create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
 
-    def unreadable(run_id):
-        raise RuntimeError(f"RESOURCE_DOES_NOT_EXIST: run {run_id}")
-
-    [variant] = lineage.assemble(aws, "dev", model_version=arn, runs=unreadable)["variants"]
+    [variant] = lineage.assemble(aws, "dev", model_version=arn, runs=Runs(readable=False))["variants"]
     assert "could not be read: RESOURCE_DOES_NOT_EXIST" in variant["run"]["missing"]
     assert "no object at that URL" in variant["data_manifest"]["missing"]
+
+
+def test_a_package_whose_metadata_was_dropped_is_found_by_the_run_tagged_with_it(aws):
+    """moto drops a package's customer metadata when its approval changes; the LinkRun tag still leads back."""
+    arn = package(aws)
+    lake(aws)
+    [variant] = lineage.assemble(aws, "dev", model_version=arn, runs=Runs(package_arn=arn))["variants"]
+    assert variant["run"]["run_id"] == "r9"
+    assert variant["data_manifest"]["uri"] == MANIFEST_URI, "the run's manifest tag when the package names none"
 
 
 def test_an_endpoint_is_followed_through_each_variant_to_its_package(aws):

@@ -112,11 +112,7 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
         "Name": EVALUATE,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
-            # The training bundle's files, as a zip Python imports from: nothing to unpack before it runs.
-            "AppSpecification": {"ImageUri": spec.image_uri,
-                                 "ContainerEntrypoint": ["python3", "-m", "workloads.training.evaluate"]},
-            "RoleArn": spec.role_arn,
+            **_python_job(spec, "workloads.training.evaluate"),
             # The paths evaluate.py uses, spelled out: the same as its defaults in SageMaker, and what a
             # local runtime rewrites when it roots the container elsewhere.
             "Environment": {"PYTHONPATH": f"{CODE_DIR}/{CODE_ZIP}", "PRODLINE_EVAL_MODEL": MODEL_DIR,
@@ -190,16 +186,21 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
             "Steps": [train, evaluate, check]}
 
 
+def _python_job(spec: PipelineSpec, module: str) -> dict[str, Any]:
+    """A processing job that runs a module of the training bundle, whose files it imports from the zip as they are:
+    nothing to unpack before it runs."""
+    return {"ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
+            "AppSpecification": {"ImageUri": spec.image_uri, "ContainerEntrypoint": ["python3", "-m", module]},
+            "RoleArn": spec.role_arn}
+
+
 def _link_run(spec: PipelineSpec, run_id: dict[str, Any]) -> dict[str, Any]:
     """Tag the run with the package it became: a processing step after Register, the only place both are known."""
     return {
         "Name": LINK_RUN,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
-            "AppSpecification": {"ImageUri": spec.image_uri,
-                                 "ContainerEntrypoint": ["python3", "-m", "workloads.training.link_run"]},
-            "RoleArn": spec.role_arn,
+            **_python_job(spec, "workloads.training.link_run"),
             "Environment": {"PYTHONPATH": f"{CODE_DIR}/{CODE_ZIP}", **_tracking_environment(spec),
                             "PRODLINE_MLFLOW_RUN_ID": run_id,
                             "PRODLINE_MODEL_PACKAGE_ARN": {"Get": f"Steps.{REGISTER}.ModelPackageArn"},

@@ -108,11 +108,16 @@ def url(shared: Path) -> str | None:
     return record["url"] if record else None
 
 
+STOP_SECONDS = 2.0
+"""uvicorn waits for idle keep-alive clients before it exits on SIGTERM; every write is already committed to SQLite,
+so after this long the group is killed rather than waited for."""
+
+
 def stop(shared: Path) -> bool:
     """Stop the server and what it started; True when one was running."""
     record = _record(shared)
     (shared / RECORD).unlink(missing_ok=True)
-    return bool(record) and terminate_group(record["pid"])
+    return bool(record) and terminate_group(record["pid"], STOP_SECONDS)
 
 
 def is_declared_server(uri: str) -> bool:

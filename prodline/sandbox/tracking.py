@@ -37,6 +37,11 @@ ARN_PREFIX = "arn:aws:sagemaker:"
 TRACKING_SERVER_ARN = ":mlflow-tracking-server/"
 
 
+PRELOAD = ("mlflow.tracking", "mlflow.entities")
+"""What the sandbox's warm interpreter imports besides the workloads' libraries when the pipeline's jobs log runs:
+two seconds per job otherwise. Importing them starts no thread, so forking after it is safe."""
+
+
 class TrackingError(RuntimeError):
     """The tracking server did not come up; the message names its log."""
 

@@ -14,9 +14,12 @@ not tracked.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import importlib.util
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from prodline.sandbox.paths import base
 from prodline.sandbox.processes import alive, start_time, terminate_group
 from workloads.training.tracking import NO_TELEMETRY
 
@@ -63,6 +67,28 @@ def _record(shared: Path) -> dict | None:
     return record if alive(record["pid"]) and start_time(record["pid"]) == record.get("started") else None
 
 
+def _template() -> Path:
+    """An empty database already migrated to this mlflow's schema, kept beside the stacks' directories: a fresh
+    server otherwise spends most of its start running every schema migration on a new SQLite file."""
+    try:
+        version = importlib.metadata.version("mlflow-skinny")
+    except importlib.metadata.PackageNotFoundError:
+        version = importlib.metadata.version("mlflow")
+    return base() / f".mlflow-{version}.db"
+
+
+def _keep_template(home: Path) -> None:
+    """Keep the just-migrated, still empty database as the template (SQLite's backup API: a consistent copy)."""
+    template = _template()
+    if template.exists() or not (home / "mlflow.db").exists():
+        return
+    partial = template.with_suffix(".partial")
+    with contextlib.closing(sqlite3.connect(home / "mlflow.db")) as source, \
+            contextlib.closing(sqlite3.connect(partial)) as copy:
+        source.backup(copy)
+    partial.replace(template)
+
+
 def start(shared: Path) -> str | None:
     """Start the server unless it runs (or mlflow is missing: None); returns its URL without waiting for it."""
     running = _record(shared)
@@ -72,6 +98,9 @@ def start(shared: Path) -> str | None:
         return None
     home = shared / DIRECTORY
     home.mkdir(parents=True, exist_ok=True)
+    template = _template()
+    if template.exists() and not (home / "mlflow.db").exists():
+        (home / "mlflow.db").write_bytes(template.read_bytes())
     url = f"http://{HOST}:{port()}"
     command = [sys.executable, "-m", "mlflow", "server", "--host", HOST, "--port", str(port()), "--workers", "1",
                "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
@@ -99,6 +128,8 @@ def wait(shared: Path, timeout: float = 180.0) -> str | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if healthy(record["url"]):
+            with contextlib.suppress(OSError, sqlite3.Error):  # only a faster next start is lost
+                _keep_template(shared / DIRECTORY)
             return record["url"]
         if not alive(record["pid"]):
             raise TrackingError(f"the MLflow server exited before it answered; see {shared / 'mlflow.log'}")

@@ -24,6 +24,7 @@ def server(tmp_path, monkeypatch):
     if not tracking.available():
         pytest.skip("mlflow is not installed: the `tracking` extra (make test installs it)")
     monkeypatch.setenv(tracking.PORT_ENV, str(free_port()))
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
     url = tracking.start(tmp_path)
     try:
         yield tmp_path, tracking.wait(tmp_path)
@@ -51,6 +52,16 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
     pid = json.loads((shared / tracking.RECORD).read_text())["pid"]
     assert tracking.stop(shared) and not alive(pid) and not tracking.healthy(url)
     assert tracking.url(shared) is None
+    # The next server starts from the migrated, empty database the first one left as a template.
+    again = shared / "again"
+    again.mkdir()
+    tracking.start(again)
+    try:
+        assert (again / tracking.DIRECTORY / "mlflow.db").read_bytes()[:16] == b"SQLite format 3\x00"
+        mlflow_again = client(tracking.wait(again))
+        assert [e.name for e in mlflow_again.search_experiments()] == ["Default"], "the template holds no runs"
+    finally:
+        tracking.stop(again)
 
 
 def test_without_mlflow_nothing_starts(tmp_path, monkeypatch):

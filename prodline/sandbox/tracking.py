@@ -46,6 +46,11 @@ PRELOAD = ("mlflow.tracking", "mlflow.entities")
 two seconds per job otherwise. Importing them starts no thread, so forking after it is safe."""
 
 
+SERVER_ENV = {**NO_TELEMETRY, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""No usage reports, and no job executor: the server would otherwise start huey consumer processes (each importing
+mlflow again) for scheduled GenAI scoring and trace archival, which the sandbox never uses."""
+
+
 class TrackingError(RuntimeError):
     """The tracking server did not come up; the message names its log."""
 
@@ -107,7 +112,7 @@ def start(shared: Path) -> str | None:
                "--artifacts-destination", str(home / "artifacts")]
     with (shared / "mlflow.log").open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=home, env={**os.environ, **NO_TELEMETRY})
+                                   start_new_session=True, cwd=home, env={**os.environ, **SERVER_ENV})
     (shared / RECORD).write_text(json.dumps({"pid": process.pid, "url": url, "started": start_time(process.pid)}))
     return url
 

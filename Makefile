@@ -32,7 +32,7 @@ $(RUNTIME_STAMP): pyproject.toml
 	$(install)
 
 # The dev and bench extras include the runtime, so they refresh the runtime stamp too.
-$(DEV_STAMP): REQUIREMENT := .[dev,spark]
+$(DEV_STAMP): REQUIREMENT := .[dev,spark,tracking]
 $(DEV_STAMP): pyproject.toml
 	$(install)
 	@touch $(RUNTIME_STAMP)

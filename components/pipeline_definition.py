@@ -19,15 +19,23 @@ from components.sagemaker_images import has_instance_storage
 
 DEFINITION_VERSION = "2020-12-01"
 TRAIN, EVALUATE, CHECK, REGISTER, FAIL = "Train", "Evaluate", "CheckQuality", "Register", "QualityTooLow"
+LINK_RUN = "LinkRun"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_OUTPUT = "evaluation"
 QUALITY_METRIC_PATH = "metrics.auc.value"  # what workloads/training/evaluate.py writes in evaluation.json
+# evaluation.json's ``lineage`` (workloads/training/evaluate.py): what the registered package carries as customer
+# metadata, so a version leads back to its run and its data without a search.
+LINEAGE_PROPERTIES = {"mlflow_run_id": "lineage.mlflow_run_id", "data_manifest": "lineage.data_manifest",
+                      "data_sha256": "lineage.data_sha256"}
+# The environment the workloads read (workloads/training/tracking.py, data_manifest.py).
+TRACKING_URI_ENV, EXPERIMENT_ENV = "MLFLOW_TRACKING_URI", "PRODLINE_MLFLOW_EXPERIMENT"
 
 CODE_DIR = "/opt/ml/processing/input/code"
 CODE_ZIP = "sourcedir.zip"
 MODEL_DIR = "/opt/ml/processing/model"
 TEST_DIR = "/opt/ml/processing/test"
 EVALUATION_DIR = "/opt/ml/processing/evaluation"
+LINK_DIR = "/opt/ml/processing/link"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,17 @@ class PipelineSpec:
     inference_instance_types: tuple[str, ...]
     hyperparameters: Mapping[str, str]
     max_runtime_seconds: int = 3600
+    tracking_uri: pulumi.Input[str] | None = None
+    """The MLflow tracking server's ARN (the sagemaker-mlflow plugin resolves it); None: runs are not tracked."""
+    experiment: str = ""
+    """The MLflow experiment the runs go to."""
+    dataset: str = "churn"
+
+
+def _tracking_environment(spec: PipelineSpec) -> dict[str, Any]:
+    if spec.tracking_uri is None:
+        return {}
+    return {TRACKING_URI_ENV: spec.tracking_uri, EXPERIMENT_ENV: spec.experiment}
 
 
 def build_definition(spec: PipelineSpec) -> dict[str, Any]:
@@ -81,22 +100,24 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
                 "sagemaker_program": "train.py",
                 "sagemaker_submit_directory": _join(spec.code_uri, "sourcedir.tar.gz"),
             },
-            "Environment": {"PYTHONPATH": "/opt/ml/code"},
+            # The data manifest (workloads/training/data_manifest.py): the channel's S3 origin, the ETL's run
+            # manifests that say which run wrote each partition, and where the manifest itself goes.
+            "Environment": {"PYTHONPATH": "/opt/ml/code", "PRODLINE_TRAIN_DATA_URL": {"Get": "Parameters.TrainDataUrl"},
+                            "PRODLINE_ETL_MANIFESTS": _join(spec.features_uri, f"_runs/{spec.dataset}/"),
+                            "PRODLINE_DATA_MANIFESTS": _join(spec.artifacts_uri, "data-manifests/"),
+                            **_tracking_environment(spec)},
         },
     }
     evaluate = {
         "Name": EVALUATE,
         "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
-            # The training bundle's files, as a zip Python imports from: nothing to unpack before it runs.
-            "AppSpecification": {"ImageUri": spec.image_uri,
-                                 "ContainerEntrypoint": ["python3", "-m", "workloads.training.evaluate"]},
-            "RoleArn": spec.role_arn,
+            **_python_job(spec, "workloads.training.evaluate"),
             # The paths evaluate.py uses, spelled out: the same as its defaults in SageMaker, and what a
             # local runtime rewrites when it roots the container elsewhere.
             "Environment": {"PYTHONPATH": f"{CODE_DIR}/{CODE_ZIP}", "PRODLINE_EVAL_MODEL": MODEL_DIR,
-                            "PRODLINE_EVAL_TEST": TEST_DIR, "PRODLINE_EVAL_OUTPUT": EVALUATION_DIR},
+                            "PRODLINE_EVAL_TEST": TEST_DIR, "PRODLINE_EVAL_OUTPUT": EVALUATION_DIR,
+                            **_tracking_environment(spec)},
             "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds},
             "ProcessingInputs": [
                 _processing_input("model", model_data, MODEL_DIR),
@@ -113,11 +134,15 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
         "PropertyFiles": [{"PropertyFileName": EVALUATION_PROPERTY_FILE, "OutputName": EVALUATION_OUTPUT,
                            "FilePath": "evaluation.json"}],
     }
+    report = {"Get": f"Steps.{EVALUATE}.PropertyFiles.{EVALUATION_PROPERTY_FILE}"}
+    lineage = {name: {"Std:JsonGet": {"PropertyFile": report, "Path": path}}
+               for name, path in LINEAGE_PROPERTIES.items() if spec.tracking_uri is not None or name != "mlflow_run_id"}
     register = {
         "Name": REGISTER,
         "Type": "RegisterModel",
         "Arguments": {
             "ModelPackageGroupName": spec.model_package_group,
+            "CustomerMetadataProperties": lineage,
             "ModelApprovalStatus": {"Get": "Parameters.ModelApprovalStatus"},
             "ModelMetrics": {"ModelQuality": {"Statistics": {
                 "ContentType": "application/json",
@@ -138,6 +163,7 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
             },
         },
     }
+    registered = [register] if spec.tracking_uri is None else [register, _link_run(spec, lineage["mlflow_run_id"])]
     fail = {"Name": FAIL, "Type": "Fail", "Arguments": {
         "ErrorMessage": {"Std:Join": {"On": " ", "Values": [
             "model AUC is below the quality threshold", {"Get": "Parameters.QualityThreshold"}]}}}}
@@ -152,12 +178,46 @@ def build_definition(spec: PipelineSpec) -> dict[str, Any]:
                     "Path": QUALITY_METRIC_PATH}},
                 "RightValue": {"Get": "Parameters.QualityThreshold"},
             }],
-            "IfSteps": [register],
+            "IfSteps": registered,
             "ElseSteps": [fail],
         },
     }
     return {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": parameters,
             "Steps": [train, evaluate, check]}
+
+
+def _python_job(spec: PipelineSpec, module: str) -> dict[str, Any]:
+    """A processing job that runs a module of the training bundle, whose files it imports from the zip as they are:
+    nothing to unpack before it runs."""
+    return {"ProcessingResources": {"ClusterConfig": _resources(spec.processing_instance_type, spec.kms_key_arn)},
+            "AppSpecification": {"ImageUri": spec.image_uri, "ContainerEntrypoint": ["python3", "-m", module]},
+            "RoleArn": spec.role_arn}
+
+
+def _link_run(spec: PipelineSpec, run_id: dict[str, Any]) -> dict[str, Any]:
+    """Tag the run with the package it became: a processing step after Register, the only place both are known."""
+    return {
+        "Name": LINK_RUN,
+        "Type": "Processing",
+        "Arguments": {
+            **_python_job(spec, "workloads.training.link_run"),
+            "Environment": {"PYTHONPATH": f"{CODE_DIR}/{CODE_ZIP}", **_tracking_environment(spec),
+                            "PRODLINE_MLFLOW_RUN_ID": run_id,
+                            "PRODLINE_MODEL_PACKAGE_ARN": {"Get": f"Steps.{REGISTER}.ModelPackageArn"},
+                            "PRODLINE_LINK_OUTPUT": LINK_DIR},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+            "ProcessingInputs": [_processing_input("code", _join(spec.code_uri, CODE_ZIP), CODE_DIR)],
+            # A record of the link beside the evaluation reports: which run became which package.
+            "ProcessingOutputConfig": {
+                "KmsKeyId": spec.kms_key_arn,
+                "Outputs": [{"OutputName": "link", "AppManaged": False, "S3Output": {
+                    "S3Uri": {"Std:Join": {"On": "/", "Values": [
+                        _join(spec.artifacts_uri, "links"), {"Get": "Execution.PipelineExecutionId"}]}},
+                    "LocalPath": LINK_DIR,
+                    "S3UploadMode": "EndOfJob"}}],
+            },
+        },
+    }
 
 
 def _resources(instance_type: str, kms_key_arn: pulumi.Input[str]) -> dict[str, Any]:

@@ -18,8 +18,17 @@ from components.code_bundle import write_bundle
 from components.data_lake import LakeRefs
 from components.pipeline_definition import CODE_ZIP, PipelineSpec, build_definition, validate_definition
 from components.sagemaker_images import ecr_repository_arn
+from components.tracking_server import logging_statements
 
 CODE_PREFIX = "code/training"
+
+
+class TrackingRefs(TypedDict):
+    server_arn: pulumi.Input[str]
+    """The MLflow tracking server's ARN: the workloads' tracking URI."""
+    artifact_prefix: str
+    """The server's artifact folder in the artifacts zone (MLflow clients write artifacts there themselves)."""
+    experiment: str
 
 
 class TrainingPipelineArgs(TypedDict):
@@ -44,6 +53,8 @@ class TrainingPipelineArgs(TypedDict):
     """CloudWatch alarms whose move to ALARM starts a retraining."""
     processing_instance_type: NotRequired[str]
     hyperparameters: NotRequired[Mapping[str, str]]
+    tracking: NotRequired[TrackingRefs]
+    """When given, training and evaluation log their runs there, and each package carries its run id."""
 
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
@@ -107,6 +118,8 @@ class TrainingPipeline(pulumi.ComponentResource):
             approval_status=args["approval_status"],
             inference_instance_types=tuple(args["inference_instance_types"]),
             hyperparameters=args.get("hyperparameters", {}),
+            **({"tracking_uri": args["tracking"]["server_arn"], "experiment": args["tracking"]["experiment"]}
+               if "tracking" in args else {}),
         )
         definition = build_definition(spec)
         problems = validate_definition(definition)
@@ -173,9 +186,12 @@ def pipeline_statements(args: TrainingPipelineArgs, role_arn: pulumi.Input[str],
     run_prefix = f"pipelines/{args['pipeline_name']}/"
     sagemaker_arn = pulumi.Output.concat("arn:aws:sagemaker:", region, ":", account, ":")
     logs_arn = pulumi.Output.concat("arn:aws:logs:", region, ":", account, ":log-group:/aws/sagemaker/")
+    tracking = args.get("tracking")
     return [
-        docs.allow("ReadFeatures", ["s3:GetObject"], [docs.objects(features_arn, "churn/")]),
-        docs.list_prefix("ListFeatures", features_arn, ["churn/"]),
+        # The ETL's run manifests too: the data manifest names the run that wrote each partition.
+        docs.allow("ReadFeatures", ["s3:GetObject"], [docs.objects(features_arn, "churn/"),
+                                                      docs.objects(features_arn, "_runs/churn/")]),
+        docs.list_prefix("ListFeatures", features_arn, ["churn/", "_runs/churn/"]),
         docs.allow("ReadCode", ["s3:GetObject"], [docs.objects(artifacts_arn, code_prefix + "/")]),
         docs.allow("WriteRunArtifacts", ["s3:GetObject", "s3:PutObject"], [docs.objects(artifacts_arn, run_prefix)]),
         docs.list_prefix("ListArtifacts", artifacts_arn, [code_prefix + "/", run_prefix]),
@@ -199,4 +215,5 @@ def pipeline_statements(args: TrainingPipelineArgs, role_arn: pulumi.Input[str],
                    [args["model_package_group_arn"],
                     pulumi.Output.concat(sagemaker_arn, "model-package/", args["model_package_group"], "/*")]),
         docs.pass_own_role_to_jobs(role_arn),
+        *(logging_statements(tracking["server_arn"], lake, tracking["artifact_prefix"]) if tracking else []),
     ]

@@ -116,6 +116,19 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """Experiment tracking: SageMaker's managed MLflow, which training and evaluation log their runs to."""
+
+    enabled: bool = setting(
+        "trackingEnabled", p.boolean,
+        "Declare the MLflow tracking server and have training and evaluation log their runs to it.", default=True)
+    server_size: str = setting(
+        "trackingServerSize", p.choice(envs.TRACKING_SERVER_SIZES),
+        "Size of the managed MLflow tracking server: Small, Medium or Large (users and runs it serves at once).",
+        default="Small")
+
+
+@dataclass(frozen=True)
 class ServingSettings:
     model_package: str = setting(
         "modelPackageArn", p.model_package,
@@ -444,6 +457,7 @@ class StackConfig:
     lake: LakeSettings
     etl: EtlSettings
     training: TrainingSettings
+    tracking: TrackingSettings
     serving: ServingSettings
     batch: BatchSettings
     kubernetes: KubernetesSettings

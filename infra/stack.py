@@ -24,6 +24,7 @@ from components.observability import SERVING_NAMESPACE, Observability, WatchedEn
 from components.sagemaker_images import sklearn_image_uri
 from components.serving_endpoint import CAPTURE_PREFIX, DEFAULT_VARIANT, ServingEndpoint
 from components.streaming_ingestion import StreamingIngestion
+from components.tracking_server import TrackingServer
 from components.training_pipeline import CODE_PREFIX, TrainingPipeline
 from infra.config import StackConfig
 from infra.delivery import boundary_arn, build_deployer
@@ -200,6 +201,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         if alarms and package_arn else None
     retrain_on = [alarms.drift_arn, monitoring.quality_alarm_arn] if monitoring else \
         [alarms.drift_arn] if alarms else []
+    tracking = tracking_server(config, account_id, lake) if config.tracking.enabled else None
     pipeline = TrainingPipeline("training", {
         "pipeline_name": pipeline_name,
         "lake": lake.refs,
@@ -216,6 +218,8 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "schedule": config.training.schedule,
         "alert_topic_arn": observability.topic_arn,
         "start_on_alarm_arns": retrain_on,
+        **({"tracking": {"server_arn": tracking.arn, "artifact_prefix": tracking.artifact_prefix,
+                         "experiment": pipeline_name}} if tracking else {}),
     })
 
     outputs: dict[str, pulumi.Output] = {
@@ -224,6 +228,7 @@ def _build_ml(config: StackConfig, account: str, lake: DataLake, glue_jobs: list
         "ingestDelivery": ingestion.delivery_name,
         "modelPackageGroup": registry.group_name,
         "trainingPipeline": pipeline.pipeline_name,
+        **({"trackingServer": tracking.arn} if tracking else {}),
     }
     if package_arn and serving.platform == "kubernetes":
         outputs.update(_kubernetes_serving(config, account_id, lake, pipeline_name, package_arn,
@@ -328,6 +333,18 @@ def _model_monitoring(config: StackConfig, account_id: pulumi.Output[str], lake:
         "alert_topic_arn": topic_arn,
         "log_retention_days": config.lake.log_retention_days,
         "python_modules": GLUE_PYTHON_SHELL_MODULES,
+    })
+
+
+def tracking_server(config: StackConfig, account_id: pulumi.Output[str], lake: DataLake) -> TrackingServer:
+    """The MLflow tracking server the training pipeline logs its runs to; artifacts in the lake's artifacts zone."""
+    return TrackingServer("tracking", {
+        "server_name": f"prodline-{config.environment}-tracking",
+        "lake": lake.refs,
+        "account_id": account_id,
+        "region": config.region,
+        "size": config.tracking.server_size,
+        "maintenance_window": "SUN:03:00",
     })
 
 

@@ -18,10 +18,11 @@ from policies.rules import (
     sagemaker,
     streaming,
     tagging,
+    tracking,
 )
 
-MODULES = (s3, kms, iam, glue, sagemaker, monitoring, batch, cloudwatch, streaming, apigateway, tagging, cost,
-           kubernetes, delivery)
+MODULES = (s3, kms, iam, glue, sagemaker, tracking, monitoring, batch, cloudwatch, streaming, apigateway, tagging,
+           cost, kubernetes, delivery)
 RULES: tuple[Rule, ...] = tuple(rule for module in MODULES for rule in module.RULES)
 
 

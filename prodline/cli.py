@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from prodline import bootstrap_cli, cost_cli, delivery_cli, policy_cli, sandbox_cli
+from prodline import bootstrap_cli, cost_cli, delivery_cli, lineage_cli, policy_cli, sandbox_cli
 from prodline.collector import paused
 from prodline.stack_args import EXIT_OK, add_stack_args, check_stacks, fail, run_stack
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery_cli.add_parsers(commands)
     bootstrap_cli.add_parser(commands)
     cost_cli.add_parser(commands)
+    lineage_cli.add_parser(commands)
     return parser
 
 

@@ -94,6 +94,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     kind = "embedded moto" if sandbox.emulator.embedded else "yours"
     print(f"emulator      {sandbox.emulator.endpoint_url} ({kind})")
     print(f"gateway       {sandbox.gateway_url} (SageMaker Runtime InvokeEndpoint)")
+    print(f"mlflow        {_tracking_line()}")
     print(f"resources     {len(result.created)} created, {len(result.unchanged)} unchanged, "
           f"{len(result.replaced)} replaced or rolled out, {len(result.deleted)} deleted, "
           f"{len(result.declared_only)} declared only")
@@ -133,7 +134,20 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row(entry.type, entry.name, entry.status, entry.id, entry.note)
     Console(width=200).print(table)
     print(f"gateway: {shared.gateway_url() or 'not running'}")
+    print(f"mlflow: {_tracking_line()}")
     return EXIT_OK
+
+
+def _tracking_line() -> str:
+    """Where the MLflow server answers, or why there is none."""
+    from prodline.sandbox import shared, tracking
+
+    url = shared.tracking_url()
+    if url:
+        return f"{url} (tracking server; runs of every stack, one experiment per pipeline)"
+    if not tracking.available():
+        return "not running: mlflow is not installed (pip install -e '.[tracking]'); runs are not tracked"
+    return "not running"
 
 
 def cmd_etl(args: argparse.Namespace) -> int:

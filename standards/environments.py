@@ -39,6 +39,8 @@ GLUE_JOB_TYPES = ("pythonshell", "glueetl")
 STREAM_MODES = ("ON_DEMAND", "PROVISIONED")
 """Kinesis capacity modes: on demand (scales itself) or a provisioned shard count."""
 GLUE_WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X")
+TRACKING_SERVER_SIZES = ("Small", "Medium", "Large")
+"""The sizes SageMaker's managed MLflow tracking server comes in (CreateMlflowTrackingServer's TrackingServerSize)."""
 
 MODEL_APPROVAL_STATUSES = ("PendingManualApproval", "Approved")
 # Only dev registers new models as Approved (auto-deploy); elsewhere a person approves each one.

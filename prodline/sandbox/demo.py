@@ -129,6 +129,7 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
 
     def _lifecycle(self) -> None:
         endpoint = f"prodline-{self.stack}-churn"
+        self._start_tracking()
         with self.step(f"sandbox up: {self.stack}, then the stacks it promotes to beside it") as s:
             s["result"] = self._up()
         sb = self.sandbox
@@ -204,6 +205,8 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
             s["result"] = f"{len(predictions)} predictions, model {model}"
         with self.step("concept shift: labels disagree -> quality job -> quality alarm -> retraining") as s:
             s["result"] = self._concept_shift(endpoint, self._record_execution)
+        with self.step("prodline lineage: endpoint -> model package -> MLflow run -> data manifest -> ETL runs") as s:
+            s["result"] = self._lineage(endpoint)
 
     # --- steps ---------------------------------------------------------------------------------------------
 
@@ -268,7 +271,8 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         self.state.versions[version] = {k: metrics[k] for k in ("auc", "accuracy") if k in metrics}
         self.state.facts["model versions registered"] = str(len(self.state.versions))
         auc = metrics.get("auc", float("nan"))
-        return f"AUC {auc:.3f}; registered {_version(execution.model_package_arn)} ({execution.trigger})"
+        return (f"AUC {auc:.3f}; registered {_version(execution.model_package_arn)} ({execution.trigger})"
+                f"{self._run_of(execution)}")
 
     def _rows(self, rows: int, seed: int, drift: bool) -> list[str]:
         from workloads.ingest.generator import STRONG_DRIFT, generate_typed
@@ -391,6 +395,45 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
                 f"{self.log.outcome_line(self.log.since(mark))}; traffic during the deployment: {ok} answered, "
                 f"{failed} failed")
 
+    # --- experiment tracking and lineage -------------------------------------------------------------------
+
+    def _start_tracking(self) -> None:
+        """The MLflow server starts before the emulator (it takes the longest to answer); mlflow, the ``tracking``
+        extra, is installed on first use, and the demo goes on without tracking when that fails."""
+        from prodline.sandbox import shared, tracking
+
+        if not tracking.available():
+            self._progress("installing the tracking extra (mlflow; about a minute, once) ...")
+            installed, detail = install_tracking_extra()
+            self._progress("tracking extra installed" if installed else
+                           f"could not install the tracking extra ({detail}); the demo goes on without tracking")
+        url = shared.start_tracking()
+        self.state.facts["experiment tracking"] = (f"MLflow {url}" if url else
+                                                   "off (mlflow not installed): model versions carry no run")
+
+    @staticmethod
+    def _run_of(execution) -> str:
+        """The MLflow run a registered version came from, as the package records it."""
+        run = (execution.evaluation.get("lineage") or {}).get("mlflow_run_id")
+        return f"; MLflow run {run}" if run and run != "none" else "; no MLflow run (tracking off)"
+
+    def _lineage(self, endpoint: str) -> str:
+        """``prodline lineage`` of the endpoint, printed whole; the line says how far the chain reaches."""
+        from prodline import lineage
+        from prodline.sandbox import shared
+
+        url = shared.tracking_url()
+        chain = lineage.assemble(self.sandbox.clients, self.stack, endpoint=endpoint,
+                                 runs=lineage.MlflowRuns(url) if url else None)
+        self.console.print(lineage.render(chain), highlight=False, markup=False)
+        variant = chain["variants"][0]
+        manifest, run = variant.get("data_manifest") or {}, variant.get("run") or {}
+        parts = [f"{len(chain['variants'])} variant(s)", f"v{variant['model_package']['version']}",
+                 f"run {run['run_id']}" if not run.get("missing") else "no run",
+                 f"{len(manifest.get('partitions', []))} partition(s) in the data manifest"
+                 if not manifest.get("missing") else "no manifest"]
+        return " -> ".join(parts)
+
     # --- output --------------------------------------------------------------------------------------------
 
     def _cost(self) -> None:
@@ -456,6 +499,27 @@ def _credentials() -> dict[str, str]:
     from prodline.sandbox.emulator import DUMMY_CREDENTIALS
 
     return DUMMY_CREDENTIALS
+
+
+def install_tracking_extra() -> tuple[bool, str]:
+    """``pip install -e '.[tracking]'`` into the running interpreter, as ``make test`` installs it: (ok, detail)."""
+    import subprocess
+    import sys
+
+    from prodline.sandbox.paths import ROOT
+
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+               "-e", f"{ROOT}[tracking]"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return False, str(err)
+    if done.returncode != 0:
+        return False, (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+    import importlib
+
+    importlib.invalidate_caches()
+    return True, ""
 
 
 def run_demo(stack: str = "dev", keep: bool = False, rows: int = 4000,

@@ -21,7 +21,7 @@ from typing import Any
 
 from infra.config import parse_config
 from prodline import stack_files
-from prodline.sandbox import hosting, realizer, shared, warm_start
+from prodline.sandbox import hosting, realizer, shared, tracking, warm_start
 from prodline.sandbox.clients import Clients
 from prodline.sandbox.paths import remember_overrides, sandbox_dir
 from prodline.sandbox.runtimes import alarms, firehose, glue
@@ -131,7 +131,9 @@ class Sandbox:
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
-        warm_start.prewarm(f"sandbox {self.dir}")  # the containers' libraries load while the program runs
+        # MLflow takes ~13 s to answer: it starts first, and is waited for only when a job logs to it.
+        preload = warm_start.PRELOAD + (tracking.PRELOAD if shared.start_tracking() else ())
+        warm_start.prewarm(f"sandbox {self.dir}", preload)  # the containers' libraries load while the program runs
         shared.join(self.stack, self.emulator.endpoint_url)
         # The gateway starts (when no stack has started it yet) while the program runs; it is waited for
         # only when an endpoint rolls out, and before it reloads what the program created.
@@ -252,7 +254,8 @@ class Sandbox:
     def _execute(self, pipeline: str, parameters: dict[str, Any] | None, trigger: str) -> Execution:
         """Run a pipeline (any stack's: they share the emulator) in the pipeline runtime, and keep its execution."""
         self.on_progress(f"pipeline {pipeline} ({trigger})")
-        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit).start(
+        execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit,
+                                   tracking_url=lambda: shared.tracking_url(wait=True)).start(
             pipeline, parameters, trigger)
         self.executions.append(execution)
         return execution

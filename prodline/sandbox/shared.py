@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prodline.sandbox import emulator as emu
-from prodline.sandbox import hosting
+from prodline.sandbox import hosting, tracking
 from prodline.sandbox.paths import EMULATOR_URL_FILE, running_stacks, sandbox_dir
 
 SHARED = ".shared"
@@ -92,6 +92,17 @@ def gateway_url() -> str | None:
     return hosting.gateway_url(SHARED)
 
 
+def start_tracking() -> str | None:
+    """Start the MLflow server every stack logs to, unless it runs; its URL, not waited for (None: no mlflow)."""
+    with locked():
+        return tracking.start(shared_dir())
+
+
+def tracking_url(wait: bool = False) -> str | None:
+    """The MLflow server's URL (None when none runs); with ``wait``, once it answers."""
+    return tracking.wait(shared_dir()) if wait else tracking.url(shared_dir())
+
+
 def leave(stack: str) -> list[str]:
     """``stack`` no longer uses the emulator. Returns what was stopped: nothing while another stack still
     uses it (the gateway then only stops the endpoints the emulator no longer has), else the gateway, its
@@ -109,6 +120,8 @@ def leave(stack: str) -> list[str]:
         stopped = []
         if hosting.stop_gateway(SHARED):
             stopped.append("gateway and model servers")
+        if tracking.stop(shared_dir()):
+            stopped.append("MLflow server")
         if emu.stop(shared_dir()):
             stopped.append("emulator")
         return stopped

@@ -178,20 +178,20 @@ _ZYGOTES: list[Zygote] = []  # this process's zygote, once started
 _ZYGOTE_LOCK = threading.Lock()
 
 
-def zygote(label: str = "") -> Zygote:
+def zygote(label: str = "", preload: Sequence[str] = PRELOAD) -> Zygote:
     """This process's zygote, started on first use (a new one if the previous one died) with ``label`` on its
-    command line."""
+    command line and ``preload`` imported."""
     with _ZYGOTE_LOCK:
         if not _ZYGOTES or _ZYGOTES[-1].process.poll() is not None:
-            _ZYGOTES[:] = [Zygote(label=label)]
+            _ZYGOTES[:] = [Zygote(preload, label=label)]
         return _ZYGOTES[-1]
 
 
-def prewarm(label: str = "") -> None:
+def prewarm(label: str = "", preload: Sequence[str] = PRELOAD) -> None:
     """Start the zygote now, so its imports overlap with whatever this process does next; ``label`` (the
     sandbox or gateway directory) names its owner in ``ps``."""
     if enabled():
-        zygote(label)
+        zygote(label, preload)
 
 
 def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | Path | None, stdout: Path,

@@ -16,7 +16,7 @@ def test_the_demo_states_the_estimate_of_the_stack_as_last_realized_and_its_budg
     demo._cost()
     fact = demo.state.facts["monthly cost of dev (prodline cost)"]
     assert fact == one_line(regs)
-    assert "a month estimated" in fact and fact.endswith("held to a budget of $300.00")
+    assert "a month estimated" in fact and fact.endswith("held to a budget of $750.00")
 
 
 def test_no_fact_without_a_realized_stack(monkeypatch):

@@ -21,8 +21,8 @@ from standards.environments import ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
-SERVICES = ("s3", "iam", "kms", "glue", "sagemaker", "monitoring", "batch", "cloudwatch", "streaming", "apigateway",
-            "tagging", "cost", "kubernetes", "delivery")
+SERVICES = ("s3", "iam", "kms", "glue", "sagemaker", "tracking", "monitoring", "batch", "cloudwatch", "streaming",
+            "apigateway", "tagging", "cost", "kubernetes", "delivery")
 
 
 def test_the_pack_has_at_least_25_rules_in_one_module_per_service():

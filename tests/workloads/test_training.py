@@ -10,6 +10,7 @@ from workloads.etl.schema import MODEL_INPUT_COLUMNS
 from workloads.ingest.generator import generate_typed
 from workloads.training import evaluate, register, train
 from workloads.training.artifacts import BASELINE_FILE, METADATA_FILE, MODEL_FILE, load_model, pack_model
+from workloads.training.data_manifest import MANIFEST_FILE
 from workloads.training.model import Hyperparameters
 
 
@@ -37,8 +38,14 @@ def test_training_writes_the_model_directory_the_handler_loads(tmp_path, channel
     assert train.main(["--max-iter", "40", "--learning_rate", "0.2", "--random-state", "3"],
                       sagemaker_env(tmp_path, channels)) == 0
     model_dir = tmp_path / "model"
-    assert {p.name for p in model_dir.iterdir()} == {MODEL_FILE, METADATA_FILE, BASELINE_FILE}
+    assert {p.name for p in model_dir.iterdir()} == {MODEL_FILE, METADATA_FILE, BASELINE_FILE, MANIFEST_FILE}
     metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    manifest = json.loads((model_dir / MANIFEST_FILE).read_text())
+    assert manifest["rows"] == 6000 and [p["partition"] for p in manifest["partitions"]] == ["dt=2026-01-01",
+                                                                                            "dt=2026-01-02"]
+    # No tracking URI: no run, and nothing imported mlflow.
+    assert metadata["lineage"] == {"mlflow_run_id": "none", "data_manifest": str(model_dir / MANIFEST_FILE),
+                                   "data_sha256": manifest["sha256"]}
     assert metadata["features"] == [c.name for c in MODEL_INPUT_COLUMNS]
     assert metadata["hyperparameters"]["max_iter"] == 40 and metadata["hyperparameters"]["learning_rate"] == 0.2
     assert metadata["metrics"]["validation"]["rows"] == 6000
@@ -95,6 +102,8 @@ def test_evaluation_report_is_what_the_condition_step_reads(tmp_path, channels, 
     assert 0.75 < report["metrics"]["auc"]["value"] <= 1
     assert {"accuracy", "precision", "recall", "f1", "log_loss"} <= set(report["metrics"])
     assert report["binary_classification_metrics"]["auc"]["value"] == report["metrics"]["auc"]["value"]
+    # A model trained without a data manifest or a run still registers: the lineage says so instead of failing.
+    assert report["lineage"] == {"mlflow_run_id": "none", "data_manifest": "none", "data_sha256": "none"}
 
 
 def test_register_creates_a_model_package_with_its_metrics(aws):

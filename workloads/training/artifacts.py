@@ -4,6 +4,7 @@
   model.joblib    the fitted scikit-learn pipeline; ``predict_proba`` over a DataFrame of MODEL_INPUT_COLUMNS
   metadata.json   features, label, schema version, hyperparameters, validation metrics, library versions
   baseline.json   the training distribution of each input feature (see training.baseline)
+  data_manifest.json  the exact partitions and files training read (see training.data_manifest)
 """
 
 from __future__ import annotations

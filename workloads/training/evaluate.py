@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from workloads.training import tracking
 from workloads.training.artifacts import load_model
 from workloads.training.data import inputs_and_label, is_holdout, read_channel
 from workloads.training.metrics import classification_metrics
@@ -41,6 +42,13 @@ def evaluation_report(pipeline, frame) -> dict:
     }
 
 
+def lineage(metadata: dict) -> dict[str, str]:
+    """The training's run id and data manifest, from the model's metadata; ``none`` for a model trained before
+    (or without) them, since the registry refuses empty metadata values."""
+    found = metadata.get("lineage") or {}
+    return {key: str(found.get(key) or tracking.NO_RUN) for key in ("mlflow_run_id", "data_manifest", "data_sha256")}
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = os.environ if env is None else env
@@ -51,6 +59,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     model = load_model(Path(args.model))
     test = read_channel(Path(args.test))
     report = evaluation_report(model.pipeline, test[is_holdout(test)])
+    # The registry reads these from the report (the package's customer metadata): the run and the data.
+    report["lineage"] = lineage(model.metadata)
+    tracking.log_evaluation(env, report["lineage"]["mlflow_run_id"], report)
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / REPORT_FILE).write_text(json.dumps(report, indent=2))

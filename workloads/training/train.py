@@ -31,9 +31,10 @@ from workloads.etl.schema import (
     NUMERIC_INPUTS,
     SCHEMA_VERSION,
 )
+from workloads.training import data_manifest, tracking
 from workloads.training.artifacts import save_model
 from workloads.training.baseline import build_baseline
-from workloads.training.data import inputs_and_label, is_holdout, read_channel
+from workloads.training.data import committed_files, inputs_and_label, is_holdout, read_channel
 from workloads.training.metrics import classification_metrics
 from workloads.training.model import Hyperparameters, build_pipeline
 
@@ -103,12 +104,29 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     hp = parse_hyperparameters(sys.argv[1:] if argv is None else argv)
     validation = read_channel(paths.validation) if paths.validation else None
     pipeline, metadata, baseline = train(read_channel(paths.train), validation, hp)
+    metadata["lineage"] = record_lineage(os.environ if env is None else env, paths, metadata)
     save_model(paths.model_dir, pipeline, metadata, baseline)
+    tracking.log_model(os.environ if env is None else env, metadata["lineage"]["mlflow_run_id"], paths.model_dir)
     paths.output_dir.mkdir(parents=True, exist_ok=True)
     (paths.output_dir / "validation_metrics.json").write_text(json.dumps(metadata["metrics"], indent=2))
     # SageMaker's metric definitions scrape the log: one "name=value;" line is easy to match.
     print(" ".join(f"validation:{k}={v:.6f};" for k, v in metadata["metrics"]["validation"].items()))
     return 0
+
+
+def record_lineage(env: Mapping[str, str], paths: TrainingPaths, metadata: dict) -> dict[str, str]:
+    """Write the data manifest of what this run read and start its MLflow run (when tracking is configured);
+    returns what the model's metadata carries so evaluation and the registry can pass it on."""
+    data_url = env.get("PRODLINE_TRAIN_DATA_URL") or None
+    manifest = data_manifest.build_manifest(
+        committed_files(paths.train), paths.train, data_url=data_url, etl_manifests=env.get("PRODLINE_ETL_MANIFESTS"),
+        head=data_manifest.s3_head if data_url else None)
+    job_name = json.loads(env.get("SM_TRAINING_ENV") or "{}").get("job_name", "local")
+    manifest_uri = data_manifest.write_manifest(manifest, paths.model_dir, env.get("PRODLINE_DATA_MANIFESTS"), job_name)
+    run_id = tracking.start_training_run(env, run_name=job_name, params=metadata["hyperparameters"],
+                                         metrics=metadata["metrics"]["validation"], manifest=manifest,
+                                         manifest_uri=manifest_uri)
+    return {"mlflow_run_id": run_id, "data_manifest": manifest_uri, "data_sha256": manifest["sha256"]}
 
 
 def _optional(kind):

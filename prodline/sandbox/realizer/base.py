@@ -73,6 +73,9 @@ class Handler:
     replace_on_change: bool = False
     """Immutable in AWS (endpoint configurations, models): a change creates a new one."""
     note: str = ""
+    in_emulator: bool = True
+    """False for a type the emulator cannot hold: the sandbox keeps it as *recorded* (with outputs later resources
+    use) and runs its stand-in itself (the MLflow tracking server)."""
 
     def __post_init__(self) -> None:
         both = sorted(set(self.carries) & set(self.recorded))

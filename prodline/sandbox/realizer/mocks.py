@@ -17,7 +17,7 @@ import pulumi
 from prodline.program import RecordingMocks
 from prodline.sandbox.realizer.base import Context
 from prodline.sandbox.realizer.registry import HANDLERS, declared_only_reason
-from prodline.sandbox.state import DECLARED_ONLY, REALIZED, Entry, SandboxState, inputs_hash
+from prodline.sandbox.state import DECLARED_ONLY, REALIZED, RECORDED, Entry, SandboxState, inputs_hash
 
 ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint"
 SUPERSEDED = "#superseded-"
@@ -101,7 +101,8 @@ class RealizingMocks(pulumi.runtime.Mocks):
         else:
             self.result.created.append(key)
         ident, outputs = handler.create(self.ctx, key, args.name, args.inputs)
-        self.state.put(Entry(key, args.typ, args.name, REALIZED, ident, outputs, digest, note))
+        status = REALIZED if handler.in_emulator else RECORDED
+        self.state.put(Entry(key, args.typ, args.name, status, ident, outputs, digest, note))
         return ident, {**args.inputs, **outputs}
 
     def _superseded_with(self, key: str, digest: str) -> Entry | None:

@@ -64,6 +64,7 @@ HANDLERS: dict[str, Handler] = {
     "aws:sagemaker/model:Model": sagemaker.MODEL,
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": sagemaker.ENDPOINT_CONFIGURATION,
     "aws:sagemaker/endpoint:Endpoint": sagemaker.ENDPOINT,
+    "aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer": sagemaker.MLFLOW_TRACKING_SERVER,
     "aws:appautoscaling/target:Target": autoscaling.SCALABLE_TARGET,
     "aws:appautoscaling/policy:Policy": autoscaling.SCALING_POLICY,
     "aws:ecr/repository:Repository": ecr.REPOSITORY,

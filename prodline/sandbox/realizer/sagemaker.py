@@ -222,3 +222,26 @@ ENDPOINT = Handler(
              "deploymentConfig.blueGreenUpdatePolicy.maximumExecutionTimeoutInSeconds",
              f"{_ROUTING}.type", f"{_ROUTING}.waitIntervalInSeconds", f"{_ROUTING}.canarySize.type",
              f"{_ROUTING}.canarySize.value", f"{_ROUTING}.linearStepSize.type", f"{_ROUTING}.linearStepSize.value"))
+
+
+def _tracking_server(ctx: Context, urn: str, logical: str, inputs: dict):
+    """Nothing to create: moto raises NotImplementedError for CreateMlflowTrackingServer. The ARN is the one AWS
+    would give it, so the training pipeline's definition names it as in AWS; the sandbox's MLflow server
+    (``prodline.sandbox.tracking``) answers for it."""
+    name = inputs["trackingServerName"]
+    return name, {"arn": f"arn:aws:sagemaker:{ctx.region}:{ctx.account}:mlflow-tracking-server/{name}",
+                  "trackingServerName": name}
+
+
+_STAND_IN = "the sandbox's local MLflow server stands in for the managed one"
+MLFLOW_TRACKING_SERVER = Handler(
+    _tracking_server, None, in_emulator=False,
+    note="moto cannot create a managed MLflow tracking server; a real MLflow server runs on loopback in its place "
+         "(`prodline sandbox status` prints its URL)",
+    recorded={"trackingServerName": "named in the ARN the pipeline definition carries",
+              "trackingServerSize": f"{_STAND_IN}, one process whatever the size",
+              "artifactStoreUri": f"{_STAND_IN}; it keeps artifacts under sandbox/.shared/mlflow/",
+              "roleArn": "IAM is stored, never enforced, in the sandbox",
+              "automaticModelRegistration": "the pipeline registers models; MLflow registers none",
+              "weeklyMaintenanceWindowStart": "no maintenance in the sandbox",
+              "tags": "kept in the sandbox's state"})

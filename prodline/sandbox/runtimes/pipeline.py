@@ -27,7 +27,9 @@ from prodline.sandbox.runtimes.containers import (
     upload_tree,
 )
 from prodline.sandbox.runtimes.transform import run_transform_job
+from prodline.sandbox.tracking import is_declared_server
 from workloads.s3_uri import split_s3
+from workloads.training.tracking import TRACKING_URI_ENV
 
 SUCCEEDED, FAILED, EXECUTING = "Succeeded", "Failed", "Executing"
 _OUTPUT_REF = re.compile(r"ProcessingOutputConfig\.Outputs\['([^']+)'\]\.S3Output\.S3Uri")
@@ -68,11 +70,13 @@ class PipelineRunner:
     """Runs one execution; ``on_event`` receives the EventBridge events SageMaker would emit."""
 
     def __init__(self, clients, workdir: Path, env: dict[str, str],
-                 on_event: Callable[[dict], None] | None = None):
+                 on_event: Callable[[dict], None] | None = None, tracking_url: Callable[[], str | None] | None = None):
         self.clients = clients
         self.workdir = workdir
         self.env = env
         self.on_event = on_event or (lambda event: None)
+        self.tracking_url = tracking_url or (lambda: None)
+        """The local MLflow server standing in for a declared SageMaker tracking server (None: none runs)."""
         self.on_transform_server = None
         """Called with a transform job's model container once it answers (a test stops it there)."""
 
@@ -138,7 +142,7 @@ class PipelineRunner:
         s3.download_file(*split_s3(hyper.pop("sagemaker_submit_directory")), str(bundle))
         code = extract(bundle, root / "opt/ml/code")
         (root / "opt/ml/model").mkdir(parents=True, exist_ok=True)
-        env = {**self.env, **args.get("Environment", {}),
+        env = {**self._container_env(args),
                "SM_MODEL_DIR": "/opt/ml/model", "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
                "SM_CHANNELS": json.dumps(channels), "SM_HPS": json.dumps(hyper), "SM_CURRENT_HOST": "algo-1",
                "SM_TRAINING_ENV": json.dumps({"job_name": job_name})}
@@ -169,8 +173,8 @@ class PipelineRunner:
             (root / item["S3Output"]["LocalPath"].lstrip("/")).mkdir(parents=True, exist_ok=True)
         app = args["AppSpecification"]
         command = list(app.get("ContainerEntrypoint", [])) + list(app.get("ContainerArguments", []))
-        result = run_container(command, root=root, env={**self.env, **args.get("Environment", {})},
-                               log=root / "processing.log", cwd=root)
+        result = run_container(command, root=root, env=self._container_env(args), log=root / "processing.log",
+                               cwd=root)
         if result.returncode != 0:
             raise StepFailed(f"processing step {step['Name']} failed:\n{tail(result.log)}")
         properties = {}
@@ -189,6 +193,18 @@ class PipelineRunner:
         if files:
             execution.evaluation = next(iter(files.values()))
         record.detail = {"outputs": [o["S3Output"]["S3Uri"] for o in outputs]}
+
+    def _container_env(self, args: dict) -> dict[str, str]:
+        """The job's environment over the sandbox's; a declared tracking server's ARN becomes the local MLflow
+        server's URL (waited for here, the first time a job logs), or is dropped when none runs: untracked."""
+        env = {**self.env, **args.get("Environment", {})}
+        if is_declared_server(env.get(TRACKING_URI_ENV, "")):
+            local = self.tracking_url()
+            if local is None:
+                env.pop(TRACKING_URI_ENV)
+            else:
+                env[TRACKING_URI_ENV] = local
+        return env
 
     def _condition(self, execution: Execution, step: dict, record: StepRecord) -> None:
         results = [self._compare(execution, c) for c in step["Arguments"]["Conditions"]]
@@ -214,6 +230,7 @@ class PipelineRunner:
         request.setdefault("ModelPackageDescription", f"registered by {execution.pipeline} {execution.execution_id}")
         arn = self.clients("sagemaker").create_model_package(**request)["ModelPackageArn"]
         execution.model_package_arn = arn
+        self._properties[step["Name"]] = {"ModelPackageArn": arn}
         record.detail = {"model_package": arn, "status": request.get("ModelApprovalStatus")}
         self.on_event(package_event(request["ModelPackageGroupName"], arn, request.get("ModelApprovalStatus", "")))
 

@@ -1,0 +1,93 @@
+"""The sandbox's MLflow server: a real server on loopback that answers /health and lists the runs logged to it,
+stands in for the declared SageMaker tracking server in pipeline jobs, and is gone after stop."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from prodline.net import free_port
+from prodline.sandbox import tracking
+from prodline.sandbox.processes import alive
+from prodline.sandbox.realizer import sagemaker as realizer_sagemaker
+from prodline.sandbox.realizer.base import Context
+from prodline.sandbox.runtimes.pipeline import PipelineRunner
+from workloads.training.tracking import TRACKING_URI_ENV
+
+ARN = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/prodline-dev-tracking"
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    if not tracking.available():
+        pytest.skip("mlflow is not installed: the `tracking` extra (make test installs it)")
+    monkeypatch.setenv(tracking.PORT_ENV, str(free_port()))
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    url = tracking.start(tmp_path)
+    try:
+        yield tmp_path, tracking.wait(tmp_path)
+    finally:
+        tracking.stop(tmp_path)
+    assert url
+
+
+def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
+    shared, url = server
+    assert url.startswith("http://127.0.0.1:") and tracking.healthy(url)
+    assert tracking.start(shared) == url, "a second start finds the running server"
+    from workloads.training.tracking import client
+
+    mlflow_client = client(url)
+    experiment = mlflow_client.create_experiment("prodline-dev-churn-training")
+    run = mlflow_client.create_run(experiment, run_name="pipelines-x-Train")
+    mlflow_client.log_param(run.info.run_id, "max_iter", "100")
+    request = urllib.request.Request(f"{url}/api/2.0/mlflow/runs/search", method="POST",
+                                     data=json.dumps({"experiment_ids": [experiment]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        runs = json.loads(answer.read())["runs"]
+    assert [r["info"]["run_id"] for r in runs] == [run.info.run_id]
+    pid = json.loads((shared / tracking.RECORD).read_text())["pid"]
+    assert tracking.stop(shared) and not alive(pid) and not tracking.healthy(url)
+    assert tracking.url(shared) is None
+    # The next server starts from the migrated, empty database the first one left as a template.
+    again = shared / "again"
+    again.mkdir()
+    tracking.start(again)
+    try:
+        assert (again / tracking.DIRECTORY / "mlflow.db").read_bytes()[:16] == b"SQLite format 3\x00"
+        mlflow_again = client(tracking.wait(again))
+        assert [e.name for e in mlflow_again.search_experiments()] == ["Default"], "the template holds no runs"
+    finally:
+        tracking.stop(again)
+
+
+def test_without_mlflow_nothing_starts(tmp_path, monkeypatch):
+    monkeypatch.setattr(tracking, "available", lambda: False)
+    assert tracking.start(tmp_path) is None and tracking.wait(tmp_path) is None
+
+
+def test_jobs_get_the_local_server_for_the_declared_arn_and_nothing_when_none_runs(tmp_path):
+    def env_with(local):
+        runner = PipelineRunner(None, tmp_path, {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, tracking_url=lambda: local)
+        return runner._container_env({"Environment": {TRACKING_URI_ENV: ARN, "A": "b"}})
+
+    assert env_with("http://127.0.0.1:5999")[TRACKING_URI_ENV] == "http://127.0.0.1:5999"
+    assert TRACKING_URI_ENV not in env_with(None), "no local server: the job runs untracked"
+    runner = PipelineRunner(None, tmp_path, {}, tracking_url=lambda: pytest.fail("not a declared server"))
+    assert runner._container_env({"Environment": {TRACKING_URI_ENV: "http://elsewhere"}})[TRACKING_URI_ENV] == \
+        "http://elsewhere"
+
+
+def test_the_declared_tracking_server_is_recorded_with_the_arn_aws_would_give_it():
+    handler = realizer_sagemaker.MLFLOW_TRACKING_SERVER
+    inputs = {"trackingServerName": "prodline-dev-tracking", "trackingServerSize": "Small",
+              "artifactStoreUri": "s3://artifacts/mlflow/prodline-dev-tracking/", "roleArn": "arn:aws:iam::1:role/r",
+              "automaticModelRegistration": False, "weeklyMaintenanceWindowStart": "SUN:03:00", "tags": {"a": "b"}}
+    handler.check("aws:sagemaker/mlflowTrackingServer:MlflowTrackingServer", "tracking-server", inputs)
+    ident, outputs = handler.create(Context(None, "123456789012", "eu-west-1", "dev"), "urn", "tracking-server",
+                                    inputs)
+    assert (ident, outputs["arn"]) == ("prodline-dev-tracking", ARN)
+    assert not handler.in_emulator and tracking.is_declared_server(outputs["arn"])

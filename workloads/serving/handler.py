@@ -41,37 +41,6 @@ def predict_fn(input_data: pd.DataFrame, model: ModelArtifacts) -> np.ndarray:
     return model.pipeline.predict_proba(input_data)[:, 1]
 
 
-def _predict(model: ModelArtifacts, requests: list[payloads.Columns]) -> np.ndarray:
-    """``predict_fn`` over the requests' rows; a small batch of the project's pipeline skips the DataFrame and
-    scikit-learn's per-call costs (``trees``): the same probabilities, bit for bit, at a twentieth of the cost."""
-    compiled = _compiled(model)
-    if compiled is not None and sum(r.rows for r in requests) <= trees.MAX_ROWS:
-        return compiled.churn_probability(encode(payloads.arrays(requests)))
-    return predict_fn(payloads.frame(requests), model)
-
-
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipeline -> its Trees, or None
-
-
-def _compiled(model: ModelArtifacts) -> trees.Trees | None:
-    """The trees of the project's pipeline (FrameEncoder, then a binary HistGradientBoostingClassifier), compiled
-    once per loaded model; None for any other model, which its own ``predict_proba`` scores."""
-    pipeline = model.pipeline
-    try:
-        return _COMPILED[pipeline]
-    except (KeyError, TypeError):
-        pass
-    steps = getattr(pipeline, "steps", None)
-    compiled = None
-    if steps and len(steps) == 2 and type(steps[0][1]) is FrameEncoder:
-        compiled = trees.compile_trees(steps[1][1])
-        if compiled is not None and compiled.features != len(OUTPUT_COLUMNS):
-            compiled = None
-    with contextlib.suppress(TypeError):  # an object that cannot be weakly referenced is compiled every time
-        _COMPILED[pipeline] = compiled
-    return compiled
-
-
 def output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
     kind = payloads.response_type(accept)
     return payloads.encode(prediction, kind), kind
@@ -136,3 +105,34 @@ def _error(error: BaseException) -> tuple[int, bytes, str]:
     if status >= 500:
         LOG.error("scoring failed", exc_info=error)
     return status, answer, payloads.JSON
+
+
+def _predict(model: ModelArtifacts, requests: list[payloads.Columns]) -> np.ndarray:
+    """``predict_fn`` over the requests' rows; a small batch of the project's pipeline skips the DataFrame and
+    scikit-learn's per-call costs (``trees``): the same probabilities, bit for bit, at a twentieth of the cost."""
+    compiled = _compiled(model)
+    if compiled is not None and sum(r.rows for r in requests) <= trees.MAX_ROWS:
+        return compiled.churn_probability(encode(payloads.arrays(requests)))
+    return predict_fn(payloads.frame(requests), model)
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipeline -> its Trees, or None
+
+
+def _compiled(model: ModelArtifacts) -> trees.Trees | None:
+    """The trees of the project's pipeline (FrameEncoder, then a binary HistGradientBoostingClassifier), compiled
+    once per loaded model; None for any other model, which its own ``predict_proba`` scores."""
+    pipeline = model.pipeline
+    try:
+        return _COMPILED[pipeline]
+    except (KeyError, TypeError):
+        pass
+    steps = getattr(pipeline, "steps", None)
+    compiled = None
+    if steps and len(steps) == 2 and type(steps[0][1]) is FrameEncoder:
+        compiled = trees.compile_trees(steps[1][1])
+        if compiled is not None and compiled.features != len(OUTPUT_COLUMNS):
+            compiled = None
+    with contextlib.suppress(TypeError):  # an object that cannot be weakly referenced is compiled every time
+        _COMPILED[pipeline] = compiled
+    return compiled

@@ -75,4 +75,6 @@ def test_models_the_walk_does_not_reproduce_are_scored_by_their_own_predict_prob
 def test_json_answers_are_what_json_dumps_writes():
     values = np.array([0.1807511409364094, 1e-300, 1.0, 0.0, 5e-324, 0.30000000000000004])
     assert payloads.encode(values, payloads.JSON) == json.dumps({"predictions": values.tolist()}).encode()
+    assert payloads.encode(values, payloads.JSON, 'v"7\u00e9') == json.dumps(
+        {"predictions": values.tolist(), "modelVersion": 'v"7\u00e9'}).encode()
     assert payloads.encode(np.array([math.nan]), payloads.JSON) == b'{"predictions": [NaN]}'

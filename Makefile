@@ -86,15 +86,29 @@ test-localstack: $(DEV_STAMP)
 # BASELINE=<git ref>: the inference server against its own version at that ref instead, in the same run
 # (c=1, 8 and 64, then a 60 s soak and 2,000 idle connections on each); the preview and policy commands
 # against the repository at that ref, interleaved.
+# `make bench` ends with the ratios against MLServer, uvicorn + httptools and DuckDB read back from this run's
+# results files (bench/.work/*-results.json); it takes about 15-20 minutes on 2 cores (serving: 5 rounds of
+# 5 servers x 3 concurrencies x 5 s of wrk; ETL: 5 rounds of 2 engines on 5M rows).
+# ROUNDS=<n>: rounds of the serving and ETL benchmarks (default 5).
 BASELINE ?=
-.PHONY: bench bench-serving bench-etl bench-stream bench-batch bench-preview
+ROUNDS ?= 5
+BENCH_STARTED := $(shell date +%s)
+.PHONY: bench bench-serving bench-etl bench-stream bench-batch bench-preview wrk
 bench: bench-serving bench-etl bench-stream bench-batch bench-preview
+	$(if $(BASELINE),,$(BIN)/python -m bench.summary --since $(BENCH_STARTED))
 
-bench-serving: $(BENCH_STAMP)
-	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8)
+bench-serving: $(BENCH_STAMP) wrk
+	$(BIN)/python -m bench.serving_bench $(if $(BASELINE),--baseline-ref $(BASELINE) --rounds 6 --seconds 8,--rounds $(ROUNDS))
 
 bench-etl: $(BENCH_STAMP)
-	$(BIN)/python -m bench.etl_bench
+	$(BIN)/python -m bench.etl_bench --runs $(ROUNDS)
+
+# The load generator of bench-serving, from the system's packages (Debian/Ubuntu: as root, or through sudo).
+wrk:
+	@command -v wrk > /dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo > /dev/null; then SUDO=sudo; \
+	  else echo "wrk is missing: install it as root with apt-get install -y wrk" >&2; exit 1; fi; \
+	  $$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }; }
 
 bench-stream: $(BENCH_STAMP)
 	$(BIN)/python -m bench.stream_bench

@@ -2,7 +2,7 @@
 partitioned by date, with the project's pandas engine and with DuckDB doing the same checks and writes.
 
     make bench-etl
-    .venv/bin/python -m bench.etl_bench [--rows 5000000] [--runs 3]     (the same, from the repository root)
+    .venv/bin/python -m bench.etl_bench [--rows 5000000] [--runs 5]     (the same, from the repository root)
 
 Input: 5 daily partitions of 1M rows each (CSV, 2% invalid rows of every kind the schema rejects), made by
 the project's generator and landed on local disk with their manifests. Both engines read the same files
@@ -151,7 +151,7 @@ def compare_outputs(ours: Path, theirs: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--child", choices=sorted(ENGINES))
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
@@ -172,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     for engine in ENGINES:  # warm-up: input into the page cache, imports compiled
         timed_child(engine, outputs[engine])
     for number in range(args.runs):
-        busy = wait_for_quiet()
-        for engine in ENGINES:
+        busy = wait_for_quiet(timeout=30)
+        for engine in ENGINES if number % 2 == 0 else reversed(ENGINES):  # which goes first alternates
             run = timed_child(engine, outputs[engine])
             run["background_busy_before"] = busy
             results["runs"].setdefault(engine, []).append(run)
@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"prodline / duckdb time, run by run: median {ratios['median']:.2f}x ({ratios['min']:.2f}-{ratios['max']:.2f}"
           f"; target <= 0.7x); highest peak RSS over DuckDB's lowest: {memory:.2f}x (target <= 0.5x); "
           f"outputs identical: {results['outputs']['identical']}")
+    results["finished"] = time.time()
     print(f"results: {write_results('etl', results)}")
     return 0
 

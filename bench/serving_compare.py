@@ -224,8 +224,8 @@ def tree_memory(pid: int) -> dict[str, float]:
     return {"pss_mib": pss / 1024, "rss_mib": rss / 1024}
 
 
-def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds: int, servers: list[int],
-                 max_requests: int = 200_000) -> dict:
+def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds: int, servers: list[int], *,
+                 max_requests: int = 200_000, body: str = ROW.decode(), content_type: str = payloads.CSV) -> dict:
     """wrk at ``concurrency`` against each target (name -> (url, the server's parent id)), all at once when
     there are several, plus two figures that load on the machine disturbs less than throughput: the CPU
     time each server spent per request, and the share of the machine's CPU time that went to processes
@@ -235,7 +235,7 @@ def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds:
     ours0 = {pid: tree_jiffies(pid) for pid in servers}
     wrk0 = os.times()
     with ThreadPoolExecutor(len(targets)) as pool:
-        running = {name: pool.submit(wrk, url, ROW.decode(), payloads.CSV, connections=concurrency, seconds=seconds,
+        running = {name: pool.submit(wrk, url, body, content_type, connections=concurrency, seconds=seconds,
                                      max_requests=max_requests)
                    for name, (url, _) in targets.items()}
         results = {name: future.result() for name, future in running.items()}

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stream_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--wait", type=float, default=300.0,
+    parser.add_argument("--wait", type=float, default=30.0,
                         help="seconds to wait at most for other work to leave the CPUs idle (the share is recorded)")
     args = parser.parse_args(argv)
     busy = wait_for_quiet(timeout=args.wait)

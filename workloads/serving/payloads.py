@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 
@@ -120,6 +121,9 @@ def encode(probabilities: np.ndarray, kind: str, model_version: str | None = Non
     values = probabilities.tolist()
     if kind == CSV:
         return ("\n".join(repr(v) for v in values) + "\n").encode()
+    if all(map(math.isfinite, values)):  # the bytes json.dumps writes for finite floats, at a fifth of its cost
+        version = f', "modelVersion": {json.dumps(model_version)}' if model_version else ""
+        return ('{"predictions": [' + ", ".join(map(float.__repr__, values)) + "]" + version + "}").encode()
     return json.dumps({"predictions": values, **({"modelVersion": model_version} if model_version else {})}).encode()
 
 
@@ -298,13 +302,21 @@ def _npy_array(body: bytes) -> np.ndarray:
 
 def frame(requests: list[Columns]) -> pd.DataFrame:
     """One DataFrame holding the rows of every request, in order."""
+    return pd.DataFrame(arrays(requests))
+
+
+def arrays(requests: list[Columns]) -> dict[str, np.ndarray]:
+    """The rows of every request, in order, as one array per input (numbers float64, categories object)."""
     def column(name: str) -> np.ndarray:
         kind = np.float64 if name in NUMERIC else object
         if len(requests) == 1:
             return np.asarray(requests[0][name], dtype=kind)
-        return np.concatenate([np.asarray(request[name], dtype=kind) for request in requests])
+        parts = [request[name] for request in requests]
+        if all(type(part) is list for part in parts):  # the per-value readers' rows: one conversion, not one each
+            return np.array(list(itertools.chain.from_iterable(parts)), dtype=kind)
+        return np.concatenate([np.asarray(part, dtype=kind) for part in parts])
 
-    return pd.DataFrame({name: column(name) for name in INPUTS})
+    return {name: column(name) for name in INPUTS}
 
 
 def _typed(rows: list[list]) -> Columns:

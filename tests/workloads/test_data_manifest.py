@@ -140,3 +140,15 @@ def test_without_a_run_nothing_is_logged():
     assert not tracking.log_evaluation({tracking.TRACKING_URI_ENV: "http://127.0.0.1:1"}, tracking.NO_RUN, {})
     assert not tracking.tag_package({}, "abc", "arn")
     assert tracking.start_training_run({}, run_name="x", params={}, metrics={}, manifest={}, manifest_uri="") == "none"
+
+
+def test_a_local_tracking_uri_silences_only_the_sagemaker_plugins_arn_warnings():
+    pytest.importorskip("mlflow", reason="mlflow is the `tracking` extra (make test installs it)")
+    import logging
+
+    registry = logging.getLogger("mlflow.tracking.request_header.registry")
+    registry.setLevel(logging.NOTSET)
+    tracking.client("arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/prodline-dev-tracking")
+    assert registry.level == logging.NOTSET, "an ARN is what the plugin is for: its warnings stay"
+    tracking.client("http://127.0.0.1:9")
+    assert registry.level == logging.ERROR

@@ -51,6 +51,10 @@ def client(uri: str):
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *REQUIREMENTS], check=True)
         importlib.invalidate_caches()
         tracking = importlib.import_module("mlflow.tracking")
+    if not uri.startswith("arn:"):
+        # sagemaker-mlflow's request-header plugin is always active and warns on every call whose URI is not a
+        # SageMaker ARN (a local or self-hosted server): nothing is wrong, so those warnings are not shown.
+        logging.getLogger("mlflow.tracking.request_header.registry").setLevel(logging.ERROR)
     return tracking.MlflowClient(tracking_uri=uri)
 
 

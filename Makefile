@@ -45,14 +45,16 @@ $(UV_STAMP): pyproject.toml
 	fi
 	@touch $@
 
-# Neither installer byte-compiles (pip would compile every module of every wheel one file at a time: pulumi_aws
-# alone is 120 MB of Python, of which the program imports 86 modules); compileall does it on every core, leaving
-# out what no command imports (test suites shipped in wheels; sympy and networkx, which only cfn-lint's template
-# checks load; pulumi_aws), then a preview of the prod stack writes the bytecode of the pulumi_aws modules the
-# program loads, even where PYTHONDONTWRITEBYTECODE is set (every process would compile them again otherwise).
+# Neither installer byte-compiles (pip would compile every module of every wheel one file at a time). compileall
+# does it on every core, leaving out what no command imports or imports only in part: the test suites shipped in
+# wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; and the providers
+# (pulumi_aws alone is 120 MB of Python, of which the program imports 86 modules). A preview of the prod stack then
+# writes the bytecode of the provider modules the program loads, with bytecode writing on even where
+# PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would compile them again.
 PROJECT_PACKAGES := infra components workloads policies prodline standards bench
+NOT_COMPILED := '/(pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip)/|/tests?/'
 define compile
-	$(BIN)/python -m compileall -q -j 0 -x '/(pulumi_aws|sympy|networkx|mpmath|cfnlint)/|/tests?/' \
+	$(BIN)/python -m compileall -q -j 0 -x $(NOT_COMPILED) \
 		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" $(PROJECT_PACKAGES) > /dev/null
 	PYTHONDONTWRITEBYTECODE= $(BIN)/prodline preview --stack prod --json > /dev/null 2>&1 || true
 endef
@@ -95,10 +97,14 @@ demo: $(RUNTIME_STAMP)
 
 # --dist loadfile: each test file runs whole in one worker, so a module-scoped fixture (the lifecycle test's demo,
 # the delivery test's three stacks) is built once, and tests that build on an earlier one in their file keep
-# their order; the Spark tests, all in one file, start one local Spark session.
+# their order; the Spark tests, all in one file, start one local Spark session. --no-loadscope-reorder: files are
+# handed out in collection order, where tests/conftest.py puts the longest first, not by their number of tests
+# (which put the demo's four tests last, to run alone at the end). Bytecode writing is on for the run: most of
+# the suite's processes run the program, and would otherwise each compile the provider modules the set-up's
+# previews did not load.
 test: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -27,11 +27,15 @@ UV := $(UV_DIR)/bin/uv
 UV_STAMP := $(UV_DIR)/.tried
 # The requirements of one of pyproject.toml's dependency groups, for the tool venvs.
 group = $$($(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["$(1)"])')
-# $(call install_into,<venv>,<pip arguments>): uv when it is there, else pip (bootstrapped by ensurepip).
+# $(call install_into,<venv>,<pip arguments>): uv when it is there, else pip (bootstrapped by ensurepip). uv tries
+# its cache alone first: an index that serves files without cache headers (as some proxies do) would otherwise
+# make it download pyspark's sdist and build it again on every install (a minute and a half); on a miss it asks
+# the index.
+uv_install = $(UV) pip install --quiet --python $(1)/bin/python \
+	"pip==$$($(1)/bin/python -c 'import ensurepip; print(ensurepip.version())')" $(2)
 install_into = @test -x $(1)/bin/python || $(PYTHON) -m venv --without-pip $(1); \
 	if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ]; then \
-		$(UV) pip install --quiet --python $(1)/bin/python \
-			"pip==$$($(1)/bin/python -c 'import ensurepip; print(ensurepip.version())')" $(2); \
+		$(call uv_install,$(1),$(2)) --offline 2> /dev/null || $(call uv_install,$(1),$(2)); \
 	else \
 		{ $(1)/bin/python -m pip --version > /dev/null 2>&1 || $(1)/bin/python -m ensurepip --default-pip > /dev/null; } && \
 		$(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile $(2); \

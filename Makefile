@@ -26,7 +26,8 @@ UV_DIR := $(VENV)/tools/uv
 UV := $(UV_DIR)/bin/uv
 UV_STAMP := $(UV_DIR)/.tried
 # The requirements of one of pyproject.toml's dependency groups, for the tool venvs.
-group = $$($(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["$(1)"])')
+group = $$($(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["$(1)"])')
 # $(call install_into,<venv>,<pip arguments>): uv when it is there, else pip (bootstrapped by ensurepip). uv tries
 # its cache alone first: an index that serves files without cache headers (as some proxies do) would otherwise
 # make it download pyspark's sdist and build it again on every install (a minute and a half); on a miss it asks
@@ -51,14 +52,15 @@ $(UV_STAMP): pyproject.toml
 
 # Neither installer byte-compiles (pip would compile every module of every wheel one file at a time). compileall
 # does it on every core, leaving out what no command imports or imports only in part: the test suites shipped in
-# wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; and the providers
-# (pulumi_aws alone is 120 MB of Python, of which the program imports 86 modules). A preview of the prod stack then
+# wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; pygments (rich's
+# syntax highlighting); the SageMaker SDK (one test reads its image data); and the providers (pulumi_aws alone is
+# 120 MB of Python, of which the program imports 86 modules). A preview of the prod stack then
 # writes the bytecode of the provider modules the program loads, with bytecode writing on even where
 # PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would compile them again.
 PROJECT_PACKAGES := infra components workloads policies prodline standards bench
-NOT_COMPILED := '/(pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip)/|/tests?/'
+NOT_COMPILED := pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip|pygments|sagemaker
 define compile
-	$(BIN)/python -m compileall -q -j 0 -x $(NOT_COMPILED) \
+	$(BIN)/python -m compileall -q -j 0 -x 'site-packages/($(NOT_COMPILED))/|/tests?/' \
 		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" $(PROJECT_PACKAGES) > /dev/null
 	PYTHONDONTWRITEBYTECODE= $(BIN)/prodline preview --stack prod --json > /dev/null 2>&1 || true
 endef

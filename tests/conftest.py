@@ -18,7 +18,6 @@ def _no_real_aws(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
-
 # The files that take longest, longest first: `make test` runs pytest-xdist with `--dist loadfile` in collection
 # order, so a worker starts each of these while the other still has short files left to even out the end, instead
 # of one worker finishing the suite alone on the demo. Measured with `pytest --junitxml` (each file's tests' time

@@ -10,35 +10,82 @@ TEST_WORKERS ?= auto
 .PHONY: setup demo test lint preview bench clean
 
 # What each target installs, so `make demo` never waits for the test tools: the runtime (the package and its
-# dependencies: what the CLI, the demo and the workloads it starts import), the dev tools with pyspark for
+# dependencies: what the CLI, the demo and the workloads it starts import, with the `tracking` extra, whose MLflow
+# server the demo runs: uv installs it in seconds), the dev tools with pyspark for
 # `make test` and `make lint`, and DuckDB for `make bench`. Each stamp is redone when pyproject.toml changes.
-# --no-compile: pip would byte-compile every module of every wheel one file at a time (pulumi_aws alone is 270 MB
-# of Python, of which a run imports a small part); instead compileall does the rest on every core, leaving
-# pulumi_aws's modules to be compiled on first import (the program loads only the ones it declares).
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
-PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-compile
+
+# uv installs the same pinned set as pip several times faster (it resolves, downloads and links in parallel, from
+# a cache of unpacked wheels). It is pyproject.toml's `uv` dependency group, fetched with the base Python's pip into
+# a directory of its own; where that fails (no pip, no network), or with INSTALLER=pip, pip installs instead.
+# Either way the venv is made without running ensurepip (seconds); the pip ensurepip would have put there comes
+# from uv's cache, at the version the interpreter bundles.
+INSTALLER ?= uv
+UV_DIR := $(VENV)/tools/uv
+UV := $(UV_DIR)/bin/uv
+UV_STAMP := $(UV_DIR)/.tried
+# The requirements of one of pyproject.toml's dependency groups, for the tool venvs.
+group = $$($(PYTHON) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["$(1)"])')
+# $(call install_into,<venv>,<pip arguments>): uv when it is there, else pip (bootstrapped by ensurepip). uv tries
+# its cache alone first: an index that serves files without cache headers (as some proxies do) would otherwise
+# make it download pyspark's sdist and build it again on every install (a minute and a half); on a miss it asks
+# the index.
+uv_install = $(UV) pip install --quiet --python $(1)/bin/python \
+	"pip==$$($(1)/bin/python -c 'import ensurepip; print(ensurepip.version())')" $(2)
+install_into = @test -x $(1)/bin/python || $(PYTHON) -m venv --without-pip $(1); \
+	if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ]; then \
+		$(call uv_install,$(1),$(2)) --offline 2> /dev/null || $(call uv_install,$(1),$(2)); \
+	else \
+		{ $(1)/bin/python -m pip --version > /dev/null 2>&1 || $(1)/bin/python -m ensurepip --default-pip > /dev/null; } && \
+		$(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile $(2); \
+	fi
+
+$(UV_STAMP): pyproject.toml
+	@mkdir -p $(UV_DIR)
+	@if [ "$(INSTALLER)" = uv ]; then \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade --target $(UV_DIR) $(call group,uv) \
+			> /dev/null 2>&1 || echo "uv could not be installed with $(PYTHON) -m pip: installing with pip instead"; \
+	fi
+	@touch $@
+
+# Neither installer byte-compiles (pip would compile every module of every wheel one file at a time). compileall
+# does it on every core, leaving out what no command imports or imports only in part: the test suites shipped in
+# wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; pygments (rich's
+# syntax highlighting); and the providers (pulumi_aws alone is 120 MB of Python, of which the program imports 86
+# modules). The SageMaker SDK stays in: compiled at import, it warns of invalid escape sequences in the test run.
+# A preview of the prod stack then writes the bytecode of the provider modules the program loads, with bytecode
+# writing on even where PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would
+# compile them again.
+PROJECT_PACKAGES := infra components workloads policies prodline standards bench
+NOT_COMPILED := pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip|pygments
+define compile
+	$(BIN)/python -m compileall -q -j 0 -x 'site-packages/($(NOT_COMPILED))/|/tests?/' \
+		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" $(PROJECT_PACKAGES) > /dev/null
+	PYTHONDONTWRITEBYTECODE= $(BIN)/prodline preview --stack prod --json > /dev/null 2>&1 || true
+endef
+
 # Each stamp's rule installs its target's REQUIREMENT (target-specific, as commas cannot pass through $(call)).
 define install
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) -e '$(REQUIREMENT)'
-	$(BIN)/python -m compileall -q -j 0 -x '/pulumi_aws/' "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null
+	$(call install_into,$(VENV),-e '$(REQUIREMENT)')
+	$(compile)
 	@touch $@
 endef
 
-$(RUNTIME_STAMP): REQUIREMENT := .
-$(RUNTIME_STAMP): pyproject.toml
+$(RUNTIME_STAMP): REQUIREMENT := .[tracking]
+$(RUNTIME_STAMP): pyproject.toml $(UV_STAMP)
 	$(install)
 
 # The dev and bench extras include the runtime, so they refresh the runtime stamp too.
 $(DEV_STAMP): REQUIREMENT := .[dev,spark,tracking]
-$(DEV_STAMP): pyproject.toml
+$(DEV_STAMP): pyproject.toml $(UV_STAMP)
 	$(install)
 	@touch $(RUNTIME_STAMP)
 
-$(BENCH_STAMP): REQUIREMENT := .[bench]
-$(BENCH_STAMP): pyproject.toml
+$(BENCH_STAMP): REQUIREMENT := .[bench,tracking]
+$(BENCH_STAMP): pyproject.toml $(UV_STAMP)
 	$(install)
 	@touch $(RUNTIME_STAMP)
 
@@ -47,10 +94,8 @@ $(BENCH_STAMP): pyproject.toml
 CHECKOV_VENV := $(VENV)/tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
-$(CHECKOV_STAMP): pyproject.toml
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile $$($(CHECKOV_VENV)/bin/python -c \
-		'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["checkov"])')
+$(CHECKOV_STAMP): pyproject.toml $(UV_STAMP)
+	$(call install_into,$(CHECKOV_VENV),$(call group,checkov))
 	@touch $(CHECKOV_STAMP)
 
 setup: $(DEV_STAMP) $(CHECKOV_STAMP)
@@ -60,10 +105,14 @@ demo: $(RUNTIME_STAMP)
 
 # --dist loadfile: each test file runs whole in one worker, so a module-scoped fixture (the lifecycle test's demo,
 # the delivery test's three stacks) is built once, and tests that build on an earlier one in their file keep
-# their order; the Spark tests, all in one file, start one local Spark session.
+# their order; the Spark tests, all in one file, start one local Spark session. --no-loadscope-reorder: files are
+# handed out in collection order, where tests/conftest.py puts the longest first, not by their number of tests
+# (which put the demo's four tests last, to run alone at the end). Bytecode writing is on for the run: most of
+# the suite's processes run the program, and would otherwise each compile the provider modules the set-up's
+# previews did not load.
 test: $(DEV_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Test-wide settings: no test may reach a real AWS account."""
+"""Test-wide settings: no test may reach a real AWS account; the longest files are handed out first."""
 
 import os
 
@@ -17,3 +17,35 @@ def _no_real_aws(monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
+
+# The files that take longest, longest first: `make test` runs pytest-xdist with `--dist loadfile` in collection
+# order, so a worker starts each of these while the other still has short files left to even out the end, instead
+# of one worker finishing the suite alone on the demo. Measured with `pytest --junitxml` (each file's tests' time
+# added up) on 2 cores: the first takes about a tenth of the suite's time, the last about 2%. Only the order
+# depends on this list; a file that is not on it runs after these, in its usual place.
+LONGEST_FIRST = (
+    "sandbox/test_lifecycle_e2e.py",
+    "cli/test_cost_cli.py",
+    "workloads/test_spark_engine.py",
+    "sandbox/test_gateway.py",
+    "delivery/test_deploy.py",
+    "workloads/test_etl_crash_recovery.py",
+    "cli/test_cli_errors.py",
+    "policies/test_policy_cli.py",
+    "workloads/test_etl_jobs.py",
+    "workloads/test_training.py",
+    "workloads/test_e2e.py",
+    "workloads/test_serving_server.py",
+    "sandbox/test_delivery_e2e.py",
+    "workloads/test_serving_http.py",
+    "cli/test_provider_imports.py",
+    "workloads/test_serving_limits.py",
+    "cli/test_preview_cli.py",
+    "sandbox/test_realizer_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Longest files first (``LONGEST_FIRST``), each file's tests kept together and in their order."""
+    rank = {f"tests/{name}": position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))

@@ -37,9 +37,10 @@ def land_days(root: str) -> None:
         for batch in range(2):
             table = generate_raw(1500, 100 * number + batch, invalid_fraction=0.05)
             upload_batch(f"{root}/raw/churn/", day, f"b{batch}", to_csv(table), table.num_rows)
-    # The first day also gets stream deliveries: 200 events, 20 of them delivered twice.
-    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-1.gz", gzip.compress(b"".join(STREAMED)))
-    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-2.gz", gzip.compress(b"".join(STREAMED[50:70])))
+    # The first day also gets stream deliveries: 200 events, 20 of them delivered twice. mtime=0: gzip's header
+    # holds the time by the second, and both lakes' objects (so their checksums) must be the same bytes.
+    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-1.gz", gzip.compress(b"".join(STREAMED), mtime=0))
+    lake.write_bytes(f"{root}/raw/churn/dt={DAYS[0]}/stream/d-2.gz", gzip.compress(b"".join(STREAMED[50:70]), mtime=0))
 
 
 def read_zone(prefix: str, day: str, sort: list[str]) -> pd.DataFrame:

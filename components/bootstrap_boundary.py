@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from components.deployer_policy import DeployScope, Statement, actions_of, deploy_statements
+from components.tracking_server import LOGGING_ACTIONS
 from standards import delivery as names
 
 # What the stack's workload roles (Glue jobs, the SageMaker pipeline and endpoint, EventBridge, pods) use;
@@ -37,6 +38,7 @@ WORKLOAD_ACTIONS = (
     "sagemaker:DescribeTrainingJob", "sagemaker:InvokeEndpoint", "sagemaker:StartPipelineExecution",
     "sagemaker:StopProcessingJob",
     "sagemaker:DescribeTransformJob", "sagemaker:StopTrainingJob", "sagemaker:StopTransformJob", "sqs:SendMessage",
+    *LOGGING_ACTIONS,  # training and evaluation log their runs to the stack's MLflow tracking server
 )
 ROLE_CHANGES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
                 "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy")

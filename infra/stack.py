@@ -509,7 +509,7 @@ def _workload_files(packages: tuple[str, ...]) -> dict[str, bytes]:
 def training_bundle() -> dict[str, bytes]:
     """The script-mode bundle: the workloads package plus train.py / inference.py at the top."""
     workloads = ROOT / "workloads"
-    files = _workload_files(("etl", "training", "serving"))
+    files = _workload_files(("etl", "training", "serving", "monitoring"))  # serving/capture.py: monitoring/capture.py
     for entry in ("train.py", "inference.py"):
         files[entry] = (workloads / "script_mode" / entry).read_bytes()
     return files

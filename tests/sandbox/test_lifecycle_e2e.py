@@ -146,7 +146,7 @@ def test_down_leaves_no_sandbox_process(demo):
         assert is_up(emulator), f"the emulator must outlive {stack}'s down"
     result = prodline(env, "sandbox", "down", "--stack", STACKS[-1])
     assert result.returncode == 0, result.stderr
-    assert "stopped: gateway and model servers, emulator" in result.stdout
+    assert "stopped: gateway and model servers, MLflow server, emulator" in result.stdout
     assert not is_up(emulator)
     assert processes_mentioning(str(sandbox_dir)) == []
     for pid in (p for p in pids if isinstance(p, int)):

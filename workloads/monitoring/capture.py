@@ -14,7 +14,9 @@ import base64
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import pandas as pd
 
@@ -22,6 +24,8 @@ from workloads.etl import lake
 from workloads.monitoring.ground_truth import Prediction, parse_time
 from workloads.serving import payloads
 from workloads.serving.errors import RequestError
+
+T = TypeVar("T")
 
 UNKNOWN_VERSION = "unknown"
 _HOUR_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+\.jsonl$")
@@ -66,21 +70,30 @@ def record_data(channel: dict) -> tuple[bytes, str]:
     return raw, channel.get("observedContentType", payloads.CSV)
 
 
-def read_inputs(texts: list[bytes], max_examples: int = 5) -> CapturedInputs:
-    """Every request's input rows from capture files' contents; unreadable records are counted, not fatal."""
-    frames, records, unreadable, errors = [], 0, 0, []
+def _read_records(texts: list[bytes], read: Callable[[dict], T], unreadable_when: tuple[type[Exception], ...],
+                  max_examples: int) -> tuple[list[T], int, int, list[str]]:
+    """``read`` applied to every capture record of the files' contents: (results, records, unreadable, examples);
+    a record that fails with one of ``unreadable_when`` is counted, with the first few errors, not fatal."""
+    found, records, unreadable, errors = [], 0, 0, []
     for text in texts:
         for line in text.splitlines():
             if not line.strip():
                 continue
             records += 1
             try:
-                record = json.loads(line)
-                frames.append(payloads.decode(*record_data(record["captureData"]["endpointInput"])))
-            except (ValueError, KeyError, TypeError, RequestError) as error:
+                found.append(read(json.loads(line)))
+            except unreadable_when as error:
                 unreadable += 1
                 if len(errors) < max_examples:
                     errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+    return found, records, unreadable, errors
+
+
+def read_inputs(texts: list[bytes], max_examples: int = 5) -> CapturedInputs:
+    """Every request's input rows from capture files' contents; unreadable records are counted, not fatal."""
+    frames, records, unreadable, errors = _read_records(
+        texts, lambda record: payloads.decode(*record_data(record["captureData"]["endpointInput"])),
+        (ValueError, KeyError, TypeError, RequestError), max_examples)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(payloads.INPUTS))
     return CapturedInputs(frame=frame, records=records, unreadable=unreadable, errors=errors)
 
@@ -90,18 +103,8 @@ def read_predictions(texts: list[bytes], max_examples: int = 5) -> tuple[list[Pr
 
     The version is what the server put in its JSON answer (``modelVersion``: the model package version its
     container was started with); an answer without one (CSV, or a server that does not know) is ``unknown``."""
-    found, unreadable, errors = [], 0, []
-    for text in texts:
-        for line in text.splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                found.append(_prediction(record))
-            except (ValueError, KeyError, TypeError, AttributeError) as error:
-                unreadable += 1
-                if len(errors) < max_examples:
-                    errors.append(f"{type(error).__name__}: {str(error)[:200]}")
+    found, _, unreadable, errors = _read_records(texts, _prediction, (ValueError, KeyError, TypeError, AttributeError),
+                                                 max_examples)
     return found, unreadable, errors
 
 

@@ -85,10 +85,10 @@ class App:
             rest = path.split(b"://", 1)[1]
             path = rest[rest.find(b"/"):] if b"/" in rest else b"/"
         if path == b"/invocations" and method == b"POST":
-            job.scoring = self.prepare(body, headers.get(b"content-type", b"").decode("latin-1"),
-                                       headers.get(b"accept", b"").decode("latin-1"))
+            content_type = headers.get(b"content-type", b"").decode("latin-1")
+            job.scoring = self.prepare(body, content_type, headers.get(b"accept", b"").decode("latin-1"))
             if self.capture is not None:
-                job.capture = (body, headers.get(b"content-type", b"").decode("latin-1"), headers.get(INFERENCE_ID))
+                job.capture = (body, content_type, headers.get(INFERENCE_ID))
         else:
             job.head = method == b"HEAD"
             job.response = self.route(method.decode("latin-1"), path.decode("latin-1"))

@@ -441,7 +441,7 @@ def _kubernetes_serving(config: StackConfig, account_id: pulumi.Output[str], lak
         "ownership_labels": config.ownership.tags(), "min_replicas": k8s.min_replicas,
         "max_replicas": k8s.max_replicas, "cpu_target_percent": k8s.cpu_target_percent,
         "spread_across_zones": envs.K8S_SPREAD_ACROSS_ZONES[env], **envs.K8S_RESOURCES[env],
-        "metrics_namespace": SERVING_NAMESPACE, "model_version": package_arn.rsplit("/", 1)[-1],
+        "metrics_namespace": SERVING_NAMESPACE, "model_version": package_version(package_arn),
     }
     if config.serving.data_capture_percent > 0:
         args["capture"] = {"bucket": lake.bucket_names["raw"], "prefix": CAPTURE_PREFIX, "endpoint_name": endpoint_name,

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from prodline import bootstrap_cli, cost_cli, delivery_cli, lineage_cli, policy_cli, sandbox_cli
-from prodline.collector import paused
+from prodline.collector import exit_at_once, paused
 from prodline.stack_args import EXIT_OK, add_stack_args, check_stacks, fail, run_stack
 
 
@@ -59,10 +59,25 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    check_stacks(args)
+    args = parse(argv)
     return args.handler(args)
 
 
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    check_stacks(args)
+    return args
+
+
+def run() -> None:
+    """The console script: ``main``, then a command that ran a program and is done ends the process at once
+    (``collector.exit_at_once``); every other command exits the usual way, running its clean-up."""
+    args = parse()
+    code = args.handler(args)
+    if getattr(args.handler, "exits_at_once", False):
+        exit_at_once(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from prodline import provider_classes
+
 PROVIDERS = ("pulumi_aws",)
 """Providers whose service packages are loaded this way; their ``__init__`` files are generated alike."""
 STAR_IMPORT = re.compile(r"from \.(\w+) import \*")
@@ -39,17 +41,29 @@ _CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 class _ServicePackageFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path, target=None):
-        if not _is_service(fullname):
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None:
-            _take_over(spec)
-        return spec
+        if _is_service(fullname):
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is not None:
+                _take_over(spec)
+            return spec
+        if _in_taken_over_service(fullname):
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+            if spec is not None and spec.loader is not None:
+                spec.loader = provider_classes.loader_for(fullname, spec.loader)
+            return spec
+        return None
 
 
 def _is_service(name: str) -> bool:
     provider, _, service = name.partition(".")
     return provider in PROVIDERS and bool(service) and "." not in service
+
+
+def _in_taken_over_service(name: str) -> bool:
+    """A module inside a service package this finder loads: its types and resource modules are loaded by class."""
+    package, _, leaf = name.rpartition(".")
+    spec = getattr(sys.modules.get(package), "__spec__", None)
+    return bool(leaf) and _is_service(package) and isinstance(getattr(spec, "loader", None), _ServicePackageLoader)
 
 
 def _take_over(spec: importlib.machinery.ModuleSpec) -> None:

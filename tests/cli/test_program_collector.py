@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from prodline.collector import collector_paused, paused
 from prodline.program import record
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_collector_is_off_during_the_run_and_on_again_after():
@@ -48,3 +55,36 @@ def test_preview_and_policy_run_with_the_collector_paused_from_their_first_impor
     paused(lambda: seen.append(gc.isenabled()))()
     assert seen == [False]
     assert gc.isenabled()
+
+
+def _python(script: str) -> subprocess.CompletedProcess:
+    """``script`` in a fresh interpreter whose output is block-buffered, as a console script's is in a pipe."""
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False,
+                          env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
+
+
+def test_exit_at_once_flushes_what_was_written_and_keeps_the_code():
+    done = _python("import sys\nfrom prodline.collector import exit_at_once\n"
+                   "print('to stdout', end='')\nsys.stderr.write('to stderr')\nexit_at_once(3)\n")
+    assert (done.returncode, done.stdout, done.stderr) == (3, "to stdout", "to stderr")
+
+
+def test_exit_at_once_with_a_stdout_that_cannot_take_the_output_ends_with_120():
+    done = _python("import os, sys\nfrom prodline.collector import exit_at_once\n"
+                   "print('lost', end='')\nos.close(1)\nexit_at_once(0)\n")
+    assert done.returncode == 120
+
+
+def test_the_console_script_ends_preview_at_once_and_other_commands_the_usual_way():
+    from prodline.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["preview", "--stack", "dev"]).handler.exits_at_once
+    assert parser.parse_args(["policy", "--stack", "dev"]).handler.exits_at_once
+    assert not hasattr(parser.parse_args(["sandbox", "status", "--stack", "dev"]).handler, "exits_at_once")
+    done = subprocess.run([sys.executable, "-m", "prodline.cli", "preview", "--stack", "dev", "--json"],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)) > 100  # the whole document arrived before the process ended

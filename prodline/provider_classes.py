@@ -1,0 +1,161 @@
+"""Build a provider service's argument and output types one class at a time, when something first names them.
+
+A generated ``pulumi_aws.<service>._inputs`` module defines every argument type of the service (``aws.sagemaker``:
+some 1,600 classes in 1.5 MB) and ``outputs`` every output type; each resource module star-imports ``_inputs``.
+Building those classes (typing subscripts, ``@pulumi.input_type``) was a quarter of ``prodline preview``'s time
+for the few dozen types the program's resources refer to.
+
+Both files are a header (imports, ``__all__``) followed by top-level classes that refer to each other only by
+quoted name, so a class can be built on its own. ``ClassModuleLoader`` runs the header and gives the module a
+``__getattr__`` that compiles a named class's own lines (same file name and line numbers, so tracebacks and
+``inspect`` are unchanged) together with every class of the file it names in quotes: Pulumi resolves those
+names in the module's globals when it reads a type's hints, so they must be there by then.
+
+A resource module's ``from ._inputs import *`` would still ask for every name. ``StarImportLoader`` runs a
+resource module with the ``_inputs`` module's ``__all__`` narrowed to the argument types the resource module's
+own source mentions, for that import only. Anyone else (the real package ``__init__`` included) sees the whole
+``__all__``. A file whose classes cannot be told apart this way is loaded by its own loader, whole.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import re
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+
+CLASS_START = re.compile(r"^(?:@[^\n]*\n)*class (\w+)\b", re.MULTILINE)
+"""A top-level class statement with its decorators: where one class of a generated types file begins."""
+QUOTED_NAME = re.compile(r"'(\w+)'")
+ARGUMENT_TYPE = re.compile(r"\b(\w+Args(?:Dict)?)\b")
+"""The names ``_inputs`` exports all end so (``EndpointDeploymentConfigArgs``, ``...ArgsDict``)."""
+TYPES_MODULES = ("_inputs", "outputs")
+
+_narrowed = threading.local()
+
+
+class ClassSpans:
+    """Where each class of a types file starts and ends, and the header before the first."""
+
+    def __init__(self, text: str):
+        self.text = text
+        matches = list(CLASS_START.finditer(text))
+        starts = [match.start() for match in matches]
+        self.header_end = starts[0] if starts else len(text)
+        self.spans: dict[str, tuple[int, int, int]] = {}
+        line, previous = 1, 0
+        ends = [*starts[1:], len(text)] if starts else []
+        for match, end in zip(matches, ends, strict=True):
+            line += text.count("\n", previous, match.start())
+            previous = match.start()
+            self.spans[match[1]] = (match.start(), end, line)
+
+    def source(self, name: str) -> tuple[str, int]:
+        start, end, line = self.spans[name]
+        return self.text[start:end], line
+
+
+class ClassModule(ModuleType):
+    """A types module whose classes are built on first use; ``__all__`` is narrowed during a resource import."""
+
+    _prodline_spans: ClassSpans
+
+    @property
+    def __all__(self) -> list[str]:
+        narrowed = getattr(_narrowed, "names", {}).get(self.__name__)
+        return narrowed if narrowed is not None else self.__dict__["__all__"]
+
+    def __getattr__(self, name: str):
+        spans = self.__dict__.get("_prodline_spans")
+        if spans is None or name not in spans.spans:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        define(self, name)
+        return self.__dict__[name]
+
+
+def define(module: ClassModule, name: str) -> None:
+    """Build ``name`` and every class it names in quotes, transitively, in the module's namespace."""
+    spans, namespace = module._prodline_spans, module.__dict__
+    pending = [name]
+    while pending:
+        current = pending.pop()
+        if current in namespace:
+            continue
+        source, line = spans.source(current)
+        # dont_inherit: this module's `from __future__ import annotations` must not turn the provider's into strings
+        code = compile("\n" * (line - 1) + source, module.__file__, "exec", dont_inherit=True)
+        exec(code, namespace)
+        if current not in namespace:
+            raise ImportError(f"{module.__name__}: lines {line}+ did not define {current}", name=module.__name__)
+        pending.extend(quoted for quoted in QUOTED_NAME.findall(source)
+                       if quoted in spans.spans and quoted not in namespace)
+
+
+class ClassModuleLoader(importlib.abc.Loader):
+    """Loads ``_inputs`` / ``outputs`` as a ``ClassModule``; a file without classes keeps the real loader."""
+
+    def __init__(self, real_loader: importlib.abc.Loader):
+        self.real_loader = real_loader
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        spans = ClassSpans(Path(module.__file__).read_text(encoding="utf-8"))
+        if not spans.spans:
+            self.real_loader.exec_module(module)
+            return
+        module.__class__ = ClassModule
+        module.__dict__["_prodline_spans"] = spans
+        exec(compile(spans.text[:spans.header_end], module.__file__, "exec", dont_inherit=True),
+             module.__dict__)
+
+
+class StarImportLoader(importlib.abc.Loader):
+    """Runs a resource module with its package's ``_inputs`` narrowed to the types the module mentions."""
+
+    def __init__(self, real_loader: importlib.abc.Loader):
+        self.real_loader = real_loader
+
+    def create_module(self, spec):
+        return self.real_loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        package = module.__name__.rpartition(".")[0]
+        inputs = sys.modules.get(f"{package}._inputs") or _import(f"{package}._inputs")
+        spans = getattr(inputs, "_prodline_spans", None) if isinstance(inputs, ClassModule) else None
+        if spans is None:
+            self.real_loader.exec_module(module)
+            return
+        mentioned = set(ARGUMENT_TYPE.findall(Path(module.__file__).read_text(encoding="utf-8")))
+        names = getattr(_narrowed, "names", None)
+        if names is None:
+            names = _narrowed.names = {}
+        previous = names.get(inputs.__name__)
+        names[inputs.__name__] = [name for name in spans.spans if name in mentioned]
+        try:
+            self.real_loader.exec_module(module)
+        finally:
+            if previous is None:
+                names.pop(inputs.__name__, None)
+            else:
+                names[inputs.__name__] = previous
+
+
+def _import(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def loader_for(name: str, real_loader: importlib.abc.Loader) -> importlib.abc.Loader:
+    """The loader a module of a taken-over service package gets: by class, narrowed, or its own."""
+    leaf = name.rpartition(".")[2]
+    if leaf in TYPES_MODULES:
+        return ClassModuleLoader(real_loader)
+    if leaf.startswith("_"):  # _enums, _utilities: small, and not star-importers of _inputs
+        return real_loader
+    return StarImportLoader(real_loader)

@@ -19,12 +19,17 @@ own source mentions, for that import only. Anyone else (the real package ``__ini
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
+import importlib.util
+import marshal
+import os
 import re
 import sys
+import tempfile
 import threading
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 
 CLASS_START = re.compile(r"^(?:@[^\n]*\n)*class (\w+)\b", re.MULTILINE)
 """A top-level class statement with its decorators: where one class of a generated types file begins."""
@@ -32,6 +37,7 @@ QUOTED_NAME = re.compile(r"'(\w+)'")
 ARGUMENT_TYPE = re.compile(r"\b(\w+Args(?:Dict)?)\b")
 """The names ``_inputs`` exports all end so (``EndpointDeploymentConfigArgs``, ``...ArgsDict``)."""
 TYPES_MODULES = ("_inputs", "outputs")
+CACHE_SUFFIX = ".prodline-classes"
 
 _narrowed = threading.local()
 
@@ -57,10 +63,86 @@ class ClassSpans:
         return self.text[start:end], line
 
 
+class CompiledTypes:
+    """A types file's header and classes as code, each class with the classes it names in quotes.
+
+    Compiling a class costs about as much as building it, so the code is kept beside the file's bytecode
+    (``__pycache__/<name>.<tag>.prodline-classes``: one marshalled code object per class, read back only
+    for the classes a run builds), checked against the source's modification time and size and the
+    interpreter's bytecode version. It is written where Python would write bytecode (not under
+    ``PYTHONDONTWRITEBYTECODE``; the set-up's preview writes it); without it each class is compiled from its
+    lines when first built."""
+
+    def __init__(self, header: CodeType, names: list[str], *, compiled: dict[str, bytes],
+                 quotes: dict[str, tuple[str, ...]], spans: ClassSpans | None = None, path: str = ""):
+        self.header, self.names, self.known = header, names, frozenset(names)
+        self.compiled, self.quotes, self.spans, self.path = compiled, quotes, spans, path
+
+    def code(self, name: str) -> CodeType:
+        if name in self.compiled:
+            return marshal.loads(self.compiled[name])
+        source, line = self.spans.source(name)
+        return _compile("\n" * (line - 1) + source, self.path)
+
+    def quoted(self, name: str) -> tuple[str, ...]:
+        if name not in self.quotes:
+            self.quotes[name] = tuple(dict.fromkeys(
+                quoted for quoted in QUOTED_NAME.findall(self.spans.source(name)[0]) if quoted in self.spans.spans))
+        return self.quotes[name]
+
+    @classmethod
+    def of(cls, path: str) -> CompiledTypes | None:
+        """The file's compiled types, from the cache when it is current; None for a file without classes."""
+        cache = Path(importlib.util.cache_from_source(path)).with_suffix(CACHE_SUFFIX)
+        key = _cache_key(path)
+        try:
+            stored_key, header, names, compiled, quotes = marshal.loads(cache.read_bytes())
+            if stored_key == key:
+                return cls(header, names, compiled=compiled, quotes=quotes)
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # no cache, another interpreter's, or a damaged one: built again below
+        spans = ClassSpans(Path(path).read_text(encoding="utf-8"))
+        if not spans.spans:
+            return None
+        types = cls(_compile(spans.text[:spans.header_end], path), list(spans.spans), compiled={}, quotes={},
+                    spans=spans, path=path)
+        if not sys.dont_write_bytecode:
+            types.compiled = {name: marshal.dumps(types.code(name)) for name in types.names}
+            for name in types.names:
+                types.quoted(name)
+            _write_atomically(cache, marshal.dumps((key, types.header, types.names, types.compiled, types.quotes)),
+                              mode=os.stat(path).st_mode & 0o666)
+        return types
+
+
+def _compile(source: str, path: str) -> CodeType:
+    # dont_inherit: this module's `from __future__ import annotations` must not turn the provider's into strings
+    return compile(source, path, "exec", dont_inherit=True)
+
+
+def _cache_key(path: str) -> tuple:
+    stat = os.stat(path)
+    return importlib.util.MAGIC_NUMBER, stat.st_mtime_ns, stat.st_size
+
+
+def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` through a temporary file, readable as the source is (as Python writes
+    bytecode); a directory we cannot write to just means no cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as scratch:
+            scratch.write(data)
+        os.chmod(scratch.name, mode)
+        os.replace(scratch.name, path)
+    except OSError:
+        with contextlib.suppress(OSError, NameError):
+            os.unlink(scratch.name)
+
+
 class ClassModule(ModuleType):
     """A types module whose classes are built on first use; ``__all__`` is narrowed during a resource import."""
 
-    _prodline_spans: ClassSpans
+    _prodline_types: CompiledTypes
 
     @property
     def __all__(self) -> list[str]:
@@ -68,8 +150,8 @@ class ClassModule(ModuleType):
         return narrowed if narrowed is not None else self.__dict__["__all__"]
 
     def __getattr__(self, name: str):
-        spans = self.__dict__.get("_prodline_spans")
-        if spans is None or name not in spans.spans:
+        types = self.__dict__.get("_prodline_types")
+        if types is None or name not in types.known:
             raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
         define(self, name)
         return self.__dict__[name]
@@ -77,20 +159,16 @@ class ClassModule(ModuleType):
 
 def define(module: ClassModule, name: str) -> None:
     """Build ``name`` and every class it names in quotes, transitively, in the module's namespace."""
-    spans, namespace = module._prodline_spans, module.__dict__
+    types, namespace = module._prodline_types, module.__dict__
     pending = [name]
     while pending:
         current = pending.pop()
         if current in namespace:
             continue
-        source, line = spans.source(current)
-        # dont_inherit: this module's `from __future__ import annotations` must not turn the provider's into strings
-        code = compile("\n" * (line - 1) + source, module.__file__, "exec", dont_inherit=True)
-        exec(code, namespace)
+        exec(types.code(current), namespace)
         if current not in namespace:
-            raise ImportError(f"{module.__name__}: lines {line}+ did not define {current}", name=module.__name__)
-        pending.extend(quoted for quoted in QUOTED_NAME.findall(source)
-                       if quoted in spans.spans and quoted not in namespace)
+            raise ImportError(f"{module.__name__}: the lines of {current} did not define it", name=module.__name__)
+        pending.extend(quoted for quoted in types.quoted(current) if quoted not in namespace)
 
 
 class ClassModuleLoader(importlib.abc.Loader):
@@ -103,14 +181,13 @@ class ClassModuleLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        spans = ClassSpans(Path(module.__file__).read_text(encoding="utf-8"))
-        if not spans.spans:
+        types = CompiledTypes.of(module.__file__)
+        if types is None:
             self.real_loader.exec_module(module)
             return
         module.__class__ = ClassModule
-        module.__dict__["_prodline_spans"] = spans
-        exec(compile(spans.text[:spans.header_end], module.__file__, "exec", dont_inherit=True),
-             module.__dict__)
+        module.__dict__["_prodline_types"] = types
+        exec(types.header, module.__dict__)
 
 
 class StarImportLoader(importlib.abc.Loader):
@@ -125,8 +202,8 @@ class StarImportLoader(importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         package = module.__name__.rpartition(".")[0]
         inputs = sys.modules.get(f"{package}._inputs") or _import(f"{package}._inputs")
-        spans = getattr(inputs, "_prodline_spans", None) if isinstance(inputs, ClassModule) else None
-        if spans is None:
+        types = getattr(inputs, "_prodline_types", None) if isinstance(inputs, ClassModule) else None
+        if types is None:
             self.real_loader.exec_module(module)
             return
         mentioned = set(ARGUMENT_TYPE.findall(Path(module.__file__).read_text(encoding="utf-8")))
@@ -134,7 +211,7 @@ class StarImportLoader(importlib.abc.Loader):
         if names is None:
             names = _narrowed.names = {}
         previous = names.get(inputs.__name__)
-        names[inputs.__name__] = [name for name in spans.spans if name in mentioned]
+        names[inputs.__name__] = [name for name in types.names if name in mentioned]
         try:
             self.real_loader.exec_module(module)
         finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from prodline.provider_classes import ClassModule, ClassModuleLoader, ClassSpans, loader_for
+from prodline.provider_classes import CACHE_SUFFIX, ClassModule, ClassModuleLoader, ClassSpans, loader_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = Path(importlib.util.find_spec("pulumi_aws").submodule_search_locations[0])
@@ -122,23 +122,35 @@ print(type(inputs).__name__, sorted(n for n in namespace if not n.startswith("__
     assert (kind, same) == ("ClassModule", "True") and int(total) > 10
 
 
-def _module_from(tmp_path: Path, source: str):
-    path = tmp_path / "types_file.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("prodline_test_types_file", path)
+SOURCE = ("import typing\n__all__ = ['A', 'B', 'C']\n\n"
+          "class A:\n    x: 'B'\n\n"
+          "class B:\n    def where(self):\n        raise RuntimeError\n\n"
+          "@typing.final\nclass C:\n    pass\n")
+
+
+def _module_from(path: Path, source: str | None = None):
+    if source is not None:
+        path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"prodline_test_{path.stem}", path)
     spec.loader = ClassModuleLoader(spec.loader)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_a_class_is_built_with_its_file_s_line_numbers_and_the_classes_it_quotes(tmp_path):
-    module = _module_from(tmp_path, "import typing\n__all__ = ['A', 'B', 'C']\n\n"
-                                    "class A:\n    x: 'B'\n\n"
-                                    "class B:\n    def where(self):\n        raise RuntimeError\n\n"
-                                    "@typing.final\nclass C:\n    pass\n")
+def _cache_of(path: Path) -> Path:
+    return Path(importlib.util.cache_from_source(str(path))).with_suffix(CACHE_SUFFIX)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["compiled-from-lines", "read-from-cache"])
+def test_a_class_is_built_with_its_file_s_line_numbers_and_the_classes_it_quotes(tmp_path, monkeypatch, cached):
+    monkeypatch.setattr(sys, "dont_write_bytecode", not cached)
+    path = tmp_path / "types_file.py"
+    _module_from(path, SOURCE)
+    assert _cache_of(path).exists() == cached
+    module = _module_from(path)  # the second load reads the cache where there is one
     assert isinstance(module, ClassModule) and "A" not in vars(module)
-    assert module.A.__annotations__ == {"x": "B"}
+    assert module.A.__annotations__ == {"x": "B"}  # as written: this module's own __future__ import is not inherited
     assert "B" in vars(module) and "C" not in vars(module)  # A quotes B; nothing quotes C
     with pytest.raises(RuntimeError) as raised:
         module.B().where()
@@ -148,11 +160,26 @@ def test_a_class_is_built_with_its_file_s_line_numbers_and_the_classes_it_quotes
         module.D  # noqa: B018
 
 
+def test_the_cache_is_used_while_the_source_is_unchanged_and_rebuilt_when_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    path = tmp_path / "types_file.py"
+    _module_from(path, "__all__ = ['A']\nclass A:\n    value = 1\n")
+    stat = path.stat()
+    path.write_text("__all__ = ['A']\nclass A:\n    value = 2\n", encoding="utf-8")  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _module_from(path).A.value == 1  # same modification time and size: the cache is believed
+    path.write_text("__all__ = ['A']\nclass A:\n    value = 30\n", encoding="utf-8")
+    assert _module_from(path).A.value == 30
+    _cache_of(path).write_bytes(b"not marshal data")
+    assert _module_from(path).A.value == 30  # a damaged cache is rebuilt, not trusted
+    assert _module_from(path).A.value == 30
+
+
 def test_a_file_without_classes_is_loaded_whole_and_a_span_that_defines_nothing_is_an_import_error(tmp_path):
-    plain = _module_from(tmp_path, "VALUE = 1\n__all__ = ['VALUE']\n")
+    plain = _module_from(tmp_path / "plain.py", "VALUE = 1\n__all__ = ['VALUE']\n")
     assert not isinstance(plain, ClassModule) and plain.VALUE == 1
-    broken = _module_from(tmp_path, "__all__ = ['A']\nclass A:\n    pass\ndel A\n")
-    with pytest.raises(ImportError, match="did not define A"):
+    broken = _module_from(tmp_path / "broken.py", "__all__ = ['A']\nclass A:\n    pass\ndel A\n")
+    with pytest.raises(ImportError, match="the lines of A did not define it"):
         broken.A  # noqa: B018
 
 

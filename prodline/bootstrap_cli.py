@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from prodline.collector import paused
 from prodline.stack_args import EXIT_FAILED, EXIT_OK, fail
 
 
@@ -25,7 +26,7 @@ def add_parser(commands) -> None:
                                                                "verdict) as JSON")
     bootstrap.add_argument("--policy", action="store_true",
                            help="run the policy pack over the preview (exit 1 on a mandatory violation)")
-    bootstrap.set_defaults(handler=cmd_bootstrap)
+    bootstrap.set_defaults(handler=paused(cmd_bootstrap))
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prodline.collector import paused
 from prodline.stack_args import EXIT_OK, EXIT_USAGE, add_stack_args, fail, stack_errors
 
 
@@ -28,7 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                            "then says so on every format); without it a region with no price file is an error")
     cost.add_argument("--region", help="refresh-prices: the region whose price file to write")
     cost.add_argument("--output", help="refresh-prices: where to write it (default: the repository's price file)")
-    cost.set_defaults(handler=cmd_cost)
+    cost.set_defaults(handler=paused(cmd_cost))
 
 
 def estimate_of(resources: list[Any], stack: str, prices_region: str | None = None) -> dict[str, Any]:

@@ -76,12 +76,13 @@ def test_exit_at_once_with_a_stdout_that_cannot_take_the_output_ends_with_120():
     assert done.returncode == 120
 
 
-def test_the_console_script_ends_preview_at_once_and_other_commands_the_usual_way():
+def test_the_console_script_ends_the_program_running_commands_at_once_and_others_the_usual_way():
     from prodline.cli import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["preview", "--stack", "dev"]).handler.exits_at_once
-    assert parser.parse_args(["policy", "--stack", "dev"]).handler.exits_at_once
+    for argv in (["policy", "--stack", "dev"], ["cost", "--stack", "dev"], ["bootstrap"]):
+        assert parser.parse_args(argv).handler.exits_at_once
     assert not hasattr(parser.parse_args(["sandbox", "status", "--stack", "dev"]).handler, "exits_at_once")
     done = subprocess.run([sys.executable, "-m", "prodline.cli", "preview", "--stack", "dev", "--json"],
                           capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},

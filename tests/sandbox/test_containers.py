@@ -12,13 +12,13 @@ from prodline.sandbox import warm_start
 from prodline.sandbox.runtimes.containers import run_container
 from prodline.sandbox.zygote import THREAD_VARIABLES
 
-THREADS = """\
+THREADS = f"""\
 import json, os
 import sklearn.ensemble  # its OpenMP runtime: what a tree fit spins on
 import threadpoolctl
-print(json.dumps({"env": {name: os.environ.get(name) for name in %r},
-                  "pools": sorted({pool["num_threads"] for pool in threadpoolctl.threadpool_info()})}))
-""" % (THREAD_VARIABLES,)
+print(json.dumps({{"env": {{name: os.environ.get(name) for name in {THREAD_VARIABLES!r}}},
+                  "pools": sorted({{pool["num_threads"] for pool in threadpoolctl.threadpool_info()}})}}))
+"""
 
 
 def _threads(tmp_path, env: dict[str, str]) -> dict:

@@ -176,7 +176,6 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         with self.step(f"stream {STREAM_EVENTS} events ({STREAM_UNDELIVERABLE} undeliverable) -> Kinesis -> "
                        "Firehose -> raw zone") as s:
             s["result"], s["ok"] = self._stream()
-        delivery.preload_model_libraries()  # the derived versions' unpickling, while ingest and ETL run
         with self.step("the incoming data shifts (ingest + ETL day 2, with the streamed events)") as s:
             sb.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.today), "--rows", str(self.rows),
                             "--seed", "3", "--invalid-fraction", "0.02", "--drift")

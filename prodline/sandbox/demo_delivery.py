@@ -181,19 +181,6 @@ class PercentScores:
         return self.pipeline.predict_proba(frame) * 100.0
 
 
-MODEL_LIBRARIES = ("sklearn.pipeline", "sklearn.preprocessing", "workloads.training.model")
-"""What unpickling the served model (and wrapping it) imports in this process: a second's work, else done by the
-first derived version, on the demo's critical path."""
-
-
-def preload_model_libraries() -> threading.Thread:
-    """Import ``MODEL_LIBRARIES`` in a thread, while the demo waits on other processes (its jobs)."""
-    loader = threading.Thread(target=lambda: [importlib.import_module(name) for name in MODEL_LIBRARIES],
-                              name="model-libraries", daemon=True)
-    loader.start()
-    return loader
-
-
 def break_pipeline(pipeline: Any) -> Any:
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer

@@ -1,24 +1,14 @@
-"""The demo's work beside its steps: the later stacks (staging, prod), a stack's day of data landing while the
-next stack is realized; the model libraries, imported before the first derived version needs them."""
+"""The demo's later stacks (staging, prod): a stack's day of data lands while the next stack is realized."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import subprocess
-import sys
 import threading
 from types import SimpleNamespace
 
-import joblib
 import pytest
 
 from prodline.sandbox import demo_delivery
-from workloads.etl.schema import LABEL_COLUMN
-from workloads.ingest.generator import generate_typed
-from workloads.serving.payloads import INPUTS
-from workloads.training.model import Hyperparameters, build_pipeline
 
 
 class FakeSandbox:
@@ -79,24 +69,3 @@ def test_a_failed_seed_is_raised_by_wait_after_every_stack_has_ended(fake):
         later.wait()
     assert "ingest prod" in fake.log  # the thread ended only once prod's seed had ended too
     assert not later.thread.is_alive()
-
-
-LOAD_AFTER_PRELOAD = """\
-import json, sys, joblib
-from prodline.sandbox import demo_delivery
-demo_delivery.preload_model_libraries().join()
-before = set(sys.modules)
-model = joblib.load(sys.argv[1])
-demo_delivery.break_pipeline(model)
-print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ("sklearn", "workloads", "scipy"))))
-"""
-
-
-def test_the_preloaded_libraries_are_all_that_unpickling_and_breaking_the_model_imports(tmp_path):
-    frame = generate_typed(300, 1, None)
-    model = build_pipeline(Hyperparameters(max_iter=5)).fit(frame[list(INPUTS)], frame[LABEL_COLUMN])
-    joblib.dump(model, tmp_path / "model.joblib")
-    done = subprocess.run([sys.executable, "-c", LOAD_AFTER_PRELOAD, str(tmp_path / "model.joblib")],
-                          capture_output=True, text=True, env=dict(os.environ), timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -109,7 +109,8 @@ class DeliverySteps:
 
 class LaterStacks:
     """Realizes the stacks dev promotes to in the same emulator, then lands a day of data in each one's raw
-    zone and runs its ETL (their smoke gates score it), in a thread beside the main steps.
+    zone and runs its ETL (their smoke gates score it), in threads beside the main steps: a stack's data is
+    landed while the next stack is realized (workloads and jobs are other processes; the program is not).
 
     Safe beside them: those steps run workloads and runtimes, never the Pulumi program, which only this thread
     runs meanwhile; the process already talks to the emulator only (``os.environ`` holds its settings)."""
@@ -127,29 +128,38 @@ class LaterStacks:
         return self
 
     def _run(self) -> None:
+        seeds: list[threading.Thread] = []
         try:
             for stack in self.stacks:
                 sandbox = Sandbox(stack, LATER_STACK_OVERRIDES, parent=self.parent)
                 self.sandboxes.append(sandbox)
                 self.realized[stack] = sandbox.up()
-            for sandbox in self.sandboxes:
-                raw = f"s3://{sandbox.bucket('raw')}/churn/"
-                sandbox.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.day), "--rows",
-                                     str(SEED_ROWS), "--seed", "5", "--invalid-fraction", "0.02")
-                runs = sandbox.run_etl()
-                failed = [r for r in runs if r.state != "SUCCEEDED"]
-                if failed:
-                    raise RuntimeError(f"{sandbox.stack}: {failed[0].job_name} failed: {failed[0].error}")
-                self.seeded[sandbox.stack] = " -> ".join(r.job_name for r in runs)
+                seeds.append(threading.Thread(target=self._seed, args=(sandbox,), name=f"seed-{stack}", daemon=True))
+                seeds[-1].start()
         except BaseException as err:  # handed to the main thread by wait()
             self.error = err
+        for seed in seeds:  # the stacks are taken down (or the demo ends) only once their data has landed
+            seed.join()
+
+    def _seed(self, sandbox: Sandbox) -> None:
+        try:
+            raw = f"s3://{sandbox.bucket('raw')}/churn/"
+            sandbox.run_workload("workloads.ingest", "--source", raw, "--dt", str(self.day), "--rows",
+                                 str(SEED_ROWS), "--seed", "5", "--invalid-fraction", "0.02")
+            runs = sandbox.run_etl()
+            failed = [r for r in runs if r.state != "SUCCEEDED"]
+            if failed:
+                raise RuntimeError(f"{sandbox.stack}: {failed[0].job_name} failed: {failed[0].error}")
+            self.seeded[sandbox.stack] = " -> ".join(r.job_name for r in runs)
+        except BaseException as err:  # handed to the main thread by wait(); the first error wins
+            self.error = self.error or err
 
     def wait(self) -> str:
         self.thread.join()
         if self.error:
             raise self.error
         counts = ", ".join(f"{stack} {len(r.created) + len(r.unchanged)}" for stack, r in self.realized.items())
-        seeded = "; ".join(f"{stack}: {SEED_ROWS} rows, {jobs}" for stack, jobs in self.seeded.items())
+        seeded = "; ".join(f"{stack}: {SEED_ROWS} rows, {self.seeded[stack]}" for stack in self.stacks)
         return f"{counts} resources realized beside dev; {seeded}"
 
 

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,12 +118,20 @@ def leave(stack: str) -> list[str]:
             if live:
                 hosting.reload(live)
             return []
+        # The MLflow server needs nothing else and may take its full grace to exit: it stops beside the gateway
+        # and the emulator, which stop in order (the gateway flushes its telemetry into the emulator first).
+        tracking_stopped: list[bool] = []
+        stopping = threading.Thread(target=lambda: tracking_stopped.append(tracking.stop(shared_dir())),
+                                    name="stop-mlflow", daemon=True)
+        stopping.start()
         stopped = []
         if hosting.stop_gateway(SHARED):
             stopped.append("gateway and model servers")
-        if tracking.stop(shared_dir()):
+        emulator_stopped = emu.stop(shared_dir())
+        stopping.join()
+        if tracking_stopped and tracking_stopped[0]:
             stopped.append("MLflow server")
-        if emu.stop(shared_dir()):
+        if emulator_stopped:
             stopped.append("emulator")
         return stopped
 

@@ -30,6 +30,7 @@ from prodline.sandbox import warm_start
 from prodline.sandbox.gateway.declared import VariantSpec
 from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.paths import ROOT
+from prodline.sandbox.runtimes.containers import ONE_THREAD
 from prodline.sandbox.warm_start import WarmProcess
 from workloads.archives import extract_tar
 from workloads.s3_uri import split_s3
@@ -78,8 +79,7 @@ def serve_environment(model_dir: Path, port: int, model_env: Mapping[str, str] |
     2-core laptop hosts many."""
     return {**os.environ, **(model_env or {}), "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
             "SAGEMAKER_MODEL_SERVER_WORKERS": "1", "PRODLINE_SERVER_HOST": LOOPBACK, "PRODLINE_SERVER_THREADS": "1",
-            "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1"}
+            "PRODLINE_SHUTDOWN_GRACE_SECONDS": "5", **ONE_THREAD}
 
 
 class Sampler:

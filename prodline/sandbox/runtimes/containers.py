@@ -17,10 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodline.sandbox import warm_start
+from prodline.sandbox.zygote import THREAD_VARIABLES
 from workloads.archives import extract_tar
 from workloads.s3_uri import split_s3
 
 CONTAINER_PREFIXES = ("/opt/ml/", "/tmp/")
+ONE_THREAD = dict.fromkeys(THREAD_VARIABLES, "1")
+"""A local container's BLAS/OpenMP threads, unless its definition or the caller's environment sets them: in AWS a
+job has its instance's cores to itself; here every container, model server, the emulator and the demo share a
+laptop's few, and OpenMP threads that spin-wait for a busy core turn a 0.2 s tree fit into seconds."""
 
 
 def download_prefix(s3, url: str, target: Path) -> list[Path]:
@@ -85,8 +90,9 @@ def run_container(command: Sequence[str], *, root: Path | None, env: Mapping[str
                   cwd: Path | None = None, timeout: float | None = None) -> ProcessResult:
     """Run a command as a local container: container paths rooted (when ``root`` is given), the project's
     Python first on PATH, output logged. Only strings of the job's definition belong in ``command``/``env``.
-    A Python command starts from the warm interpreter (``prodline.sandbox.warm_start``)."""
-    full_env = {**os.environ, **{k: rooted(v, root) for k, v in env.items()}}
+    A Python command starts from the warm interpreter (``prodline.sandbox.warm_start``), with one BLAS/OpenMP
+    thread unless the job or the caller says otherwise (``ONE_THREAD``)."""
+    full_env = {**ONE_THREAD, **os.environ, **{k: rooted(v, root) for k, v in env.items()}}
     full_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{full_env.get('PATH', '')}"
     log.parent.mkdir(parents=True, exist_ok=True)
     returncode = warm_start.run([rooted(part, root) for part in command], env=full_env, cwd=cwd, stdout=log,

@@ -56,9 +56,9 @@ $(UV_STAMP): pyproject.toml
 # wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; pygments (rich's
 # syntax highlighting); and the providers (pulumi_aws alone is 120 MB of Python, of which the program imports 86
 # modules). The SageMaker SDK stays in: compiled at import, it warns of invalid escape sequences in the test run.
-# A preview of the prod stack then writes the bytecode of the provider modules the program loads, with bytecode
-# writing on even where PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would
-# compile them again.
+# A preview of the prod stack then writes the bytecode of the provider modules the program loads and the compiled
+# classes of their types files (prodline/provider_classes.py), with bytecode writing on even where
+# PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would compile them again.
 PROJECT_PACKAGES := infra components workloads policies prodline standards bench
 NOT_COMPILED := pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip|pygments
 define compile

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -73,10 +74,10 @@ def run() -> None:
     """The console script: ``main``, then a command that ran a program and is done ends the process at once
     (``collector.exit_at_once``); every other command exits the usual way, running its clean-up."""
     args = parse()
-    code = args.handler(args)
     if getattr(args.handler, "exits_at_once", False):
-        exit_at_once(code)
-    sys.exit(code)
+        gc.disable()  # and not on again: turned on, its first collection would walk every object the run made
+        exit_at_once(args.handler(args))
+    sys.exit(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -6,13 +6,21 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from prodline.provider_classes import CACHE_SUFFIX, ClassModule, ClassModuleLoader, ClassSpans, loader_for
+from prodline.provider_classes import (
+    ARGUMENT_TYPE,
+    CACHE_SUFFIX,
+    ClassModule,
+    ClassModuleLoader,
+    ClassSpans,
+    loader_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = Path(importlib.util.find_spec("pulumi_aws").submodule_search_locations[0])
@@ -105,6 +113,23 @@ print(type(inputs).__name__, len(inputs.__all__), *built)
     assert "EndpointDeploymentConfigArgs" in built and "EndpointDeploymentConfigArgsDict" in built
     assert "EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs" in built
     assert all(name.startswith("Endpoint") for name in built), built
+
+
+def test_the_quoted_names_are_every_argument_type_a_resource_module_names():
+    """A resource module that named an argument type outside quotes would not get it from the narrowed star
+    import: every resource module of the services the program uses names them only in quotes."""
+    bare = re.compile(r"\b(\w+Args(?:Dict)?)\b")
+    checked = 0
+    for service in SERVICES:
+        inputs = PROVIDER / service / "_inputs.py"
+        exported = set(ClassSpans(inputs.read_text(encoding="utf-8")).spans) if inputs.exists() else set()
+        for module in sorted((PROVIDER / service).glob("[!_]*.py")):
+            if module.name == "outputs.py":
+                continue
+            text = module.read_text(encoding="utf-8")
+            assert set(ARGUMENT_TYPE.findall(text)) & exported == set(bare.findall(text)) & exported, module
+            checked += 1
+    assert checked > 250
 
 
 def test_a_star_import_outside_a_resource_module_gets_every_name():

@@ -1,8 +1,10 @@
-"""Test-wide settings: no test may reach a real AWS account; the longest files are handed out first."""
+"""Test-wide settings: no test may reach a real AWS account; botocore reads each service's model once per worker;
+the longest files are handed out first."""
 
 import os
 
 import pytest
+from botocore.loaders import Loader
 
 
 @pytest.fixture(autouse=True)
@@ -16,6 +18,27 @@ def _no_real_aws(monkeypatch):
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_model_cache_for_every_botocore_session():
+    """Every botocore Loader of the worker shares one cache of the JSON it loads (service models, endpoint rules).
+
+    moto's mock_aws replaces boto3's default session on every start, and each new session's loader reads and parses
+    the model of every service it makes a client for again: a tenth of a second per client, in every test that
+    builds a world in moto. The files are the installed botocore's and boto3's, the same for every session, and a
+    session already hands one parsed model to all of its clients, so sharing it between sessions changes nothing
+    else."""
+    shared: dict = {}
+    real_init = Loader.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        self._cache = shared
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Loader, "__init__", init)
+        yield
 
 
 # The files that take longest, longest first: `make test` runs pytest-xdist with `--dist loadfile` in collection

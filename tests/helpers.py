@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -92,6 +93,22 @@ def fake_lake_refs():
 def wildcard_actions(policy) -> list[str]:
     """Every action in a policy document that contains a wildcard."""
     return [a for s in statements(policy) for a in as_list(s.get("Action", [])) if "*" in a]
+
+
+@contextlib.contextmanager
+def serving_in_thread(server):
+    """A socketserver serving from a thread of this process until the block ends, then stopped and closed.
+
+    serve_forever looks for shutdown() once per poll interval, half a second by default, which every test that
+    stops a server would otherwise wait out."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @contextlib.contextmanager

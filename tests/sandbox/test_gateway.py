@@ -40,7 +40,7 @@ from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.gateway.fleet import WeightedRotation
 from prodline.sandbox.gateway.servers import ContainerAnswer, Invocation, Sampler, call_container, fetch_model
 from prodline.sandbox.gateway.telemetry import MetricsBuffer, capture_channel, capture_key, capture_record
-from tests.helpers import moto_server
+from tests.helpers import moto_server, serving_in_thread
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.monitoring import capture
@@ -164,16 +164,9 @@ def front():
         account="123456789012", status=lambda: {"ready": True},
         rollback=lambda endpoint: calls.append(("rollback", endpoint)) or {"rolled_back": False},
         invoke=lambda request: calls.append(("invoke", request.endpoint)))
-    server = GatewayServer(("127.0.0.1", 0), stand_in, TOKEN)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(GatewayServer(("127.0.0.1", 0), stand_in, TOKEN)) as server:
         yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_address[1]}", port=server.server_address[1],
                               calls=calls)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:

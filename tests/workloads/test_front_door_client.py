@@ -4,11 +4,11 @@ anything else stopped with the server-shaped message; and its command line again
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.helpers import serving_in_thread
 from workloads.client import front_door
 from workloads.client.front_door import Answer, Refused, predict
 from workloads.client.invoke import Batch
@@ -68,10 +68,8 @@ def door():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/dev"
-    server.shutdown()
+    with serving_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/dev"
 
 
 def test_the_command_prints_one_prediction_per_row_or_fails_with_the_message(door, tmp_path, capsys):

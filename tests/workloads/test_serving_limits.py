@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import shutil
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.workloads.conftest import start_server, stop_server
 from tests.workloads.http_helpers import ROW, address, parse_responses, ping, read_all, request, score
+from workloads.serving.server import BACKLOG
 from workloads.serving.settings import ServerSettings
 
 TIMEOUT = 1.5  # the header, body and keep-alive timeouts of the server under test
@@ -142,6 +146,17 @@ def test_with_2000_idle_connections_open_a_new_client_still_gets_ping(model_dir)
             ping(url)
     finally:
         stop_server(process)
+
+
+def test_the_listening_socket_queues_the_backlog_the_server_asked_for(few_connections):
+    """asyncio's create_server listens again with a backlog of its own (100) unless given one: a burst of new
+    connections beyond it had SYNs dropped, each such client waiting a second for its retry."""
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed: it reads a listening socket's backlog")
+    listing = subprocess.run(["ss", "-Hltn", f"sport = :{address(few_connections)[1]}"], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.splitlines()
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert listing and [int(line.split()[2]) for line in listing] == [min(BACKLOG, somaxconn)] * len(listing)
 
 
 def test_bad_settings_are_refused_naming_the_variable():

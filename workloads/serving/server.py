@@ -49,6 +49,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 CRASH_WINDOW_SECONDS = 5.0
 MAX_QUICK_CRASHES = 3
 SPARE_FILES = 64  # descriptors a worker needs besides its connections (listening socket, logs, libraries)
+# Connections the kernel queues before a worker accepts them. asyncio's create_server listens again with its own
+# default of 100 unless told: a burst beyond that had its SYNs dropped and each such client waited a second to retry.
+BACKLOG = 2048
 
 
 def pin_threads(count: int) -> None:
@@ -65,7 +68,7 @@ def serve_on(sock: socket.socket, model, settings: ServerSettings) -> None:
     loop = asyncio.new_event_loop()
     app = App(model, settings, loop)
     report = attach_telemetry(app, settings, loop)
-    server = loop.run_until_complete(loop.create_server(lambda: Connection(app), sock=sock))
+    server = loop.run_until_complete(loop.create_server(lambda: Connection(app), sock=sock, backlog=BACKLOG))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, app.begin_shutdown, server)
     try:
@@ -153,7 +156,7 @@ def check_port_free(settings: ServerSettings) -> None:
 
 
 def listen(settings: ServerSettings, *, reuse_port: bool) -> socket.socket:
-    return socket.create_server((settings.host, settings.port), backlog=2048, reuse_port=reuse_port)
+    return socket.create_server((settings.host, settings.port), backlog=BACKLOG, reuse_port=reuse_port)
 
 
 def supervise(shared: socket.socket | None, model, settings: ServerSettings) -> int:

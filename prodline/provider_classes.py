@@ -1,7 +1,7 @@
 """Build a provider service's argument and output types one class at a time, when something first names them.
 
 A generated ``pulumi_aws.<service>._inputs`` module defines every argument type of the service (``aws.sagemaker``:
-some 1,600 classes in 1.5 MB) and ``outputs`` every output type; each resource module star-imports ``_inputs``.
+820 classes in 1.5 MB) and ``outputs`` every output type; each resource module star-imports ``_inputs``.
 Building those classes (typing subscripts, ``@pulumi.input_type``) was a quarter of ``prodline preview``'s time
 for the few dozen types the program's resources refer to.
 

@@ -96,7 +96,8 @@ class CompiledTypes:
     def of(cls, path: str) -> CompiledTypes | None:
         """The file's compiled types, from the cache when it is current; None for a file without classes."""
         cache = Path(importlib.util.cache_from_source(path)).with_suffix(CACHE_SUFFIX)
-        key = _cache_key(path)
+        source_stat = os.stat(path)
+        key = (importlib.util.MAGIC_NUMBER, source_stat.st_mtime_ns, source_stat.st_size)
         try:
             stored_key, header, names, compiled, quotes = marshal.loads(cache.read_bytes())
             if stored_key == key:
@@ -113,18 +114,13 @@ class CompiledTypes:
             for name in types.names:
                 types.quoted(name)
             _write_atomically(cache, marshal.dumps((key, types.header, types.names, types.compiled, types.quotes)),
-                              mode=os.stat(path).st_mode & 0o666)
+                              mode=source_stat.st_mode & 0o666)
         return types
 
 
 def _compile(source: str, path: str) -> CodeType:
     # dont_inherit: this module's `from __future__ import annotations` must not turn the provider's into strings
     return compile(source, path, "exec", dont_inherit=True)
-
-
-def _cache_key(path: str) -> tuple:
-    stat = os.stat(path)
-    return importlib.util.MAGIC_NUMBER, stat.st_mtime_ns, stat.st_size
 
 
 def _write_atomically(path: Path, data: bytes, mode: int) -> None:
@@ -203,17 +199,15 @@ class StarImportLoader(importlib.abc.Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         package = module.__name__.rpartition(".")[0]
-        inputs = sys.modules.get(f"{package}._inputs") or _import(f"{package}._inputs")
+        inputs = _import(f"{package}._inputs")
         types = getattr(inputs, "_prodline_types", None) if isinstance(inputs, ClassModule) else None
         if types is None:
             self.real_loader.exec_module(module)
             return
         mentioned = set(ARGUMENT_TYPE.findall(Path(module.__file__).read_text(encoding="utf-8")))
-        names = getattr(_narrowed, "names", None)
-        if names is None:
-            names = _narrowed.names = {}
+        names = _narrowed.__dict__.setdefault("names", {})
         previous = names.get(inputs.__name__)
-        names[inputs.__name__] = [name for name in types.names if name in mentioned]
+        names[inputs.__name__] = sorted(mentioned & types.known)
         try:
             self.real_loader.exec_module(module)
         finally:

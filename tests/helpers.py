@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from prodline.net import free_port
 from prodline.program import Registration, record, run_program
 from prodline.sandbox.processes import terminate_group
 
+ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "staging", "prod")
 OWNERSHIP_TAGS = ("owner", "cost-center", "environment", "project", "managed-by")
 ON_KUBERNETES = "prodline:servingPlatform=kubernetes"
@@ -28,6 +30,15 @@ IMAGE_DIGEST, CANARY_IMAGE_DIGEST = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 # Kubernetes serving with a canary, both images named by digest (overrides for stack_registrations).
 PINNED_K8S = (ON_KUBERNETES, f"prodline:k8sImageDigest={IMAGE_DIGEST}", "prodline:k8sIngressHost=churn.example.com",
               "prodline:k8sCanaryImageTag=0.2.0", f"prodline:k8sCanaryImageDigest={CANARY_IMAGE_DIGEST}")
+
+
+def run_python(*args: str, stdin: str | None = None, check: bool = True, env: dict[str, str] | None = None,
+               timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a fresh interpreter, from the repository's root with it first on the path: what a
+    command or an import does in a process of its own (``env`` replaces this process's environment)."""
+    return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True, cwd=ROOT,
+                          env={**(os.environ if env is None else env), "PYTHONPATH": str(ROOT)}, timeout=timeout,
+                          check=check)
 
 
 @cache

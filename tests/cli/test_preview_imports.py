@@ -5,15 +5,12 @@ serving on SageMaker. Each gain of docs/benchmarks.md ("Preview and policy") fai
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_python
+
 RUN = """
 import contextlib, io, json, sys
 from prodline import cli, provider_imports
@@ -33,9 +30,7 @@ _CAMEL_BREAK = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 def _imports(*argv: str) -> dict:
     """What a fresh interpreter has imported after running the command (stdout swallowed)."""
-    done = subprocess.run([sys.executable, "-c", RUN, *argv], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=True)
-    return json.loads(done.stdout)
+    return json.loads(run_python("-c", RUN, *argv).stdout)
 
 
 def declared_modules(preview: list[dict]) -> set[str]:
@@ -52,10 +47,7 @@ def declared_modules(preview: list[dict]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def prod_preview() -> list[dict]:
-    done = subprocess.run([sys.executable, "-m", "prodline.cli", "preview", "--stack", "prod", "--json"],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          timeout=300, check=True)
-    return json.loads(done.stdout)
+    return json.loads(run_python("-m", "prodline.cli", "preview", "--stack", "prod", "--json").stdout)
 
 
 @pytest.mark.parametrize("argv", [("preview", "--stack", "prod", "--json"), ("policy", "--stack", "prod")])

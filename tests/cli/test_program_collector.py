@@ -6,15 +6,12 @@ import gc
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from prodline.collector import collector_paused, paused
 from prodline.program import record
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_python
 
 
 def test_the_collector_is_off_during_the_run_and_on_again_after():
@@ -60,8 +57,7 @@ def test_preview_and_policy_run_with_the_collector_paused_from_their_first_impor
 def _python(script: str) -> subprocess.CompletedProcess:
     """``script`` in a fresh interpreter whose output is block-buffered, as a console script's is in a pipe."""
     env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=False,
-                          env={**env, "PYTHONPATH": str(ROOT)}, timeout=120)
+    return run_python("-c", script, env=env, check=False, timeout=120)
 
 
 def test_exit_at_once_flushes_what_was_written_and_keeps_the_code():
@@ -84,8 +80,6 @@ def test_the_console_script_ends_the_program_running_commands_at_once_and_others
     for argv in (["policy", "--stack", "dev"], ["cost", "--stack", "dev"], ["bootstrap"]):
         assert parser.parse_args(argv).handler.exits_at_once
     assert not hasattr(parser.parse_args(["sandbox", "status", "--stack", "dev"]).handler, "exits_at_once")
-    done = subprocess.run([sys.executable, "-m", "prodline.cli", "preview", "--stack", "dev", "--json"],
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                          timeout=300, check=False)
+    done = run_python("-m", "prodline.cli", "preview", "--stack", "dev", "--json", check=False)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)) > 100  # the whole document arrived before the process ended

@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,8 +20,8 @@ from prodline.provider_classes import (
     ClassSpans,
     loader_for,
 )
+from tests.helpers import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVIDER = Path(importlib.util.find_spec("pulumi_aws").submodule_search_locations[0])
 SERVICES = ("apigateway", "appautoscaling", "budgets", "cloudwatch", "codebuild", "glue", "iam", "kinesis", "s3",
             "sagemaker", "sns")
@@ -83,9 +82,7 @@ print(json.dumps(report))
 
 
 def _run(script: str, *argv: str) -> str:
-    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=True)
-    return done.stdout
+    return run_python("-c", script, *argv).stdout
 
 
 @pytest.mark.parametrize("service", ["sagemaker", "apigateway", "s3"])

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from prodline.provider_imports import snake_case, star_imported_modules
+from tests.helpers import run_python
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("appautoscaling", "budgets", "cloudwatch", "codebuild", "ecr", "eks", "glue", "iam", "kinesis", "kms",
             "s3", "sagemaker", "sns", "sqs")
 """The pulumi_aws services the program declares resources of or calls functions from."""
@@ -36,9 +33,7 @@ print(json.dumps({"found": found, "fully_loaded": provider_imports.FULLY_LOADED}
 
 
 def _describe(mode: str, names: dict[str, list[str]]) -> dict:
-    done = subprocess.run([sys.executable, "-c", DESCRIBE, mode], input=json.dumps(names), capture_output=True,
-                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300, check=True)
-    return json.loads(done.stdout)
+    return json.loads(run_python("-c", DESCRIBE, mode, stdin=json.dumps(names)).stdout)
 
 
 def test_every_name_resolves_as_the_real_init_exports_it_without_loading_the_whole_service():
@@ -53,8 +48,7 @@ def test_a_name_no_submodule_exports_runs_the_real_init_and_is_still_missing():
     script = ("import pulumi_aws as aws, sys\nfrom prodline import provider_imports\nprovider_imports.install()\n"
               "print(hasattr(aws.sqs, 'NoSuchResource'), provider_imports.FULLY_LOADED,\n"
               "      'pulumi_aws.sqs.queue_policy' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120, check=True)
+    done = run_python("-c", script, timeout=120)
     assert done.stdout.split() == ["False", "['pulumi_aws.sqs']", "True"]
 
 

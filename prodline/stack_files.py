@@ -8,7 +8,9 @@ YAML or not shaped as Pulumi's, a key outside the project's and the providers' n
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -110,7 +112,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise StackFileError(f"{path.name}: cannot read it ({err})") from None
     try:
-        doc = _parse(text)
+        doc = _parsed(text)
     except yaml.YAMLError as err:
         raise StackFileError(f"{path.name}: not valid YAML: {_yaml_problem(err)}") from None
     if doc is None:
@@ -118,6 +120,24 @@ def _read_mapping(path: Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise StackFileError(f"{path.name}: expected a mapping (key: value lines) at the top, got {_shown(doc)}")
     return doc
+
+
+PARSED_KEPT = 32
+_PARSED: dict[str, Any] = {}
+_PARSED_LOCK = threading.Lock()
+
+
+def _parsed(text: str) -> Any:
+    """``_parse`` of ``text``, kept by the text itself: a process that runs the program again and again (the
+    sandbox's deploys, the tests) reads the same files each time, and parsing Pulumi.yaml is a twentieth of a
+    dev program run. Keyed by content, never by modification time, so a file rewritten within the same clock
+    tick is read afresh; each caller gets its own copy to change."""
+    with _PARSED_LOCK:
+        if text not in _PARSED:
+            if len(_PARSED) >= PARSED_KEPT:  # a test suite writes many stack files of its own
+                _PARSED.clear()
+            _PARSED[text] = _parse(text)
+        return copy.deepcopy(_PARSED[text])
 
 
 def _parse(text: str) -> Any:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from prodline import stack_files
 from prodline.program import BOOTSTRAP_DIR, BOOTSTRAP_STACK
 from prodline.stack_files import ROOT, StackFileError, _FastLoader, _Loader, _parse, check_stack, load
 
@@ -93,3 +95,45 @@ def test_a_refused_file_is_explained_as_the_python_parser_explains_it(text):
     with pytest.raises(yaml.YAMLError) as refused:
         _parse(text)
     assert str(refused.value) == str(python_error.value)
+
+
+def _copy_project(tmp_path: Path, stack_text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack_text)
+    return tmp_path
+
+
+def test_a_stack_file_rewritten_in_the_same_instant_with_the_same_size_is_read_afresh(tmp_path):
+    root = _copy_project(tmp_path, "config:\n  prodline:owner: team-a\n")
+    assert load("dev", root=root)["prodline:owner"] == "team-a"
+    stack_file = root / "Pulumi.dev.yaml"
+    stamp = stack_file.stat()
+    stack_file.write_text("config:\n  prodline:owner: team-b\n")
+    os.utime(stack_file, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same size, same modification time
+    assert load("dev", root=root)["prodline:owner"] == "team-b"
+
+
+def test_each_read_of_a_file_is_a_copy_of_its_own(tmp_path):
+    root = _copy_project(tmp_path, "config:\n  prodline:owner: team-a\n")
+    first = stack_files._read_mapping(root / "Pulumi.dev.yaml")
+    first["config"]["prodline:owner"] = "changed by a caller"
+    assert stack_files._read_mapping(root / "Pulumi.dev.yaml")["config"]["prodline:owner"] == "team-a"
+    assert stack_files.project(root)["config"] is not stack_files.project(root)["config"]
+
+
+def test_a_file_read_again_is_parsed_once(tmp_path, monkeypatch):
+    root = _copy_project(tmp_path, "config:\n  prodline:owner: team-a\n")
+    parses: list[str] = []
+    real = stack_files._parse
+    monkeypatch.setattr(stack_files, "_parse", lambda text: parses.append(text) or real(text))
+    monkeypatch.setattr(stack_files, "_PARSED", {})
+    for _ in range(3):
+        load("dev", root=root)
+    assert len(parses) == 2  # Pulumi.yaml and Pulumi.dev.yaml, each once
+
+
+def test_the_kept_parses_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(stack_files, "_PARSED", {})
+    for owner in range(stack_files.PARSED_KEPT + 5):
+        stack_files._parsed(f"config:\n  prodline:owner: team-{owner}\n")
+    assert len(stack_files._PARSED) <= stack_files.PARSED_KEPT

@@ -60,3 +60,21 @@ def exit_at_once(code: int) -> None:
         except (OSError, ValueError):
             code = code or 120
     os._exit(code)
+
+
+LONG_RUN_YOUNG_THRESHOLD = 7000
+"""Allocations between young collections once a long-running command has settled (the interpreter's is 700)."""
+
+
+def settle_long_run() -> None:
+    """For a command that goes on for minutes after a set-up that built what it keeps (``prodline demo``).
+
+    What exists once the set-up is done (the imported modules, the provider's classes, the clients) lives to
+    the end, yet every full collection would walk it again; frozen, collections walk only what came after. The
+    young generation is collected every 7,000 allocations instead of 700: each of the demo's dozen program runs
+    leaves ~100,000 objects behind, and collecting them in fewer, larger passes spends less time walking the
+    survivors. Together about a third less time in the collector over a demo (docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, LONG_RUN_YOUNG_THRESHOLD), *older)

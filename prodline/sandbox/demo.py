@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 
+from prodline.collector import settle_long_run
 from prodline.sandbox import demo_delivery as delivery
 from prodline.sandbox import demo_quality as quality
 from prodline.sandbox import report as html_report
@@ -132,6 +133,7 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         self._start_tracking()
         with self.step(f"sandbox up: {self.stack}, then the stacks it promotes to beside it") as s:
             s["result"] = self._up()
+        settle_long_run()
         sb = self.sandbox
         raw = f"s3://{sb.bucket('raw')}/churn/"
         later = delivery.LaterStacks(sb, delivery.promotion_chain(self.stack)[1:],

@@ -83,3 +83,32 @@ def test_the_console_script_ends_the_program_running_commands_at_once_and_others
     done = run_python("-m", "prodline.cli", "preview", "--stack", "dev", "--json", check=False)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)) > 100  # the whole document arrived before the process ended
+
+
+def test_a_settled_long_run_freezes_what_its_set_up_built_and_still_collects_what_comes_after():
+    # In a process of its own: a frozen heap would stay frozen in this test worker.
+    script = """
+import gc, json, weakref
+from prodline.collector import LONG_RUN_YOUNG_THRESHOLD, settle_long_run
+
+class Node:
+    pass
+
+kept = Node()
+settle_long_run()
+frozen_after = gc.get_freeze_count()
+walked = {id(o) for o in gc.get_objects()}
+late = Node(); late.self = late
+gone = weakref.ref(late)
+del late
+gc.collect()
+print(json.dumps({"frozen": frozen_after, "kept_walked": id(kept) in walked, "late_collected": gone() is None,
+                  "young": gc.get_threshold()[0], "expected_young": LONG_RUN_YOUNG_THRESHOLD}))
+"""
+    done = run_python("-c", script, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["frozen"] > 1000  # the modules and objects of the set-up
+    assert seen["kept_walked"] is False  # a full collection no longer walks them
+    assert seen["late_collected"] is True  # a cycle made afterwards is still collected
+    assert seen["young"] == seen["expected_young"] == 7000

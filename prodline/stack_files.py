@@ -129,8 +129,8 @@ _PARSED_LOCK = threading.Lock()
 
 def _parsed(text: str) -> Any:
     """``_parse`` of ``text``, kept by the text itself: a process that runs the program again and again (the
-    sandbox's deploys, the tests) reads the same files each time, and parsing Pulumi.yaml is a twentieth of a
-    dev program run. Keyed by content, never by modification time, so a file rewritten within the same clock
+    sandbox's deploys, the tests) reads the same files each time: three parses of 3 ms a run, about 2% of a dev
+    program run. Keyed by content, never by modification time, so a file rewritten within the same clock
     tick is read afresh; each caller gets its own copy to change."""
     with _PARSED_LOCK:
         if text not in _PARSED:

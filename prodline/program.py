@@ -11,23 +11,20 @@ import hashlib
 import json
 import os
 import runpy
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import source_pb2
 
 from infra.model_version import OFFLINE_ENV
 from prodline import provider_imports, stack_files
 from prodline.collector import collector_paused
+from prodline.mock_run_shortcuts import shortcuts_in_place
 from standards.delivery import BOOTSTRAP_PROJECT
 
 PROGRAM = Path(__file__).resolve().parent.parent / "infra" / "__main__.py"
@@ -165,49 +162,12 @@ def record(program: Callable[[], Any], *, stack: str, config: dict[str, str] | N
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_all_config(dict(config or {}))
     settings.ROOT.set(None)  # a fresh root stack per run, so transformations never leak between runs
-    with source_positions_skipped():
+    with shortcuts_in_place():
         pulumi.runtime.set_mocks(mocks, project=project or stack_files.project()["name"], stack=stack,
                                  preview=False, monitor=monitor)  # registers the run's root Stack
         with collector_paused():
             pulumi.runtime.test(program)()
     return monitor.registrations
-
-
-_sdk_stack_trace = sdk_resource._get_stack_trace
-
-
-def _no_stack_trace() -> source_pb2.StackTrace:
-    return source_pb2.StackTrace()
-
-
-class _SourcePositionsSkipped:
-    """Registrations carry no source position while a program runs under the mocks.
-
-    For each resource the SDK walks the whole Python stack (``traceback.extract_stack``) and turns every frame
-    into a file URI, so the engine can show where a resource was declared. Mocks never read it, and it is a
-    sixth of a program run's CPU (docs/benchmarks.md): the SDK's empty trace, the one it sends itself when it
-    finds no user frame, is sent instead. Counted, so runs in two threads (a stack realized in the background)
-    restore the SDK's function only when the last one ends; `pulumi up` through the CLI never comes here."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._runs = 0
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            self._runs += 1
-            sdk_resource._get_stack_trace = _no_stack_trace
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._runs -= 1
-                if not self._runs:
-                    sdk_resource._get_stack_trace = _sdk_stack_trace
-
-
-source_positions_skipped = _SourcePositionsSkipped()
 
 
 def run_program(stack: str, overrides: Iterable[str] = (), mocks: pulumi.runtime.Mocks | None = None,

@@ -1,7 +1,7 @@
 """Two pieces of the Pulumi SDK's per-value bookkeeping done more cheaply while a program runs under the mocks.
 
 Why: the sandbox's deploys and the tests run the program again and again in one process, and the previews and
-policy checks run it once per command; each run spends a third of its CPU on two helpers that either produce
+policy checks run it once per command; each run spent about a quarter of its CPU on two helpers that either produce
 what mocks never read or leave garbage the collector must walk (docs/benchmarks.md):
 
 - ``_get_stack_trace``: for every resource the SDK walks the whole Python stack (``traceback.extract_stack``)

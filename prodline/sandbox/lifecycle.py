@@ -141,7 +141,8 @@ class Sandbox:
         self.deployer = Deployer(self.clients, gateway.result, self.router.emit, self.on_progress,
                                  records=self.rollouts)
         try:
-            _, result = realizer.up(self.stack, self.overrides, on_endpoint_update=self.deployer)
+            _, result = realizer.up(self.stack, self.overrides, on_endpoint_update=self.deployer,
+                                    emulator=self.emulator)
         except BaseException:
             with contextlib.suppress(Exception):  # the program's error is the one to see; the start still ends
                 gateway.result()

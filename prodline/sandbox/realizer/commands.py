@@ -79,10 +79,13 @@ from it, without running the program again."""
 
 
 def up(stack: str, overrides: Iterable[str] = (),
-       on_endpoint_update: Callable[[str, dict, dict], None] | None = None) -> tuple[emu.Emulator, UpResult]:
-    """Realize the stack into the shared emulator (starting the embedded one if needed)."""
+       on_endpoint_update: Callable[[str, dict, dict], None] | None = None,
+       emulator: emu.Emulator | None = None) -> tuple[emu.Emulator, UpResult]:
+    """Realize the stack into the shared emulator (starting the embedded one if needed); ``emulator``: the one
+    the caller has already made sure of, so this does not wait for the sandbox's lock (which a gateway holds
+    while it starts, beside this run)."""
     sandbox = sandbox_dir(stack)
-    emulator = shared.emulator()
+    emulator = emulator or shared.emulator()
     region = region_of(stack, overrides)
     clients = Clients(emulator.endpoint_url, region)
     account = clients("sts").get_caller_identity()["Account"]

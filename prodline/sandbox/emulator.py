@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prodline.net import is_loopback_url
+from prodline.sandbox.emulator_warm_up import start_warm_up
 from prodline.sandbox.processes import alive, terminate_group
 
 DEFAULT_HOST = "127.0.0.1"
@@ -105,6 +106,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
             raise EmulatorError(f"moto_server exited with {process.returncode}; see {sandbox / 'emulator.log'}")
         if is_up(url, timeout=0.5):
             record.write_text(json.dumps({"pid": process.pid, "url": url}))
+            start_warm_up(url)  # its slowest first answers, built while the caller goes on
             return Emulator(url, embedded=True, pid=process.pid)
         time.sleep(0.1)
     terminate_group(process.pid)

@@ -11,6 +11,7 @@ ignored: the warm-up only moves time, the first real call would pay it otherwise
 
 from __future__ import annotations
 
+import http.client
 import threading
 import urllib.error
 import urllib.request
@@ -49,11 +50,12 @@ def warm_up(url: str, timeout: float = 30.0) -> dict[str, int]:
     for warmed in WARMED:
         try:
             with _OPENER.open(request_for(url, *warmed), timeout=timeout) as answer:
+                answer.read()  # the whole answer: the server has built the service and is done with it
                 answered[warmed[0]] = answer.status
         except urllib.error.HTTPError as err:
             answered[warmed[0]] = err.code  # an answer: the service is built
-        except OSError:
-            break  # the server is gone (stopped early): nothing left to warm
+        except (OSError, http.client.HTTPException):
+            break  # the server is gone or cut the answer short (stopped early): nothing left to warm
     return answered
 
 

@@ -71,3 +71,27 @@ def test_moto_routes_every_warm_up_read_and_answers_it(tmp_path, monkeypatch):
         assert warm.warm_up(server.endpoint_url) == {"ssm": 200, "apigateway": 200, "glue": 200, "sagemaker": 200}
     finally:
         emu.stop(tmp_path)
+
+
+def test_a_server_that_cuts_its_answer_short_ends_the_warm_up_quietly():
+    class _CutShort(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "100")  # promises a body it never sends
+            self.end_headers()
+            self.wfile.write(b"{")
+            self.close_connection = True
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answered = warm.warm_up(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
+    finally:
+        server.shutdown()
+    assert answered == {}  # the first answer was cut short: nothing more is sent

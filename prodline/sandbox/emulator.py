@@ -25,6 +25,8 @@ from prodline.sandbox.processes import alive, terminate_group
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+BUSY_SECONDS = 15.0
+"""How long the embedded server recorded as ours may take to answer before it is taken to be gone."""
 # Emulators accept any credentials; these make sure a real account's are never used by mistake.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
@@ -74,7 +76,9 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
     sandbox sets it for what runs against it) is still the embedded server."""
     record = _pid_file(sandbox)
     known = json.loads(record.read_text()) if record.exists() else None
-    if known and not (alive(known["pid"]) and is_up(known["url"])):
+    # A live server of ours that is slow to answer is busy (building a service on its first request, see
+    # emulator_warm_up), not gone: it gets longer than a stranger on the port would.
+    if known and not (alive(known["pid"]) and is_up(known["url"], timeout=BUSY_SECONDS)):
         record.unlink()
         known = None
     if os.environ.get("AWS_ENDPOINT_URL"):

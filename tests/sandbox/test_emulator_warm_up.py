@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
+import os
 import threading
+import time
 
 import pytest
 
@@ -95,3 +98,29 @@ def test_a_server_that_cuts_its_answer_short_ends_the_warm_up_quietly():
     finally:
         server.shutdown()
     assert answered == {}  # the first answer was cut short: nothing more is sent
+
+
+def test_our_recorded_server_that_answers_slowly_while_it_warms_up_is_still_ours(tmp_path, monkeypatch):
+    """moto answers nothing else while it builds a service: ``ensure`` waits for it instead of giving it up."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+    class _Busy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(2.0)  # longer than a stranger on the port gets
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    (tmp_path / "emulator.json").write_text(json.dumps({"pid": os.getpid(), "url": url}))
+    try:
+        found = emu.ensure(tmp_path, port=server.server_address[1])
+    finally:
+        server.shutdown()
+    assert found == emu.Emulator(url, embedded=True, pid=os.getpid())
+    assert (tmp_path / "emulator.json").exists()

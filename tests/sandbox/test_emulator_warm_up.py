@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
-import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from prodline.net import free_port
 from prodline.sandbox import emulator as emu
 from prodline.sandbox import emulator_warm_up as warm
+from tests.helpers import serving_in_thread
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _served(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The URL of a loopback server answering with ``handler`` until the block ends."""
+    with serving_in_thread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+
+
+class _Recorder(_Quiet):
     seen: list[tuple[str, str, str, str]] = []
 
     def _answer(self) -> None:
@@ -29,17 +43,12 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = _answer
 
-    def log_message(self, *args) -> None:
-        pass
-
 
 @pytest.fixture
 def recorder():
     _Recorder.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with _served(_Recorder) as url:
+        yield url
 
 
 def test_each_slow_service_gets_one_read_routed_to_it_by_its_credential_scope(recorder):
@@ -77,7 +86,7 @@ def test_moto_routes_every_warm_up_read_and_answers_it(tmp_path, monkeypatch):
 
 
 def test_a_server_that_cuts_its_answer_short_ends_the_warm_up_quietly():
-    class _CutShort(http.server.BaseHTTPRequestHandler):
+    class _CutShort(_Quiet):
         def _answer(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.send_response(200)
@@ -88,15 +97,8 @@ def test_a_server_that_cuts_its_answer_short_ends_the_warm_up_quietly():
 
         do_GET = do_POST = _answer
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CutShort)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        answered = warm.warm_up(f"http://127.0.0.1:{server.server_address[1]}", timeout=5)
-    finally:
-        server.shutdown()
+    with _served(_CutShort) as url:
+        answered = warm.warm_up(url, timeout=5)
     assert answered == {}  # the first answer was cut short: nothing more is sent
 
 
@@ -104,23 +106,15 @@ def test_our_recorded_server_that_answers_slowly_while_it_warms_up_is_still_ours
     """moto answers nothing else while it builds a service: ``ensure`` waits for it instead of giving it up."""
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
-    class _Busy(http.server.BaseHTTPRequestHandler):
+    class _Busy(_Quiet):
         def do_GET(self) -> None:
             time.sleep(2.0)  # longer than a stranger on the port gets
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    (tmp_path / "emulator.json").write_text(json.dumps({"pid": os.getpid(), "url": url}))
-    try:
-        found = emu.ensure(tmp_path, port=server.server_address[1])
-    finally:
-        server.shutdown()
+    with _served(_Busy) as url:
+        (tmp_path / "emulator.json").write_text(json.dumps({"pid": os.getpid(), "url": url}))
+        found = emu.ensure(tmp_path, port=int(url.rsplit(":", 1)[1]))
     assert found == emu.Emulator(url, embedded=True, pid=os.getpid())
     assert (tmp_path / "emulator.json").exists()

@@ -131,7 +131,7 @@ class Sandbox:
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
-        # MLflow takes ~13 s to answer: it starts first, and is waited for only when a job logs to it.
+        # MLflow takes 5-7 s to answer: it starts first, and is waited for only when a job logs to it.
         preload = warm_start.PRELOAD + (tracking.PRELOAD if shared.start_tracking() else ())
         warm_start.prewarm(f"sandbox {self.dir}", preload)  # the containers' libraries load while the program runs
         shared.join(self.stack, self.emulator.endpoint_url)

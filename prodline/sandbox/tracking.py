@@ -4,8 +4,9 @@ moto cannot create a managed MLflow tracking server (``CreateMlflowTrackingServe
 realizer records the declared one and this module runs ``mlflow server`` in its place: SQLite in
 ``sandbox/.shared/mlflow/``, artifacts served by the server from a directory beside it, one process shared by
 every stack (each pipeline logs to its own experiment), in its own session so ``sandbox down`` of the last stack
-stops it with everything it started. Its ``/health`` takes ~13 s to answer, so it is started first (before the
-emulator) and waited for only when a pipeline is about to log to it.
+stops it with everything it started. Its ``/health`` takes 5-7 s to answer on 2 shared cores (``mlflow_server``
+runs it as one process, not the CLI's two), so it is started first (before the emulator) and waited for only when
+a pipeline is about to log to it.
 
 The pipeline runtime gives training and evaluation this server's URL where the definition names the declared
 server's ARN (``is_declared_server``). mlflow is the ``tracking`` extra: without it nothing starts, and runs are
@@ -44,6 +45,10 @@ TRACKING_SERVER_ARN = ":mlflow-tracking-server/"
 PRELOAD = ("mlflow.tracking", "mlflow.entities")
 """What the sandbox's warm interpreter imports besides the workloads' libraries when the pipeline's jobs log runs:
 two seconds per job otherwise. Importing them starts no thread, so forking after it is safe."""
+
+
+SERVER_MODULE = "prodline.sandbox.mlflow_server"
+"""``mlflow server``'s own command, with the uvicorn it would start as a second process run in the first."""
 
 
 SERVER_ENV = {**NO_TELEMETRY, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -107,7 +112,7 @@ def start(shared: Path) -> str | None:
     if template.exists() and not (home / "mlflow.db").exists():
         (home / "mlflow.db").write_bytes(template.read_bytes())
     url = f"http://{HOST}:{port()}"
-    command = [sys.executable, "-m", "mlflow", "server", "--host", HOST, "--port", str(port()), "--workers", "1",
+    command = [sys.executable, "-m", SERVER_MODULE, "server", "--host", HOST, "--port", str(port()), "--workers", "1",
                "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
                "--artifacts-destination", str(home / "artifacts")]
     with (shared / "mlflow.log").open("ab") as log:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,7 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
         runs = json.loads(answer.read())["runs"]
     assert [r["info"]["run_id"] for r in runs] == [run.info.run_id]
     pid = json.loads((shared / tracking.RECORD).read_text())["pid"]
+    assert _processes_in_group(pid) == [pid], "uvicorn runs in the server's own process, not in a second one"
     assert tracking.stop(shared) and not alive(pid) and not tracking.healthy(url)
     assert tracking.url(shared) is None
     # The next server starts from the migrated, empty database the first one left as a template.
@@ -62,6 +64,28 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
         assert [e.name for e in mlflow_again.search_experiments()] == ["Default"], "the template holds no runs"
     finally:
         tracking.stop(again)
+
+
+def _processes_in_group(group: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def test_a_server_command_other_than_uvicorns_still_starts_a_process(monkeypatch):
+    pytest.importorskip("mlflow")
+    from prodline.sandbox import mlflow_server
+
+    started = []
+    monkeypatch.setattr(mlflow_server, "_exec_cmd", lambda command, **kwargs: started.append((command, kwargs)))
+    mlflow_server.serve_here(["python", "-m", "waitress", "--port", "1"], extra_env={"A": "1"}, synchronous=False)
+    assert started == [(["python", "-m", "waitress", "--port", "1"], {"extra_env": {"A": "1"}, "synchronous": False})]
 
 
 def test_without_mlflow_nothing_starts(tmp_path, monkeypatch):

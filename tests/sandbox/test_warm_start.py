@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from prodline.sandbox import warm_start
-from prodline.sandbox.zygote import NotPython, python_invocation
+from prodline.sandbox.zygote import PRELOAD_NICENESS, NotPython, import_yielding, python_invocation
 
 PROBE = """\
 import json, os, sys
@@ -170,3 +170,24 @@ def test_other_commands_start_cold(monkeypatch, tmp_path):
     assert isinstance(process, subprocess.Popen)
     assert process.wait(timeout=30) == 5
     assert (tmp_path / "out").read_text() == "from-shell\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+def test_preloading_runs_at_a_lower_priority_and_the_children_at_the_owners(monkeypatch, tmp_path):
+    (tmp_path / "niceness_probe.py").write_text(
+        "import os\nseen = os.getpriority(os.PRIO_PROCESS, 0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    import_yielding(["niceness_probe", "no_such_module_anywhere"])
+    import niceness_probe
+
+    lowered = own + PRELOAD_NICENESS
+    assert niceness_probe.seen == lowered, "the imports run lowered"
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own, "the calling thread keeps its priority"
+
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    script = tmp_path / "child.py"
+    script.write_text("import os\nprint(os.getpriority(os.PRIO_PROCESS, 0))\n")
+    out = tmp_path / "out"
+    assert warm_start.run([sys.executable, str(script)], env=dict(os.environ), cwd=tmp_path, stdout=out) == 0
+    assert int(out.read_text()) == own, "a forked child runs at its owner's priority, not the preload's"

@@ -142,7 +142,7 @@ class Sandbox:
                                  records=self.rollouts)
         try:
             _, result = realizer.up(self.stack, self.overrides, on_endpoint_update=self.deployer,
-                                    emulator=self.emulator)
+                                    emulator=self.emulator, account=self.account)
         except BaseException:
             with contextlib.suppress(Exception):  # the program's error is the one to see; the start still ends
                 gateway.result()

@@ -1,4 +1,5 @@
-"""A stack's `up` runs its program beside a gateway that is starting: it does not wait for the sandbox's lock."""
+"""A stack's `up` runs its program beside a gateway that is starting: it does not wait for the sandbox's lock; and it
+does not ask the emulator again for the account its caller already knows."""
 
 from __future__ import annotations
 
@@ -44,3 +45,25 @@ def test_an_up_given_its_emulator_runs_the_program_while_another_holds_the_sandb
     finally:
         release.set()
         holder.join(10)
+
+
+def test_an_up_given_its_account_does_not_ask_the_emulator_for_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    asked = []
+
+    class Counting(_Clients):
+        def __call__(self, service: str):
+            asked.append(service)
+            return super().__call__(service)
+
+    monkeypatch.setattr(commands, "Clients", Counting)
+    accounts = []
+    monkeypatch.setattr(commands, "RealizingMocks",
+                        lambda ctx, state, result: accounts.append(ctx.account) or SimpleNamespace(prune=list))
+    monkeypatch.setattr(commands, "run_program", lambda *args, **kwargs: [])
+    emulator = Emulator("http://127.0.0.1:9", embedded=True)
+
+    commands.up("dev", emulator=emulator, account="210987654321")
+    assert accounts == ["210987654321"] and "sts" not in asked
+    commands.up("dev", emulator=emulator)
+    assert accounts[-1] == "123456789012" and asked == ["sts"], "without it, the emulator is asked"

@@ -80,15 +80,15 @@ from it, without running the program again."""
 
 def up(stack: str, overrides: Iterable[str] = (),
        on_endpoint_update: Callable[[str, dict, dict], None] | None = None,
-       emulator: emu.Emulator | None = None) -> tuple[emu.Emulator, UpResult]:
+       emulator: emu.Emulator | None = None, account: str | None = None) -> tuple[emu.Emulator, UpResult]:
     """Realize the stack into the shared emulator (starting the embedded one if needed); ``emulator``: the one
     the caller has already made sure of, so this does not wait for the sandbox's lock (which a gateway holds
-    while it starts, beside this run)."""
+    while it starts, beside this run); ``account``: the emulator's, when the caller has already asked it."""
     sandbox = sandbox_dir(stack)
     emulator = emulator or shared.emulator()
     region = region_of(stack, overrides)
     clients = Clients(emulator.endpoint_url, region)
-    account = clients("sts").get_caller_identity()["Account"]
+    account = account or clients("sts").get_caller_identity()["Account"]
     ctx = Context(clients=clients, account=account, region=region, stack=stack, on_endpoint_update=on_endpoint_update)
     state = SandboxState.load(sandbox / "state.json")
     result = UpResult()

@@ -6,7 +6,9 @@ first reads in the first deploy, minutes later), 0.4 s for API Gateway, 0.2 s fo
 Right after the server starts, one read-only request per service goes out from a background thread: the
 server, another process on another core, builds them while this process imports and runs the program.
 Requests stay on the server's loopback URL; any answer (even an error) has done the work, and a failure is
-ignored: the warm-up only moves time, the first real call would pay it otherwise.
+ignored: the warm-up only moves time, the first real call would pay it otherwise. Not all of it is moved off
+the caller's path: moto holds its dispatcher's lock while it builds a service, so a request that arrives
+meanwhile waits (measured: the first ``GetCallerIdentity`` 0.9 s instead of 0.1 s, with SSM being built).
 """
 
 from __future__ import annotations

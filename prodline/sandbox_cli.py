@@ -83,9 +83,13 @@ def _sandbox(args: argparse.Namespace):
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from prodline.sandbox import shared
     from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
 
     sandbox = _sandbox(args)
+    # The MLflow server for the pipelines a user runs next: it takes 5-7 s to answer, so it starts before the
+    # program runs (Sandbox.up leaves it to the first job that logs: a sandbox that runs no pipeline needs none).
+    shared.start_tracking()
     try:
         result = sandbox.up()
     except DeploymentRolledBack as err:

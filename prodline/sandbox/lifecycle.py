@@ -131,8 +131,9 @@ class Sandbox:
 
     def up(self) -> realizer.UpResult:
         """Realize the program; roll changed endpoints out through the gateway; host new endpoints."""
-        # MLflow takes 5-7 s to answer: it starts first, and is waited for only when a job logs to it.
-        preload = warm_start.PRELOAD + (tracking.PRELOAD if shared.start_tracking() else ())
+        # The containers load MLflow's client too when its server runs (the demo starts it first): a job that
+        # logs then saves two seconds. Otherwise the first job that logs starts the server (tracking_for_a_job).
+        preload = warm_start.PRELOAD + (tracking.PRELOAD if shared.tracking_url() else ())
         warm_start.prewarm(f"sandbox {self.dir}", preload)  # the containers' libraries load while the program runs
         shared.join(self.stack, self.emulator.endpoint_url)
         # The gateway starts (when no stack has started it yet) while the program runs; it is waited for
@@ -256,7 +257,7 @@ class Sandbox:
         """Run a pipeline (any stack's: they share the emulator) in the pipeline runtime, and keep its execution."""
         self.on_progress(f"pipeline {pipeline} ({trigger})")
         execution = PipelineRunner(self.clients, self.dir, self.environment, self.router.emit,
-                                   tracking_url=lambda: shared.tracking_url(wait=True)).start(
+                                   tracking_url=shared.tracking_for_a_job).start(
             pipeline, parameters, trigger)
         self.executions.append(execution)
         return execution

@@ -104,6 +104,14 @@ def tracking_url(wait: bool = False) -> str | None:
     return tracking.wait(shared_dir()) if wait else tracking.url(shared_dir())
 
 
+def tracking_for_a_job() -> str | None:
+    """The MLflow server's URL once it answers, started first if none runs (None: mlflow is not installed).
+
+    ``up`` does not start the server (a sandbox that runs no pipeline needs none: it would cost ~5 s of CPU and a
+    process), so the first job that logs starts it and waits for it; the demo, which trains, starts it first."""
+    return start_tracking() and tracking_url(wait=True)
+
+
 def leave(stack: str) -> list[str]:
     """``stack`` no longer uses the emulator. Returns what was stopped: nothing while another stack still
     uses it (the gateway then only stops the endpoints the emulator no longer has), else the gateway, its

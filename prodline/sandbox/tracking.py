@@ -5,8 +5,8 @@ realizer records the declared one and this module runs ``mlflow server`` in its 
 ``sandbox/.shared/mlflow/``, artifacts served by the server from a directory beside it, one process shared by
 every stack (each pipeline logs to its own experiment), in its own session so ``sandbox down`` of the last stack
 stops it with everything it started. Its ``/health`` takes 5-7 s to answer on 2 shared cores (``mlflow_server``
-runs it as one process, not the CLI's two), so it is started first (before the emulator) and waited for only when
-a pipeline is about to log to it.
+runs it as one process, not the CLI's two), so the demo and ``sandbox up`` start it first and it is waited for only
+when a pipeline is about to log to it; a sandbox brought up otherwise starts it when its first job logs.
 
 The pipeline runtime gives training and evaluation this server's URL where the definition names the declared
 server's ARN (``is_declared_server``). mlflow is the ``tracking`` extra: without it nothing starts, and runs are

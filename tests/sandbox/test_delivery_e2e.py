@@ -76,6 +76,7 @@ def world(tmp_path_factory):
             for stack in STACKS[1:]:
                 sandboxes.append(Sandbox(stack, LATER_STACK_OVERRIDES, parent=dev))
                 sandboxes[-1].up()
+            assert shared.tracking_url() is None, "up starts no MLflow server: the first job that logs does"
             for seed, sandbox in enumerate(sandboxes, 11):
                 _features(sandbox, seed)
             yield dev, _register(dev, archive)

@@ -1,8 +1,9 @@
 """`prodline demo` end to end on the embedded emulator, then invoke and `sandbox down` as a user would.
 
 The demo brings dev, staging and prod up in one emulator; `--keep` leaves all three running, and only the
-last one's `sandbox down` stops the emulator and the gateway. Both listen on free ports (never 4566 and 4571, which
-a running sandbox may hold), so the test runs beside a sandbox and beside other test workers.
+last one's `sandbox down` stops the emulator and the gateway. They and the MLflow server listen on free ports (never
+4566, 4571 and 4572, which a running sandbox may hold), so the test runs beside a sandbox and beside other test
+workers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import boto3
 import pytest
 
 from prodline.net import free_port
+from prodline.sandbox import tracking
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS, is_up
 from prodline.sandbox.shared import EMULATOR_PORT_ENV, GATEWAY_PORT_ENV
 
@@ -49,7 +51,7 @@ def demo(tmp_path_factory):
     sandbox_dir = tmp_path_factory.mktemp("sandbox")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update({"PRODLINE_SANDBOX_DIR": str(sandbox_dir), "COLUMNS": "200", EMULATOR_PORT_ENV: str(free_port()),
-                GATEWAY_PORT_ENV: str(free_port())})
+                GATEWAY_PORT_ENV: str(free_port()), tracking.PORT_ENV: str(free_port())})
     result = prodline(env, "demo", "--stack", "dev", "--keep", "--rows", "1500")
     yield result, env, sandbox_dir
     # test_down_leaves_no_sandbox_process takes every stack down (three CLI runs, ~13 s here): they run again

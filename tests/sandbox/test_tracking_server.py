@@ -93,6 +93,20 @@ def test_without_mlflow_nothing_starts(tmp_path, monkeypatch):
     assert tracking.start(tmp_path) is None and tracking.wait(tmp_path) is None
 
 
+def test_the_first_job_that_logs_starts_the_server_and_waits_for_it(tmp_path, monkeypatch):
+    from prodline.sandbox import shared
+
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(tracking, "start", lambda directory: calls.append(("start", directory)) or "http://s")
+    monkeypatch.setattr(tracking, "wait", lambda directory: calls.append(("wait", directory)) or "http://s")
+    assert shared.tracking_for_a_job() == "http://s"
+    assert calls == [("start", shared.shared_dir()), ("wait", shared.shared_dir())], "started, then waited for"
+    monkeypatch.setattr(tracking, "start", lambda directory: None)  # mlflow is not installed
+    monkeypatch.setattr(tracking, "wait", lambda directory: pytest.fail("nothing started: nothing to wait for"))
+    assert shared.tracking_for_a_job() is None, "the job runs untracked"
+
+
 def test_jobs_get_the_local_server_for_the_declared_arn_and_nothing_when_none_runs(tmp_path):
     def env_with(local):
         runner = PipelineRunner(None, tmp_path, {"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, tracking_url=lambda: local)

@@ -50,7 +50,6 @@ def _one_model_cache_for_every_botocore_session():
 LONGEST_FIRST = (
     "sandbox/test_lifecycle_e2e.py",
     "workloads/test_spark_engine.py",
-    "sandbox/test_delivery_e2e.py",
     "workloads/test_etl_crash_recovery.py",
     "cli/test_cost_cli.py",
     "cli/test_cli_errors.py",

@@ -3,7 +3,7 @@ command's ``drain_queue`` with the project's environment, one build per project 
 
 In-process moto. ``drain_queue`` is replaced by a recorder that takes the requests off the queue as the real
 one does (one at a time, deleting each), so the tests see what the build runs and in which order, without
-deploying anything (tests/delivery covers the deploy itself; test_delivery_e2e the two together).
+deploying anything (tests/delivery covers the deploy itself; the demo, in test_lifecycle_e2e, the two together).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import pytest
 
 from prodline.net import free_port
 from prodline.sandbox import tracking
+from prodline.sandbox.demo_delivery import PROD_APPROVER
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS, is_up
 from prodline.sandbox.shared import EMULATOR_PORT_ENV, GATEWAY_PORT_ENV
 
@@ -104,6 +105,39 @@ def test_every_deploy_after_up_is_started_by_the_deployer(demo):
         assert line in out, f"missing from the demo's output: {line}"
     assert re.search(r"event Deployment Failed on prodline-dev: dev version 4 \(smoke gate failed", out), \
         "v4 must be stopped by the smoke gate, not by the canary"
+
+
+def test_each_stacks_record_names_what_it_serves_and_who_put_it_there(demo):
+    """What the deliveries left, as `prodline status` reads it: only green versions are recorded, staging gets them
+    by promotion, prod only what a person approved, and every stack's staging endpoint answers."""
+    _, env, _ = demo
+    status = {}
+    for stack in STACKS:
+        result = prodline(env, "status", "--stack", stack, "--engine", "sandbox", "--json", timeout=120)
+        assert result.returncode == 0, result.stderr
+        status[stack] = json.loads(result.stdout)
+        assert status[stack]["notes"] == [] and status[stack]["pendingRequests"] == 0, status[stack]
+
+    def history(stack: str) -> list[tuple[str, str]]:
+        return [(h["record"]["version"], h["record"]["source"]) for h in status[stack]["history"]]
+
+    # v3 (rolled back by the canary) and v4 (stopped by the smoke gate) were restored to v2, never recorded
+    assert history("dev") == [("1", "approval"), ("2", "approval")]
+    assert status["dev"]["record"]["previousArn"].endswith("/1"), "v2 replaced v1: the restores wrote nothing"
+    assert history("staging") == [("1", "promotion"), ("2", "promotion")], "a red version is never promoted"
+    assert status["staging"]["record"]["modelPackageArn"] == status["dev"]["record"]["modelPackageArn"]
+    prod = status["prod"]
+    assert history("prod") == [("1", "promotion")], "prod waits for a person: v2 was not deployed there"
+    assert prod["record"]["promotedBy"] == prod["approval"]["approvedBy"] == PROD_APPROVER
+    assert prod["lastBuild"]["status"] == "SUCCEEDED"
+
+    gateway = json.loads((Path(env["PRODLINE_SANDBOX_DIR"]) / ".shared" / "gateway.json").read_text())["url"]
+    client = boto3.client("sagemaker-runtime", endpoint_url=gateway, region_name="eu-west-1",
+                          **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
+    for stack in STACKS:
+        answer = client.invoke_endpoint(EndpointName=f"prodline-{stack}-churn", ContentType="text/csv",
+                                        Body=b"12,70.5,800.0,one-year,card,dsl,1,2,40", Accept="application/json")
+        assert len(json.loads(answer["Body"].read())["predictions"]) == 1, stack
 
 
 def test_invoke_prints_predictions_and_boto3_gets_the_same(demo, tmp_path):

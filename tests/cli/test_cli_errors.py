@@ -142,6 +142,15 @@ def test_promote_to_a_path_is_refused_before_anything_is_read(cli):
                 "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/1"), "--to '../prod'")
 
 
+@pytest.mark.parametrize("command", [("status",), ("deploy", "--model-version", "current"), (
+    "promote", "--to", "staging", "--model-version", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/1")])
+def test_a_delivery_command_on_a_sandbox_stack_that_is_not_up_starts_nothing(cli, command):
+    stack = ("--stack", "dev") if command[0] != "promote" else ()
+    refused(cli(*command, *stack, "--engine", "sandbox"), "the sandbox stack", "is not up (up: none)",
+            "prodline sandbox up --stack")
+    nothing_started(cli)
+
+
 @pytest.mark.parametrize(("content", "words"), [
     ("config:\n  prodline:owner: [unclosed\n", ["Pulumi.broken.yaml: not valid YAML", "line 3"]),
     ("config:\n\tprodline:owner: x\n", ["Pulumi.broken.yaml: not valid YAML", "'\\t'"]),

@@ -17,9 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from prodline.delivery.context import DeliveryContext
 from prodline.delivery.settings import DeliverySettings
@@ -28,7 +26,9 @@ from workloads.etl.catalog import table_name
 from workloads.etl.commit import committed_paths
 from workloads.etl.schema import DATASET, MODEL_INPUT_COLUMNS, PARTITION_COLUMN
 from workloads.s3_uri import split_s3
-from workloads.training.data import is_holdout
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BATCH_ROWS = 5
 """Rows per InvokeEndpoint call: several calls (each judged, each timed), none of them a bulk job."""
@@ -97,7 +97,11 @@ def sample_rows(ctx: DeliveryContext, environment: str, rows: int) -> pd.DataFra
             partitions.setdefault(found.group(1), []).append(key)
     if not partitions:
         raise SmokeSetupError(f"no features partitions under s3://{bucket}/{prefix}: run the ETL first")
+    # Here, not at the top: every delivery command imports this module (prodline status too), few sample rows.
+    import pandas as pd
     import pyarrow.parquet as pq
+
+    from workloads.training.data import is_holdout
 
     taken: list[pd.DataFrame] = []
     have = 0

@@ -8,12 +8,24 @@ is the Engine: ``pulumi up`` of one stack with one pinned model version, done by
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from prodline.delivery.context import DeliveryContext
 from prodline.delivery.engines import EngineUnavailable
-from prodline.sandbox.delivery_context import SandboxEngine, context_for
 
-__all__ = ["SandboxEngine", "context_for", "sandbox_context"]
+if TYPE_CHECKING:
+    from prodline.delivery.context import DeliveryContext
+
+__all__ = ["sandbox_context"]  # and, loaded on first use, SandboxEngine and context_for
+
+
+def __getattr__(name: str) -> Any:
+    """``SandboxEngine`` and ``context_for`` load with the realizer (0.4 s) when first used, so that a command on a
+    stack that is not up is refused without loading them."""
+    if name in ("SandboxEngine", "context_for"):
+        from prodline.sandbox import delivery_context
+
+        return getattr(delivery_context, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def sandbox_context(stack: str, on_progress: Callable[[str], None] | None = None) -> DeliveryContext:
@@ -21,7 +33,6 @@ def sandbox_context(stack: str, on_progress: Callable[[str], None] | None = None
 
     A stack that is not up is refused before anything starts: ``Sandbox`` would start the embedded emulator, and
     ``prodline status`` would leave one running to report that it holds nothing."""
-    from prodline.sandbox.lifecycle import Sandbox
     from prodline.sandbox.paths import running_stacks
     from prodline.sandbox.shared import SHARED
 
@@ -29,6 +40,7 @@ def sandbox_context(stack: str, on_progress: Callable[[str], None] | None = None
     if stack not in up:
         raise EngineUnavailable(f"the sandbox stack {stack} is not up (up: {', '.join(up) or 'none'}): "
                                 f"prodline sandbox up --stack {stack}")
+    from prodline.sandbox.lifecycle import Sandbox
 
     kwargs = {"on_progress": on_progress} if on_progress else {}
     return Sandbox(stack, **kwargs).delivery_context()

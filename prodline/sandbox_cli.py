@@ -71,6 +71,7 @@ def add_parsers(commands) -> None:
 
 
 def _sandbox(args: argparse.Namespace):
+    stack_config(args)  # a bad stack or -c is refused before the sandbox's modules load (0.5 s) and anything starts
     from prodline.sandbox.emulator import EmulatorError
     from prodline.sandbox.lifecycle import Sandbox
 
@@ -177,10 +178,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    sandbox = _sandbox(args)
     from prodline.sandbox.lifecycle import SandboxError
 
     try:
-        execution = _sandbox(args).score(args.partition)
+        execution = sandbox.score(args.partition)
     except SandboxError as err:
         fail(f"sandbox score: {err}", EXIT_FAILED)
     from prodline.sandbox.runtimes.pipeline import scoring_summary

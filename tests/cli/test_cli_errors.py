@@ -188,6 +188,20 @@ def test_sandbox_up_with_a_bad_key_starts_neither_the_emulator_nor_the_gateway(c
     nothing_started(cli)
 
 
+@pytest.mark.parametrize("command", ["up", "down", "score"])
+def test_a_sandbox_command_refuses_a_bad_key_before_loading_the_sandbox(cli, command):
+    """The refusal comes from the config check alone (a fifth of a second), not after the realizer, the runtimes
+    and the emulator's client have loaded (half a second more)."""
+    code = ("import sys\nfrom prodline import cli\ntry:\n    cli.main(sys.argv[1:])\nexcept SystemExit as end:\n"
+            "    print(end.code, 'prodline.sandbox.lifecycle' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, "sandbox", command, "--stack", "dev", "-c",
+                             "prodline:noSuchKey=1"], cwd=cli.project, env=cli.env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.stdout.split() == ["2", "False"], result.stdout + result.stderr
+    assert "prodline:noSuchKey" in result.stderr
+    nothing_started(cli)
+
+
 @pytest.mark.parametrize("command", [("preview",), ("sandbox", "up"), ("sandbox", "status"), ("policy",)])
 def test_a_key_outside_the_known_namespaces_is_refused_naming_them(cli, command):
     refused(cli(*command, "--stack", "dev", "-c", "foo:bar=1"), "-c 'foo:bar=1'", "namespace 'foo'",

@@ -16,6 +16,7 @@ lifecycle, which builds its contexts here.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ from prodline.delivery.engines import EngineError, model_config
 from prodline.delivery.settings import DeliverySettings, load_settings
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS
 from prodline.sandbox.paths import remembered_overrides
-from prodline.sandbox.runtimes.build import BuildDropped
+from prodline.sandbox.runtimes.build import BuildDropped, BuildJournal
 from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
 
 Sandbox = Any
@@ -57,11 +58,14 @@ class SandboxEngine:
 
 
 class LocalCodeBuild:
-    """The emulator's CodeBuild client, whose StartBuild starts the sandbox's build runtime."""
+    """The emulator's CodeBuild client, whose StartBuild starts the sandbox's build runtime, and which says how the
+    builds that runtime ran ended (moto says SUCCEEDED of every build it is asked about) and lists them newest
+    first when asked to (moto lists them oldest first)."""
 
-    def __init__(self, client: Any, start: Callable[[str, str], Any]):
+    def __init__(self, client: Any, start: Callable[[str, str], Any], journal: BuildJournal | None = None):
         self._client = client
         self._start = start
+        self._journal = journal or BuildJournal(None)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -73,6 +77,21 @@ class LocalCodeBuild:
             raise ClientError({"Error": {"Code": "AccountLimitExceededException", "Message": str(err)}},
                               "StartBuild") from None
         return {"build": {"id": build.id, "projectName": projectName, "buildStatus": build.status}}
+
+    def list_builds_for_project(self, projectName: str, sortOrder: str = "DESCENDING", **kwargs: Any) -> dict:
+        ids = self._client.list_builds_for_project(projectName=projectName, **kwargs).get("ids", [])
+        return {"ids": ids[::-1] if sortOrder == "DESCENDING" else ids}  # moto keeps them in start order
+
+    def batch_get_builds(self, ids: list[str], **kwargs: Any) -> dict:
+        answer = self._client.batch_get_builds(ids=ids, **kwargs)
+        ran = self._journal.read()
+        for build in answer.get("builds", []):
+            record = ran.get(build.get("id"))
+            if record:  # a build this runtime started: what it did, not moto's answer
+                build["buildStatus"] = record["status"]
+                if record.get("ended"):
+                    build["endTime"] = dt.datetime.fromtimestamp(record["ended"], dt.UTC)
+        return answer
 
 
 def context_for(sandbox: Sandbox, stack: str) -> DeliveryContext:
@@ -92,7 +111,7 @@ def context_for(sandbox: Sandbox, stack: str) -> DeliveryContext:
                     **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()}))
             return runtime["client"]
         if service == "codebuild":
-            return LocalCodeBuild(sandbox.clients("codebuild"), sandbox.builds.start)
+            return LocalCodeBuild(sandbox.clients("codebuild"), sandbox.builds.start, sandbox.builds.journal)
         return sandbox.clients(service)
 
     def settings(name: str) -> DeliverySettings:

@@ -23,7 +23,7 @@ from infra.config import parse_config
 from prodline import stack_files
 from prodline.sandbox import hosting, realizer, shared, tracking, warm_start
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.paths import remember_overrides, sandbox_dir
+from prodline.sandbox.paths import BUILD_JOURNAL_FILE, remember_overrides, sandbox_dir
 from prodline.sandbox.runtimes import alarms, firehose, glue
 from prodline.sandbox.runtimes.build import BuildDropped, BuildRuntime
 from prodline.sandbox.runtimes.deploy import Deployer, DeploymentRecord
@@ -119,7 +119,8 @@ class Sandbox:
         else:
             self.router = EventRouter(self.clients, self.account, self.region, start_pipeline=self._start_from_event,
                                       start_build=self._start_build)
-            self.builds = BuildRuntime(self.clients, self.delivery_context, self.on_progress)
+            self.builds = BuildRuntime(self.clients, self.delivery_context, self.on_progress,
+                                       journal=shared.shared_dir() / BUILD_JOURNAL_FILE)
             self.executions: list[Execution] = []
             self.rollouts: list[DeploymentRecord] = []
             """Every endpoint rollout (canary) of any stack this sandbox deployed, in order."""

@@ -38,6 +38,8 @@ def running_stacks() -> list[tuple[str, str]]:
 
 
 OVERRIDES_FILE = "overrides.json"
+BUILD_JOURNAL_FILE = "codebuild-builds.json"
+"""In the shared directory: how each deployer build the sandbox ran ended (``runtimes.build.BuildJournal``)."""
 
 
 def remember_overrides(stack: str, overrides: list[str]) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prodline.sandbox import emulator as emu
 from prodline.sandbox import hosting, tracking
-from prodline.sandbox.paths import EMULATOR_URL_FILE, running_stacks, sandbox_dir
+from prodline.sandbox.paths import BUILD_JOURNAL_FILE, EMULATOR_URL_FILE, running_stacks, sandbox_dir
 
 SHARED = ".shared"
 """The directory (beside the stacks' own) that holds what the stacks share; not a valid stack name."""
@@ -136,6 +136,8 @@ def leave(stack: str) -> list[str]:
         if hosting.stop_gateway(SHARED):
             stopped.append("gateway and model servers")
         emulator_stopped = emu.stop(shared_dir())
+        if emulator_stopped:  # its builds went with it
+            (shared_dir() / BUILD_JOURNAL_FILE).unlink(missing_ok=True)
         stopping.join()
         if tracking_stopped and tracking_stopped[0]:
             stopped.append("MLflow server")

@@ -19,8 +19,16 @@ import pytest
 from moto import mock_aws
 
 from components.deployer import buildspec
+from prodline.sandbox.delivery_context import LocalCodeBuild
 from prodline.sandbox.runtimes import build as build_runtime
-from prodline.sandbox.runtimes.build import FAILED, SUCCEEDED, BuildDropped, BuildRuntime, BuildSpecError
+from prodline.sandbox.runtimes.build import (
+    FAILED,
+    SUCCEEDED,
+    BuildDropped,
+    BuildJournal,
+    BuildRuntime,
+    BuildSpecError,
+)
 from prodline.sandbox.runtimes.events import EventRouter
 
 REGION = "eu-west-1"
@@ -74,7 +82,7 @@ class Drains:
 
 
 @pytest.fixture
-def world(monkeypatch):
+def world(monkeypatch, tmp_path):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for key in ENVIRONMENT:
         monkeypatch.delenv(key, raising=False)
@@ -92,15 +100,17 @@ def world(monkeypatch):
             {"Id": "queue", "Arn": queue_arn, "SqsParameters": {"MessageGroupId": "dev"}},
             {"Id": "build", "Arn": project}])
         progress: list[str] = []
+        journal = tmp_path / "builds.json"
         runtime = BuildRuntime(clients, lambda stack: drains.contexts.append(stack) or SimpleNamespace(
-            on_progress=progress.append), progress.append)
+            on_progress=progress.append), progress.append, journal=journal)
 
         def start_build(name, event, rule):
             with contextlib.suppress(BuildDropped):
                 runtime.start(name, f"rule {rule}")
 
         router = EventRouter(clients, ACCOUNT, REGION, start_build=start_build)
-        yield SimpleNamespace(clients=clients, drains=drains, runtime=runtime, router=router, progress=progress)
+        yield SimpleNamespace(clients=clients, drains=drains, runtime=runtime, router=router, progress=progress,
+                              journal=journal)
 
 
 def create_project(clients, name: str, spec: str) -> str:
@@ -159,6 +169,25 @@ def test_a_failed_deploy_fails_the_build(world):
     world.router.emit(approval(1))
     (build,) = world.runtime.builds
     assert build.status == FAILED and build.error == "1 of 1 deploys failed"
+
+
+def test_the_builds_are_read_back_as_they_ended_newest_first_also_by_another_process(world):
+    world.router.emit(approval(1))
+    world.drains.fail.add(approval(2)["resources"][0])
+    world.router.emit(approval(2))
+    first, second = world.runtime.builds
+    # What `prodline status` in another process reads: the emulator's CodeBuild and the journal, no runtime.
+    codebuild = LocalCodeBuild(world.clients("codebuild"), lambda *_: pytest.fail("nothing starts"),
+                               BuildJournal(world.journal))
+    assert codebuild.list_builds_for_project(projectName=PROJECT, sortOrder="DESCENDING")["ids"] == [second.id,
+                                                                                                  first.id]
+    assert codebuild.list_builds_for_project(projectName=PROJECT, sortOrder="ASCENDING")["ids"] == [first.id,
+                                                                                                 second.id]
+    builds = codebuild.batch_get_builds(ids=[second.id, first.id])["builds"]
+    assert {b["id"]: b["buildStatus"] for b in builds} == {first.id: SUCCEEDED, second.id: FAILED}, \
+        "moto says SUCCEEDED of every build"
+    ended = {b["id"]: b["endTime"].timestamp() for b in builds}
+    assert ended == pytest.approx({first.id: first.ended, second.id: second.ended})
 
 
 def test_a_buildspec_that_runs_something_else_fails_the_build_saying_why(world):

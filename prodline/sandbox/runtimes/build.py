@@ -17,18 +17,25 @@ runs inside another.
 
 The project says ``PRODLINE_DEPLOY_ENGINE=pulumi``: in the sandbox the engine is the realizer
 (``prodline.sandbox.delivery.SandboxEngine``), and the build records that substitution.
+
+moto's answer about a build is its own (SUCCEEDED once read, whatever ran) and it lists a project's builds oldest
+first whatever ``sortOrder`` says, so each build's status as it runs goes to a journal beside the sandbox
+(``BuildJournal``); ``LocalCodeBuild`` answers ``ListBuildsForProject`` and ``BatchGetBuilds`` from it, so
+``prodline status`` shows the last build and how it ended, also from another process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import shlex
 import string
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -110,13 +117,41 @@ def project_environment(project: dict, ssm=None) -> dict[str, str]:
     return out
 
 
-class BuildRuntime:
-    """Starts and runs deployer builds. ``context_for(stack)`` gives the DeliveryContext a build deploys with."""
+class BuildJournal:
+    """Each build's status, error and times by build id, in a JSON file every process of the sandbox shares."""
 
-    def __init__(self, clients, context_for: Callable[[str], Any], on_progress: Callable[[str], None] | None = None):
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    def read(self) -> dict[str, dict]:
+        if self.path is None or not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text() or "{}")
+
+    def write(self, build: Build) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            builds = self.read()
+            builds[build.id] = {"status": build.status, "error": build.error, "started": build.started,
+                                "ended": build.ended or None}
+            partial = self.path.with_suffix(".partial")
+            partial.write_text(json.dumps(builds, indent=1))
+            partial.replace(self.path)
+
+
+class BuildRuntime:
+    """Starts and runs deployer builds. ``context_for(stack)`` gives the DeliveryContext a build deploys with;
+    ``journal`` is where each build's status goes as it runs (None: nowhere)."""
+
+    def __init__(self, clients, context_for: Callable[[str], Any], on_progress: Callable[[str], None] | None = None,
+                 journal: Path | None = None):
         self.clients = clients
         self.context_for = context_for
         self.on_progress = on_progress or (lambda message: None)
+        self.journal = BuildJournal(journal)
         self.builds: list[Build] = []
         self._waiting: deque[Build] = deque()
         self._running: Build | None = None
@@ -142,6 +177,7 @@ class BuildRuntime:
         answer = self.clients("codebuild").start_build(projectName=project)["build"]
         build = Build(answer["id"], project, trigger)
         self.builds.append(build)
+        self.journal.write(build)
         self._waiting.append(build)
         self.on_progress(f"codebuild: build {build.id} started ({trigger})")
         return build
@@ -173,6 +209,7 @@ class BuildRuntime:
 
     def _run(self, build: Build) -> None:
         build.status = IN_PROGRESS
+        self.journal.write(build)
         progress = self._progress_into(build)
         project: dict = {}
         try:
@@ -197,6 +234,7 @@ class BuildRuntime:
         except Exception as err:  # a build that fails says why; the sandbox goes on
             build.status, build.error = FAILED, f"{type(err).__name__}: {err}"
         build.ended = time.time()
+        self.journal.write(build)
         progress(f"build {build.id} {build.status}" + (f": {build.error}" if build.error else ""))
         self._ship_logs(build, project)
 

@@ -33,10 +33,9 @@ def sandbox_context(stack: str, on_progress: Callable[[str], None] | None = None
 
     A stack that is not up is refused before anything starts: ``Sandbox`` would start the embedded emulator, and
     ``prodline status`` would leave one running to report that it holds nothing."""
-    from prodline.sandbox.paths import running_stacks
-    from prodline.sandbox.shared import SHARED
+    from prodline.sandbox.shared import stacks_up
 
-    up = sorted(name for name, _ in running_stacks() if name != SHARED)
+    up = sorted(stacks_up())
     if stack not in up:
         raise EngineUnavailable(f"the sandbox stack {stack} is not up (up: {', '.join(up) or 'none'}): "
                                 f"prodline sandbox up --stack {stack}")

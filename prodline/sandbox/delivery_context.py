@@ -62,10 +62,10 @@ class LocalCodeBuild:
     builds that runtime ran ended (moto says SUCCEEDED of every build it is asked about) and lists them newest
     first when asked to (moto lists them oldest first)."""
 
-    def __init__(self, client: Any, start: Callable[[str, str], Any], journal: BuildJournal | None = None):
+    def __init__(self, client: Any, start: Callable[[str, str], Any], journal: BuildJournal):
         self._client = client
         self._start = start
-        self._journal = journal or BuildJournal(None)
+        self._journal = journal
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

@@ -74,6 +74,11 @@ def join(stack: str, emulator_url: str) -> None:
     (sandbox_dir(stack) / EMULATOR_URL_FILE).write_text(emulator_url)
 
 
+def stacks_up() -> list[str]:
+    """Every stack that has been brought up and not taken down, whichever emulator it is in."""
+    return [stack for stack, _ in running_stacks() if stack != SHARED]
+
+
 def users(emulator_url: str) -> list[str]:
     """The stacks that are up in the emulator at ``emulator_url``."""
     return [stack for stack, url in running_stacks() if url == emulator_url and stack != SHARED]
@@ -120,7 +125,7 @@ def leave(stack: str) -> list[str]:
         marker = sandbox_dir(stack) / EMULATOR_URL_FILE
         url = marker.read_text().strip() if marker.exists() else None
         marker.unlink(missing_ok=True)
-        remaining = users(url) if url else [s for s, _ in running_stacks() if s != SHARED]
+        remaining = users(url) if url else stacks_up()
         if remaining:
             live = hosting.gateway_url(SHARED)
             if live:

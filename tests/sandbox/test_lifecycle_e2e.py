@@ -109,7 +109,7 @@ def test_every_deploy_after_up_is_started_by_the_deployer(demo):
 
 def test_each_stacks_record_names_what_it_serves_and_who_put_it_there(demo):
     """What the deliveries left, as `prodline status` reads it: only green versions are recorded, staging gets them
-    by promotion, prod only what a person approved, and every stack's staging endpoint answers."""
+    by promotion, prod only what a person approved, and every stack's endpoint answers."""
     _, env, _ = demo
     status = {}
     for stack in STACKS:

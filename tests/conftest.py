@@ -1,10 +1,28 @@
 """Test-wide settings: no test may reach a real AWS account; botocore reads each service's model once per worker;
-the longest files are handed out first."""
+the workers share a directory of results computed once; the longest files are handed out first."""
 
 import os
+import shutil
+import tempfile
 
 import pytest
 from botocore.loaders import Loader
+
+from tests.shared_results import SHARED_DIR_ENV
+
+
+def pytest_configure(config):
+    """The first process of the session (pytest-xdist's controller, or the only one) makes the directory its
+    workers share (``shared_results.once_per_session``); they start after this hook and inherit its variable."""
+    if SHARED_DIR_ENV not in os.environ:
+        config.shared_dir = tempfile.mkdtemp(prefix="prodline-tests-")
+        os.environ[SHARED_DIR_ENV] = config.shared_dir
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "shared_dir"):
+        shutil.rmtree(config.shared_dir, ignore_errors=True)
+        os.environ.pop(SHARED_DIR_ENV, None)
 
 
 @pytest.fixture(autouse=True)

@@ -20,6 +20,7 @@ from typing import Any
 from prodline.net import free_port
 from prodline.program import Registration, record, run_program
 from prodline.sandbox.processes import terminate_group
+from tests.shared_results import once_per_session
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ("dev", "staging", "prod")
@@ -43,7 +44,7 @@ def run_python(*args: str, stdin: str | None = None, check: bool = True, env: di
 
 @cache
 def _stack(stack: str, overrides: tuple[str, ...]) -> tuple[Registration, ...]:
-    return tuple(run_program(stack, overrides))
+    return once_per_session(json.dumps(["program", stack, overrides]), lambda: tuple(run_program(stack, overrides)))
 
 
 def stack_registrations(stack: str, *overrides: str) -> list[Registration]:

@@ -193,10 +193,10 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
             s["result"] = self._deploy_under_traffic(endpoint, sb.approve, expect="promoted")
         with self.step("a broken v3 is approved: its canary is rolled back, the deploy fails") as s:
-            broken = delivery.derived_version(sb, endpoint, delivery.break_pipeline, "broken")
+            broken = delivery.derived_version(sb, endpoint, "broken")
             s["result"] = self._deploy_under_traffic(endpoint, lambda: sb.approve(broken), expect="rolled back")
         with self.step("v4 answers in percent: the canary passes it, the smoke gate does not") as s:
-            percent = delivery.derived_version(sb, endpoint, delivery.PercentScores, "percent")
+            percent = delivery.derived_version(sb, endpoint, "percent")
             mark = len(self.log.events)
             sb.approve(percent)
             s["result"] = self.log.outcome_line(self.log.since(mark))

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
-
 from prodline.delivery import events as delivery_events
 from prodline.sandbox.lifecycle import Sandbox
 from prodline.sandbox.runtimes.containers import extract, tar_directory
@@ -33,6 +31,7 @@ SEED_ROWS = 500
 DEMO_TIME_SCALE = "0.0017"
 """Bakes in the demo: dev's five minutes and staging's ten both become about one second (the deployment
 runtime's floor is one second: two flushes of the gateway's metrics, each judged by every rollback alarm)."""
+FAULTY_MODELS = "prodline.sandbox.faulty_models"
 LATER_STACK_OVERRIDES = ("prodline:etlJobType=pythonshell",)
 """Later stacks run their ETL on Glue Python shell (pandas) instead of Spark: the config allows it in every
 environment, the jobs run the same transforms, and a local Spark would take longer than the whole demo."""
@@ -165,31 +164,9 @@ class LaterStacks:
 
 # --- versions that must fail ----------------------------------------------------------------------------------
 
-def broken_transform(frame):
-    """The broken version's first step: every prediction fails (HTTP 5xx from the container)."""
-    raise RuntimeError("deliberately broken model version")
-
-
-class PercentScores:
-    """A version that answers churn in percent (0-100) instead of a probability: every request succeeds, so
-    the canary's latency and 5xx alarms see nothing wrong; the smoke gate's [0, 1] check does."""
-
-    def __init__(self, pipeline: Any):
-        self.pipeline = pipeline
-
-    def predict_proba(self, frame):
-        return self.pipeline.predict_proba(frame) * 100.0
-
-
-def break_pipeline(pipeline: Any) -> Any:
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import FunctionTransformer
-
-    return Pipeline([("broken", FunctionTransformer(broken_transform)), ("model", pipeline)])
-
-
-def derived_version(sandbox: Sandbox, endpoint: str, change: Callable[[Any], Any], label: str) -> str:
-    """Register a copy of the served version whose model ``change`` altered; returns its package ARN (pending)."""
+def derived_version(sandbox: Sandbox, endpoint: str, label: str) -> str:
+    """Register a copy of the served version, its model changed as ``faulty_models`` makes ``label`` ("broken"
+    or "percent"); returns its package ARN (pending)."""
     sm, s3 = sandbox.clients("sagemaker"), sandbox.clients("s3")
     group = sandbox.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").id
     served = sandbox.served_model_url(endpoint)
@@ -199,7 +176,7 @@ def derived_version(sandbox: Sandbox, endpoint: str, change: Callable[[Any], Any
         bucket, key = served[5:].split("/", 1)
         s3.download_file(bucket, key, str(archive))
         model_dir = extract(archive, Path(tmp) / "model")
-        joblib.dump(change(joblib.load(model_dir / "model.joblib")), model_dir / "model.joblib")
+        sandbox.run_workload(FAULTY_MODELS, label, str(model_dir / "model.joblib"))
         tar_directory(model_dir, archive)
         bucket, key = url[5:].split("/", 1)
         s3.upload_file(str(archive), bucket, key)

@@ -12,23 +12,33 @@ from prodline.sandbox.realizer.s3 import TLS_NOTE
 from prodline.sandbox.state import REALIZED, RECORDED
 
 pytestmark = pytest.mark.e2e
+NO_MODEL = ["prodline:modelPackageArn=none"]
+
+
+@pytest.fixture(scope="module")
+def first_up(emulator_url, tmp_path_factory):
+    """dev brought up once for the file (a realization of ~120 resources costs a few seconds of two processes);
+    the tests after the first build on it in file order, as ``--dist loadfile`` runs them: up again, a changed
+    value, down. Each also runs alone: then this is its first up."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path_factory.mktemp("realizer")))
+        patch.setenv("AWS_ENDPOINT_URL", emulator_url)
+        _, result = realizer.up("dev", NO_MODEL)
+        yield result
+        realizer.destroy("dev")
 
 
 @pytest.fixture
-def sandbox(emulator_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)
-    yield Clients(emulator_url, "eu-west-1")
-    realizer.destroy("dev")
+def sandbox(first_up, emulator_url):
+    return Clients(emulator_url, "eu-west-1")
 
 
 def entry(name):
     return next(e for e in realizer.status("dev") if e.name == name)
 
 
-def test_up_creates_the_declared_resources_with_their_settings(sandbox):
-    _, result = realizer.up("dev", ["prodline:modelPackageArn=none"])
-    assert len(result.created) > 60
+def test_up_creates_the_declared_resources_with_their_settings(sandbox, first_up):
+    assert len(first_up.created) > 60
     s3 = sandbox("s3")
     raw = entry("lake-raw").outputs["bucket"]
     encryption = s3.get_bucket_encryption(Bucket=raw)["ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -49,21 +59,18 @@ def test_up_creates_the_declared_resources_with_their_settings(sandbox):
 
 
 def test_up_twice_creates_nothing_new(sandbox):
-    realizer.up("dev", ["prodline:modelPackageArn=none"])
-    _, again = realizer.up("dev", ["prodline:modelPackageArn=none"])
+    _, again = realizer.up("dev", NO_MODEL)
     assert again.created == [] and again.replaced == [] and again.deleted == []
     assert len(again.unchanged) == len([e for e in realizer.status("dev") if e.status in (REALIZED, RECORDED)])
 
 
 def test_a_changed_config_value_replaces_only_what_it_touches(sandbox):
-    realizer.up("dev", ["prodline:modelPackageArn=none"])
-    _, changed = realizer.up("dev", ["prodline:modelPackageArn=none", "prodline:etlTimeoutMinutes=30"])
+    _, changed = realizer.up("dev", [*NO_MODEL, "prodline:etlTimeoutMinutes=30"])
     assert sorted(changed.replaced) == ["aws:glue/job:Job::features-job", "aws:glue/job:Job::validate-job"]
     assert sandbox("glue").get_job(JobName="prodline-dev-validate")["Job"]["Timeout"] == 30
 
 
 def test_down_deletes_in_reverse_order(sandbox):
-    realizer.up("dev", ["prodline:modelPackageArn=none"])
     raw = entry("lake-raw").outputs["bucket"]
     realizer.destroy("dev")
     assert realizer.status("dev") == []

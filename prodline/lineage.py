@@ -1,8 +1,9 @@
 """Where a served model came from: endpoint -> variant -> model package (version, approval) -> MLflow run
 (parameters, metrics) -> data manifest (partitions, files, content hash) -> the ETL runs that wrote them.
 
-Everything is read back through public APIs (boto3 and the MLflow client), so the same chain assembles from a
-real account and from the sandbox. Each link that cannot be followed says why (a package registered without
+Everything is read back through public APIs (boto3 and the MLflow client; the sandbox's own tracking server on
+loopback through MLflow's REST API, which the client calls too), so the same chain assembles from a real account
+and from the sandbox. Each link that cannot be followed says why (a package registered without
 tracking has no run; a manifest that was deleted cannot be read) instead of failing the rest of the chain.
 """
 
@@ -11,9 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from prodline.net import is_loopback_url
 from standards.delivery import approval_parameter, version_parameter
 from workloads.s3_uri import split_s3
 from workloads.training.tracking import NO_RUN, NO_TELEMETRY, PACKAGE_TAG
@@ -24,10 +29,15 @@ RUNS_PREFIX = "_runs"
 
 
 class MlflowRuns:
-    """Runs on the tracking server at ``uri`` (a URL, or a SageMaker tracking server's ARN)."""
+    """Runs on the tracking server at ``uri`` (a URL, or a SageMaker tracking server's ARN).
+
+    A server on loopback (the sandbox's) is asked over MLflow's REST API (``/api/2.0/mlflow``), the calls the
+    client makes: importing the client costs ~1.4 s of CPU, in the demo's own process on its path. Any other
+    URI, and an ARN, goes through ``MlflowClient`` with its plugins (SigV4 for SageMaker) and credentials."""
 
     def __init__(self, uri: str):
         self.uri = uri
+        self._rest = is_loopback_url(uri)
 
     def _client(self):
         for name, value in NO_TELEMETRY.items():
@@ -36,8 +46,31 @@ class MlflowRuns:
 
         return MlflowClient(tracking_uri=self.uri)
 
+    def _call(self, path: str, query: dict | None = None, body: dict | None = None) -> dict:
+        url = f"{self.uri.rstrip('/')}/api/2.0/mlflow/{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with _NO_PROXY.open(request, timeout=30) as answer:
+                return json.load(answer)
+        except urllib.error.HTTPError as err:
+            detail = err.read().decode(errors="replace")
+            with contextlib.suppress(ValueError):
+                detail = json.loads(detail).get("message", detail)
+            raise RuntimeError(f"{url}: HTTP {err.code}: {detail}") from None
+
     def read(self, run_id: str) -> dict:
         """``{"run_id", "experiment", "status", "params", "metrics", "tags"}``; raises when it cannot be read."""
+        if self._rest:
+            run = self._call("runs/get", {"run_id": run_id})["run"]
+            info, data = run["info"], run.get("data", {})
+            experiment = self._call("experiments/get", {"experiment_id": info["experiment_id"]}).get("experiment")
+            return {"run_id": run_id, "experiment": experiment["name"] if experiment else info["experiment_id"],
+                    "status": info["status"], "params": _pairs(data.get("params")),
+                    "metrics": _pairs(data.get("metrics")),
+                    "tags": {k: v for k, v in _pairs(data.get("tags")).items() if not k.startswith("mlflow.")}}
         client = self._client()
         run = client.get_run(run_id)
         experiment = client.get_experiment(run.info.experiment_id)
@@ -47,11 +80,25 @@ class MlflowRuns:
 
     def find(self, package_arn: str) -> str | None:
         """The run the pipeline's LinkRun step tagged with this package, if any."""
+        query = f"tags.`{PACKAGE_TAG}` = '{package_arn}'"
+        if self._rest:
+            experiments = [e["experiment_id"] for e in
+                           self._call("experiments/search", body={"max_results": 1000}).get("experiments", [])]
+            runs = self._call("runs/search", body={"experiment_ids": experiments, "filter": query,
+                                                   "max_results": 1}).get("runs", []) if experiments else []
+            return runs[0]["info"]["run_id"] if runs else None
         client = self._client()
         experiments = [e.experiment_id for e in client.search_experiments()]
-        runs = client.search_runs(experiments, filter_string=f"tags.`{PACKAGE_TAG}` = '{package_arn}'",
-                                  max_results=1) if experiments else []
+        runs = client.search_runs(experiments, filter_string=query, max_results=1) if experiments else []
         return runs[0].info.run_id if runs else None
+
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+
+
+def _pairs(items: list[dict] | None) -> dict:
+    """MLflow's ``[{"key": k, "value": v, ...}]`` (params, tags, the latest value of each metric) as a dict."""
+    return {item["key"]: item["value"] for item in items or []}
 
 
 def endpoint_variants(clients: Clients, endpoint: str) -> dict:

@@ -50,6 +50,7 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
     with urllib.request.urlopen(request, timeout=10) as answer:
         runs = json.loads(answer.read())["runs"]
     assert [r["info"]["run_id"] for r in runs] == [run.info.run_id]
+    _lineage_reads_the_run_over_rest_as_the_client_does(mlflow_client, url, run.info.run_id)
     pid = json.loads((shared / tracking.RECORD).read_text())["pid"]
     assert _processes_in_group(pid) == [pid], "uvicorn runs in the server's own process, not in a second one"
     assert tracking.stop(shared) and not alive(pid) and not tracking.healthy(url)
@@ -64,6 +65,30 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
         assert [e.name for e in mlflow_again.search_experiments()] == ["Default"], "the template holds no runs"
     finally:
         tracking.stop(again)
+
+
+def _lineage_reads_the_run_over_rest_as_the_client_does(mlflow_client, url: str, run_id: str) -> None:
+    """``prodline lineage`` asks the sandbox's loopback server over REST, without importing mlflow: it must read
+    what ``MlflowClient`` reads (the latest value of a metric logged twice; no mlflow.* tags) and find the run by
+    its package tag."""
+    from prodline.lineage import MlflowRuns
+    from workloads.training.tracking import PACKAGE_TAG
+
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/prodline-dev-churn/1"
+    for step, auc in enumerate((0.71, 0.83)):
+        mlflow_client.log_metric(run_id, "auc", auc, step=step)
+    mlflow_client.set_tag(run_id, PACKAGE_TAG, package)
+    rest, through_client = MlflowRuns(url), MlflowRuns(url)
+    through_client._rest = False  # the path every URI that is not on loopback takes
+    read = rest.read(run_id)
+    assert read == through_client.read(run_id)
+    assert read["metrics"] == {"auc": 0.83} and read["params"] == {"max_iter": "100"}
+    assert read["experiment"] == "prodline-dev-churn-training" and PACKAGE_TAG in read["tags"]
+    assert not any(tag.startswith("mlflow.") for tag in read["tags"])
+    assert rest.find(package) == through_client.find(package) == run_id
+    assert rest.find(package + "0") is None
+    with pytest.raises(RuntimeError, match="HTTP 404"):
+        rest.read("0" * 32)
 
 
 def _processes_in_group(group: int) -> list[int]:

@@ -14,7 +14,7 @@ from tests.shared_results import SHARED_DIR_ENV
 def pytest_configure(config):
     """The first process of the session (pytest-xdist's controller, or the only one) makes the directory its
     workers share (``shared_results.once_per_session``); they start after this hook and inherit its variable."""
-    if SHARED_DIR_ENV not in os.environ:
+    if not os.path.isdir(os.environ.get(SHARED_DIR_ENV, "")):  # unset, or left by a session that is gone
         config.shared_dir = tempfile.mkdtemp(prefix="prodline-tests-")
         os.environ[SHARED_DIR_ENV] = config.shared_dir
 

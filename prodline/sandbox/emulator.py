@@ -8,9 +8,9 @@ sandbox (``prodline.sandbox.shared``): ``prodline sandbox down`` of the last sta
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +23,8 @@ from prodline.net import is_loopback_url
 from prodline.sandbox.emulator_warm_up import start_warm_up
 from prodline.sandbox.processes import alive, terminate_group
 
+SERVER_MODULE = "prodline.sandbox.emulator_server"
+"""moto_server's main, leaving at once on SIGTERM (see the module)."""
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 BUSY_SECONDS = 15.0
@@ -97,24 +99,24 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
         raise EmulatorError(f"{url} is taken by a process this sandbox did not start; stop it, or point "
                             f"AWS_ENDPOINT_URL at it to use it as the emulator")
 
-    server = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-    if server is None:
-        raise EmulatorError("moto_server is not installed; run `make setup`")
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise EmulatorError("moto's server (moto[server]) is not installed; run `make setup`")
     log = (sandbox / "emulator.log").open("ab")
     process = subprocess.Popen(
-        [server, "-H", DEFAULT_HOST, "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **DUMMY_CREDENTIALS})
+        [sys.executable, "-m", SERVER_MODULE, "-H", DEFAULT_HOST, "-p", str(port)], stdout=log,
+        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, **DUMMY_CREDENTIALS})
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EmulatorError(f"moto_server exited with {process.returncode}; see {sandbox / 'emulator.log'}")
+            raise EmulatorError(f"the moto server exited with {process.returncode}; see {sandbox / 'emulator.log'}")
         if is_up(url, timeout=0.5):
             record.write_text(json.dumps({"pid": process.pid, "url": url}))
             start_warm_up(url)  # its slowest first answers, built while the caller goes on
             return Emulator(url, embedded=True, pid=process.pid)
         time.sleep(0.1)
     terminate_group(process.pid)
-    raise EmulatorError(f"moto_server did not answer on {url} within {wait_seconds:.0f} s; "
+    raise EmulatorError(f"the moto server did not answer on {url} within {wait_seconds:.0f} s; "
                         f"see {sandbox / 'emulator.log'}")
 
 

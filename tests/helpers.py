@@ -108,6 +108,18 @@ def wildcard_actions(policy) -> list[str]:
 
 
 @contextlib.contextmanager
+def reaped(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """``with reaped(subprocess.Popen(...)) as process:`` a process still running when the block ends (the test
+    failed before it stopped it) is killed and waited for, so no test leaves one behind."""
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
 def serving_in_thread(server):
     """A socketserver serving from a thread of this process until the block ends, then stopped and closed.
 

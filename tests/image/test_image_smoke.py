@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from prodline.net import free_port
+from tests.helpers import reaped
 from tests.image.test_fetch_model import load_fetcher
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,9 +63,8 @@ def test_unpacked_model_is_served_through_the_entry_point_and_stops_on_sigterm(t
            "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
            "PRODLINE_SERVER_HOST": "127.0.0.1", "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
            "PRODLINE_SHUTDOWN_GRACE_SECONDS": "2"}
-    process = subprocess.Popen(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
+    with reaped(subprocess.Popen(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)) as process:
         deadline = time.monotonic() + 30
         while ping(f"http://127.0.0.1:{port}/ping") != 200:
             assert process.poll() is None, process.stdout.read().decode()[-2000:]
@@ -72,7 +72,3 @@ def test_unpacked_model_is_served_through_the_entry_point_and_stops_on_sigterm(t
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

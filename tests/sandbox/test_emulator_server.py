@@ -15,6 +15,7 @@ from moto import server
 from prodline.net import free_port
 from prodline.sandbox import emulator_server
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS, SERVER_MODULE, is_up
+from tests.helpers import reaped
 
 
 def test_main_runs_motos_main_with_its_signal_handler_replaced(monkeypatch):
@@ -35,10 +36,9 @@ def test_a_moto_without_the_handler_this_replaces_is_refused_not_run_half_patche
 def test_the_server_answers_as_moto_and_exits_0_on_sigterm(tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "emulator.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with (tmp_path / "emulator.log").open("wb") as log, reaped(subprocess.Popen(
+            [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)) as process:
         deadline = time.monotonic() + 30
         while not is_up(url, timeout=0.5):
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "emulator.log").read_text()
@@ -49,8 +49,4 @@ def test_the_server_answers_as_moto_and_exits_0_on_sigterm(tmp_path):
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["state"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        log.close()
     assert "PUT /state" in (tmp_path / "emulator.log").read_text(), "the request log is flushed before it leaves"

@@ -40,7 +40,7 @@ from prodline.sandbox.gateway.errors import FleetStartError, ModelError
 from prodline.sandbox.gateway.fleet import WeightedRotation
 from prodline.sandbox.gateway.servers import ContainerAnswer, Invocation, Sampler, call_container, fetch_model
 from prodline.sandbox.gateway.telemetry import MetricsBuffer, capture_channel, capture_key, capture_record
-from tests.helpers import moto_server, serving_in_thread
+from tests.helpers import moto_server, reaped, serving_in_thread
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
 from workloads.monitoring import capture
@@ -633,13 +633,12 @@ def test_sigterm_flushes_buffered_capture_and_metrics_and_stops_serve(world, gat
     port = free_port()
     token_file = hosting.write_token(tmp_path / "token")
     token = token_file.read_text()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "prodline.sandbox.gateway", "--stack", "sigterm", "--port", str(port),
-         "--endpoint-url", world.emulator_url, "--region", REGION, "--workdir", str(tmp_path),
-         "--metrics-interval", "3600", "--capture-interval", "3600", "--token-file", str(token_file)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
+    with reaped(subprocess.Popen(
+            [sys.executable, "-m", "prodline.sandbox.gateway", "--stack", "sigterm", "--port", str(port),
+             "--endpoint-url", world.emulator_url, "--region", REGION, "--workdir", str(tmp_path),
+             "--metrics-interval", "3600", "--capture-interval", "3600", "--token-file", str(token_file)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)) as process:
         deadline = time.monotonic() + 60
         while not _ready(url, token):
             assert process.poll() is None and time.monotonic() < deadline, "second gateway did not start"
@@ -653,10 +652,6 @@ def test_sigterm_flushes_buffered_capture_and_metrics_and_stops_serve(world, gat
         pids = _pids(pending["endpoints"][ENDPOINT])
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     frame = capture.read_inputs([obj["text"] for obj in _capture_objects(world)]).frame
     assert (frame["age"] == 98).sum() == 1, "the capture buffered at SIGTERM must be written"
     assert _metric_sum(world, "Invocations") == before + 1, "the metrics buffered at SIGTERM must be published"

@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from prodline.net import is_loopback_url
+from prodline.net import LOOPBACK_OPENER, is_loopback_url
 from standards.delivery import approval_parameter, version_parameter
 from workloads.s3_uri import split_s3
 from workloads.training.tracking import NO_RUN, NO_TELEMETRY, PACKAGE_TAG
@@ -53,7 +53,7 @@ class MlflowRuns:
         request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"})
         try:
-            with _NO_PROXY.open(request, timeout=30) as answer:
+            with LOOPBACK_OPENER.open(request, timeout=30) as answer:
                 return json.load(answer)
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")
@@ -92,8 +92,6 @@ class MlflowRuns:
         runs = client.search_runs(experiments, filter_string=query, max_results=1) if experiments else []
         return runs[0].info.run_id if runs else None
 
-
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
 
 
 def _pairs(items: list[dict] | None) -> dict:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import urllib.request
 from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK_SCHEMES = ("http", "https")
+LOOPBACK_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""urllib's opener for loopback URLs: never through a proxy, whatever HTTP_PROXY says."""
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -18,7 +18,7 @@ import threading
 import urllib.error
 import urllib.request
 
-from prodline.net import is_loopback_url
+from prodline.net import LOOPBACK_OPENER, is_loopback_url
 
 REGION = "us-east-1"
 """moto builds a service's module once for every region; the per-region backend is built in milliseconds."""
@@ -29,7 +29,6 @@ WARMED = (
     ("sagemaker", "POST", "/", "SageMaker.ListEndpoints"),
 )
 """(service, method, path, X-Amz-Target): a read that names nothing, for each service worth it."""
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
 
 
 def request_for(url: str, service: str, method: str, path: str, target: str | None) -> urllib.request.Request:
@@ -51,7 +50,7 @@ def warm_up(url: str, timeout: float = 30.0) -> dict[str, int]:
     answered: dict[str, int] = {}
     for warmed in WARMED:
         try:
-            with _OPENER.open(request_for(url, *warmed), timeout=timeout) as answer:
+            with LOOPBACK_OPENER.open(request_for(url, *warmed), timeout=timeout) as answer:
                 answer.read()  # the whole answer: the server has built the service and is done with it
                 answered[warmed[0]] = answer.status
         except urllib.error.HTTPError as err:

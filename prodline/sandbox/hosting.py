@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prodline.net import LOOPBACK
+from prodline.net import LOOPBACK, LOOPBACK_OPENER
 from prodline.sandbox.emulator import Emulator, is_up
 from prodline.sandbox.paths import ROOT, base, sandbox_dir
 from prodline.sandbox.processes import alive, start_time, terminate_group
@@ -38,8 +38,6 @@ LOG_FILE = "gateway.log"
 WORKDIR = "gateway"
 CHILDREN = "children.json"
 GATEWAY_MODULE = "prodline.sandbox.gateway"
-# No proxies, whatever the environment says: the gateway is on loopback and traffic must stay there.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class GatewayError(RuntimeError):
@@ -199,7 +197,7 @@ def _call(url: str, method: str, action: str, payload: dict[str, Any] | None = N
                                      headers={"Content-Type": "application/json",
                                               "Authorization": f"Bearer {(token or token_for(url)).strip()}"})
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        with LOOPBACK_OPENER.open(request, timeout=timeout) as response:  # the gateway is on loopback: no proxy
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         body = error.read()

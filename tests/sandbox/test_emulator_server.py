@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 
-import boto3
 import pytest
 from moto import server
 
 from prodline.net import free_port
 from prodline.sandbox import emulator_server
-from prodline.sandbox.emulator import DUMMY_CREDENTIALS, SERVER_MODULE, is_up
+from prodline.sandbox.clients import Clients
+from prodline.sandbox.emulator import SERVER_MODULE, is_up
 from tests.helpers import reaped
 
 
@@ -43,8 +43,7 @@ def test_the_server_answers_as_moto_and_exits_0_on_sigterm(tmp_path):
         while not is_up(url, timeout=0.5):
             assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "emulator.log").read_text()
             time.sleep(0.1)
-        s3 = boto3.client("s3", endpoint_url=url, region_name="eu-west-1",
-                          **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
+        s3 = Clients(url, "eu-west-1")("s3")
         s3.create_bucket(Bucket="state", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["state"]
         process.send_signal(signal.SIGTERM)

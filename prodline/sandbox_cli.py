@@ -110,8 +110,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    stack_config(args)  # a bad stack or -c is refused first
     from prodline.sandbox import shared
+    from prodline.sandbox.paths import base
 
+    if args.stack not in shared.stacks_up():
+        # Sandbox() would start the embedded emulator only to stop it again. With no stack up, what a killed
+        # sandbox left running still stops; in a sandbox directory never used nothing can be running.
+        stopped = shared.stop_unused() if (base() / shared.SHARED).is_dir() else []
+        print(f"sandbox {args.stack} is not up; "
+              + (f"stopped what was left running: {', '.join(stopped)}" if stopped else "nothing to take down"))
+        return EXIT_OK
     sandbox = _sandbox(args)
     failures = sandbox.down()
     for failure in failures:

@@ -131,24 +131,36 @@ def leave(stack: str) -> list[str]:
             if live:
                 hosting.reload(live)
             return []
-        # The MLflow server needs nothing else and may take its full grace to exit: it stops beside the gateway
-        # and the emulator, which stop in order (the gateway flushes its telemetry into the emulator first).
-        tracking_stopped: list[bool] = []
-        stopping = threading.Thread(target=lambda: tracking_stopped.append(tracking.stop(shared_dir())),
-                                    name="stop-mlflow", daemon=True)
-        stopping.start()
-        stopped = []
-        if hosting.stop_gateway(SHARED):
-            stopped.append("gateway and model servers")
-        emulator_stopped = emu.stop(shared_dir())
-        if emulator_stopped:  # its builds went with it
-            (shared_dir() / BUILD_JOURNAL_FILE).unlink(missing_ok=True)
-        stopping.join()
-        if tracking_stopped and tracking_stopped[0]:
-            stopped.append("MLflow server")
-        if emulator_stopped:
-            stopped.append("emulator")
-        return stopped
+        return _stop_shared()
+
+
+def stop_unused() -> list[str]:
+    """What a sandbox left running with no stack up (one killed before its down): stopped, as the last stack's
+    down stops it. Nothing is stopped while a stack is up; nothing is started either way."""
+    with locked():
+        return [] if stacks_up() else _stop_shared()
+
+
+def _stop_shared() -> list[str]:
+    """Stop the gateway, its model servers, the MLflow server and the embedded emulator (under ``locked``)."""
+    # The MLflow server needs nothing else and may take its full grace to exit: it stops beside the gateway
+    # and the emulator, which stop in order (the gateway flushes its telemetry into the emulator first).
+    tracking_stopped: list[bool] = []
+    stopping = threading.Thread(target=lambda: tracking_stopped.append(tracking.stop(shared_dir())),
+                                name="stop-mlflow", daemon=True)
+    stopping.start()
+    stopped = []
+    if hosting.stop_gateway(SHARED):
+        stopped.append("gateway and model servers")
+    emulator_stopped = emu.stop(shared_dir())
+    if emulator_stopped:  # its builds went with it
+        (shared_dir() / BUILD_JOURNAL_FILE).unlink(missing_ok=True)
+    stopping.join()
+    if tracking_stopped and tracking_stopped[0]:
+        stopped.append("MLflow server")
+    if emulator_stopped:
+        stopped.append("emulator")
+    return stopped
 
 
 def _gateway_record() -> dict | None:

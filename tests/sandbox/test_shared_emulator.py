@@ -1,12 +1,15 @@
 """One emulator and one gateway for every stack of the sandbox: a stack's down stops nothing another still uses.
 
 The embedded moto server and the gateway run on free ports (not 4566 and 4571, which a running sandbox may
-hold); the stacks join and leave as ``sandbox up`` and ``sandbox down`` make them.
+hold); the stacks join and leave as ``sandbox up`` and ``sandbox down`` make them. ``sandbox down`` of a stack that
+is not up starts nothing, and stops only what no stack uses.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from prodline.net import free_port
 from prodline.sandbox import shared
 from prodline.sandbox.emulator import is_up
+from prodline.sandbox.paths import EMULATOR_URL_FILE
 from prodline.sandbox.processes import alive
 
 pytestmark = pytest.mark.e2e
@@ -63,3 +67,29 @@ def test_a_stack_in_another_region_cannot_share_the_gateway(sandbox_dir):
     with pytest.raises(shared.SharedError, match="us-east-1"):
         shared.gateway(emulator, "us-east-1")
     shared.leave("dev")
+
+
+def _down(stack: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prodline.cli", "sandbox", "down", "--stack", stack],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_down_of_a_stack_never_up_starts_nothing_and_makes_nothing(sandbox_dir):
+    result = _down("dev")
+    assert (result.returncode, result.stdout) == (0, "sandbox dev is not up; nothing to take down\n"), result.stderr
+    assert list(sandbox_dir.iterdir()) == []
+    assert not is_up(f"http://127.0.0.1:{shared.emulator_port()}", timeout=0.5), "the emulator was started"
+
+
+def test_down_of_a_stack_not_up_stops_what_no_stack_uses_and_nothing_another_uses(sandbox_dir):
+    emulator = shared.emulator()
+    shared.join("staging", emulator.endpoint_url)
+    result = _down("dev")
+    assert (result.returncode, result.stdout) == (0, "sandbox dev is not up; nothing to take down\n"), result.stderr
+    assert is_up(emulator.endpoint_url) and shared.users(emulator.endpoint_url) == ["staging"]
+
+    (sandbox_dir / "staging" / EMULATOR_URL_FILE).unlink()  # staging's process was killed before its down
+    result = _down("dev")
+    assert (result.returncode, result.stdout) == (0, "sandbox dev is not up; stopped what was left running: "
+                                                     "emulator\n"), result.stderr
+    assert not is_up(emulator.endpoint_url)

@@ -1,10 +1,12 @@
-"""The last stack's down: the MLflow server stops beside the gateway and the emulator, which stop in order."""
+"""The last stack's down: the MLflow server stops beside the gateway and the emulator, which stop in order; with no
+stack up, what was left running stops the same way."""
 
 from __future__ import annotations
 
 import threading
 
 from prodline.sandbox import shared
+from prodline.sandbox.paths import EMULATOR_URL_FILE
 
 
 def test_the_tracking_server_stops_while_the_gateway_and_then_the_emulator_stop(tmp_path, monkeypatch):
@@ -46,3 +48,16 @@ def test_nothing_stopped_is_not_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(shared.hosting, "stop_gateway", lambda stack: False)
     monkeypatch.setattr(shared.emu, "stop", lambda directory: True)
     assert shared.leave("dev") == ["emulator"]
+
+
+def test_what_no_stack_uses_is_stopped_and_nothing_while_a_stack_is_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    calls: list[str] = []
+    monkeypatch.setattr(shared.tracking, "stop", lambda directory: calls.append("tracking") or True)
+    monkeypatch.setattr(shared.hosting, "stop_gateway", lambda stack: calls.append("gateway") or True)
+    monkeypatch.setattr(shared.emu, "stop", lambda directory: calls.append("emulator") or True)
+    shared.join("staging", "http://127.0.0.1:1")
+    assert shared.stop_unused() == [] and calls == []
+    (tmp_path / "staging" / EMULATOR_URL_FILE).unlink()
+    assert shared.stop_unused() == ["gateway and model servers", "MLflow server", "emulator"]
+    assert sorted(calls) == ["emulator", "gateway", "tracking"]

@@ -112,11 +112,12 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     stack_config(args)  # a bad stack or -c is refused first
     from prodline.sandbox import shared
-    from prodline.sandbox.paths import base
+    from prodline.sandbox.paths import base, holds_state
 
-    if args.stack not in shared.stacks_up():
+    if args.stack not in shared.stacks_up() and not holds_state(args.stack):
         # Sandbox() would start the embedded emulator only to stop it again. With no stack up, what a killed
-        # sandbox left running still stops; in a sandbox directory never used nothing can be running.
+        # sandbox left running still stops; in a sandbox directory never used nothing can be running. A stack
+        # whose state still holds resources (a down killed half-way) is taken down as one that is up.
         stopped = shared.stop_unused() if (base() / shared.SHARED).is_dir() else []
         print(f"sandbox {args.stack} is not up; "
               + (f"stopped what was left running: {', '.join(stopped)}" if stopped else "nothing to take down"))

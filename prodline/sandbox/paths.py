@@ -30,6 +30,23 @@ def sandbox_dir(stack: str) -> Path:
 
 
 EMULATOR_URL_FILE = "emulator-url"
+STATE_FILE = "state.json"
+"""In a stack's directory: what the realizer realized (``state.SandboxState``, with its journal beside it)."""
+
+
+def holds_state(stack: str) -> bool:
+    """Whether the realizer's state of ``stack`` holds anything (read without making the stack's directory). A
+    state that cannot be read counts as holding something: only ``down`` may clear it."""
+    path = base() / stack / STATE_FILE
+    journal = path.with_name(path.name + ".journal")
+    if journal.exists() and journal.stat().st_size:
+        return True
+    try:
+        return bool(json.loads(path.read_text())["entries"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
 
 
 def running_stacks() -> list[tuple[str, str]]:

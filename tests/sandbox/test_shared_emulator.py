@@ -17,7 +17,7 @@ import pytest
 from prodline.net import free_port
 from prodline.sandbox import shared
 from prodline.sandbox.emulator import is_up
-from prodline.sandbox.paths import EMULATOR_URL_FILE
+from prodline.sandbox.paths import EMULATOR_URL_FILE, STATE_FILE
 from prodline.sandbox.processes import alive
 
 pytestmark = pytest.mark.e2e
@@ -86,10 +86,23 @@ def test_down_of_a_stack_not_up_stops_what_no_stack_uses_and_nothing_another_use
     shared.join("staging", emulator.endpoint_url)
     result = _down("dev")
     assert (result.returncode, result.stdout) == (0, "sandbox dev is not up; nothing to take down\n"), result.stderr
-    assert is_up(emulator.endpoint_url) and shared.users(emulator.endpoint_url) == ["staging"]
+    assert alive(emulator.pid) and shared.users(emulator.endpoint_url) == ["staging"]
 
     (sandbox_dir / "staging" / EMULATOR_URL_FILE).unlink()  # staging's process was killed before its down
     result = _down("dev")
     assert (result.returncode, result.stdout) == (0, "sandbox dev is not up; stopped what was left running: "
                                                      "emulator\n"), result.stderr
-    assert not is_up(emulator.endpoint_url)
+    assert not alive(emulator.pid)
+
+
+def test_down_of_a_stack_not_up_whose_state_holds_resources_clears_it(sandbox_dir):
+    """A down killed after the stack left the emulator's users but before its state was cleared: the next down
+    finishes it (an up would otherwise take those resources to exist)."""
+    state = sandbox_dir / "dev" / STATE_FILE
+    state.parent.mkdir()
+    state.write_text(json.dumps({"entries": [{"urn": "aws:s3/bucket:Bucket::raw", "type": "aws:s3/bucket:Bucket",
+                                              "name": "raw", "status": "realized", "id": "raw-1234567",
+                                              "outputs": {}, "inputs_hash": "0"}]}))
+    result = _down("dev")
+    assert result.returncode == 0 and "is not up" not in result.stdout, result.stdout + result.stderr
+    assert json.loads(state.read_text())["entries"] == []

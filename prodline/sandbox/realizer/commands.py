@@ -16,7 +16,7 @@ from prodline.program import run_program
 from prodline.sandbox import emulator as emu
 from prodline.sandbox import shared
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.paths import sandbox_dir
+from prodline.sandbox.paths import STATE_FILE, sandbox_dir
 from prodline.sandbox.realizer.base import Context
 from prodline.sandbox.realizer.mocks import RealizingMocks, UpResult, delete_entry
 from prodline.sandbox.state import Entry, SandboxState
@@ -90,7 +90,7 @@ def up(stack: str, overrides: Iterable[str] = (),
     clients = Clients(emulator.endpoint_url, region)
     account = account or clients("sts").get_caller_identity()["Account"]
     ctx = Context(clients=clients, account=account, region=region, stack=stack, on_endpoint_update=on_endpoint_update)
-    state = SandboxState.load(sandbox / "state.json")
+    state = SandboxState.load(sandbox / STATE_FILE)
     result = UpResult()
     mocks = RealizingMocks(ctx, state, result)
     with emulator_environment(emulator.environment(region)):
@@ -111,7 +111,7 @@ def up(stack: str, overrides: Iterable[str] = (),
 def destroy(stack: str) -> list[str]:
     """Delete every realized resource in reverse creation order; return what could not be deleted."""
     sandbox = sandbox_dir(stack)
-    state = SandboxState.load(sandbox / "state.json")
+    state = SandboxState.load(sandbox / STATE_FILE)
     if not state.entries:
         return []
     emulator = shared.emulator()
@@ -132,7 +132,7 @@ def destroy(stack: str) -> list[str]:
 def forget(stack: str) -> int:
     """Clear the stack's state without deleting anything (its emulator is being discarded); returns how many
     entries it held."""
-    state = SandboxState.load(sandbox_dir(stack) / "state.json")
+    state = SandboxState.load(sandbox_dir(stack) / STATE_FILE)
     held = len(state.entries)
     state.entries = []
     state.save()
@@ -140,4 +140,4 @@ def forget(stack: str) -> int:
 
 
 def status(stack: str) -> list[Entry]:
-    return SandboxState.load(sandbox_dir(stack) / "state.json").entries
+    return SandboxState.load(sandbox_dir(stack) / STATE_FILE).entries

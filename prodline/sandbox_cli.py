@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 
 from prodline.stack_args import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_stack_args, fail, stack_config, stack_errors
 
@@ -31,7 +33,7 @@ def add_parsers(commands) -> None:
     ):
         parser = actions.add_parser(name, help=text, description=text)
         add_stack_args(parser)
-        parser.set_defaults(handler=handler)
+        parser.set_defaults(handler=_user_errors(handler))
         if name == "etl":
             parser.add_argument("--job", help="Glue job name (default: the stack's validate job)")
             parser.add_argument("--arg", action="append", default=[], metavar="--KEY=VALUE",
@@ -70,8 +72,35 @@ def add_parsers(commands) -> None:
     demo.set_defaults(handler=cmd_demo)
 
 
-def _sandbox(args: argparse.Namespace):
+def _user_errors(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A sandbox command whose ``SandboxError`` (something the user can act on; its message says what) ends it
+    with that message and exit 1 instead of a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except Exception as err:
+            # Only a loaded lifecycle can have raised its error; importing it here would load the sandbox's modules
+            # before a bad stack or -c is refused.
+            lifecycle = sys.modules.get("prodline.sandbox.lifecycle")
+            if lifecycle is None or not isinstance(err, lifecycle.SandboxError):
+                raise
+            fail(f"sandbox {args.action}: {err}", EXIT_FAILED)
+
+    return run
+
+
+def _sandbox(args: argparse.Namespace, *, must_be_up: bool = True):
+    """The stack's Sandbox. Every command but ``up`` and ``down`` needs the stack up: one that is not is refused
+    before anything starts (``Sandbox`` starts the embedded emulator, which would be left running)."""
     stack_config(args)  # a bad stack or -c is refused before the sandbox's modules load (0.5 s) and anything starts
+    if must_be_up:
+        from prodline.sandbox.shared import not_up
+
+        refusal = not_up(args.stack)
+        if refusal:
+            fail(f"sandbox {args.action}: {refusal}", EXIT_USAGE)
     from prodline.sandbox.emulator import EmulatorError
     from prodline.sandbox.lifecycle import Sandbox
 
@@ -87,7 +116,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from prodline.sandbox import shared
     from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
 
-    sandbox = _sandbox(args)
+    sandbox = _sandbox(args, must_be_up=False)
     # The MLflow server for the pipelines a user runs next: it takes 5-7 s to answer, so it starts before the
     # program runs (Sandbox.up leaves it to the first job that logs: a sandbox that runs no pipeline needs none).
     shared.start_tracking()
@@ -122,7 +151,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"sandbox {args.stack} is not up; "
               + (f"stopped what was left running: {', '.join(stopped)}" if stopped else "nothing to take down"))
         return EXIT_OK
-    sandbox = _sandbox(args)
+    sandbox = _sandbox(args, must_be_up=False)
     failures = sandbox.down()
     for failure in failures:
         print(f"  not deleted: {failure}", file=sys.stderr)
@@ -188,13 +217,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    sandbox = _sandbox(args)
-    from prodline.sandbox.lifecycle import SandboxError
-
-    try:
-        execution = sandbox.score(args.partition)
-    except SandboxError as err:
-        fail(f"sandbox score: {err}", EXIT_FAILED)
+    execution = _sandbox(args).score(args.partition)
     from prodline.sandbox.runtimes.pipeline import scoring_summary
 
     summary = scoring_summary(execution)

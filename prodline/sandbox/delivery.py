@@ -33,12 +33,11 @@ def sandbox_context(stack: str, on_progress: Callable[[str], None] | None = None
 
     A stack that is not up is refused before anything starts: ``Sandbox`` would start the embedded emulator, and
     ``prodline status`` would leave one running to report that it holds nothing."""
-    from prodline.sandbox.shared import stacks_up
+    from prodline.sandbox.shared import not_up
 
-    up = sorted(stacks_up())
-    if stack not in up:
-        raise EngineUnavailable(f"the sandbox stack {stack} is not up (up: {', '.join(up) or 'none'}): "
-                                f"prodline sandbox up --stack {stack}")
+    refusal = not_up(stack)
+    if refusal:
+        raise EngineUnavailable(refusal)
     from prodline.sandbox.lifecycle import Sandbox
 
     kwargs = {"on_progress": on_progress} if on_progress else {}

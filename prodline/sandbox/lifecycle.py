@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from infra.config import parse_config
 from prodline import stack_files
 from prodline.sandbox import hosting, realizer, shared, tracking, warm_start
@@ -289,6 +291,14 @@ class Sandbox:
             if not pending:
                 raise SandboxError(f"no model version in {group} waits for approval")
             package_arn = pending[0]["ModelPackageArn"]
+        else:
+            try:
+                named = sm.describe_model_package(ModelPackageName=package_arn).get("ModelPackageGroupName")
+            except ClientError as err:
+                raise SandboxError(f"{package_arn} is not a model version in {group}: "
+                                   f"{err.response['Error'].get('Message') or err}") from None
+            if named != group:
+                raise SandboxError(f"{package_arn} is a model version of {named}, not of {group}")
         sm.update_model_package(ModelPackageArn=package_arn, ModelApprovalStatus="Approved")
         self.router.emit(package_event(group, package_arn, "Approved"))
         return package_arn

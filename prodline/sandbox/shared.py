@@ -79,6 +79,15 @@ def stacks_up() -> list[str]:
     return [stack for stack, _ in running_stacks() if stack != SHARED]
 
 
+def not_up(stack: str) -> str | None:
+    """Why a command that needs ``stack`` up cannot go on (naming the stacks that are up and the command to run),
+    or None when it is up."""
+    up = sorted(stacks_up())
+    if stack in up:
+        return None
+    return f"the sandbox stack {stack} is not up (up: {', '.join(up) or 'none'}): prodline sandbox up --stack {stack}"
+
+
 def users(emulator_url: str) -> list[str]:
     """The stacks that are up in the emulator at ``emulator_url``."""
     return [stack for stack, url in running_stacks() if url == emulator_url and stack != SHARED]

@@ -7,6 +7,7 @@ and 4571, which a running sandbox may hold), so "nothing started" is checked whe
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -140,6 +141,33 @@ def test_sandbox_status_of_a_path_creates_nothing_outside_the_sandbox(cli, stack
 def test_promote_to_a_path_is_refused_before_anything_is_read(cli):
     refused(cli("promote", "--to", "../prod", "--model-version",
                 "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn/1"), "--to '../prod'")
+
+
+def test_a_sandbox_error_ends_the_command_in_one_line_and_other_errors_keep_their_traceback(capsys):
+    from prodline import sandbox_cli
+    from prodline.sandbox.lifecycle import SandboxError
+
+    def acting(args):
+        raise SandboxError("no model version in churn waits for approval")
+
+    def broken(args):
+        raise KeyError("a bug")
+
+    args = argparse.Namespace(action="approve")
+    with pytest.raises(SystemExit) as end:
+        sandbox_cli._user_errors(acting)(args)
+    assert end.value.code == 1
+    assert capsys.readouterr().err == "prodline: sandbox approve: no model version in churn waits for approval\n"
+    with pytest.raises(KeyError, match="a bug"):
+        sandbox_cli._user_errors(broken)(args)
+
+
+@pytest.mark.parametrize("action", ["etl", "train", "score", "approve", "alarms", "stream"])
+def test_a_sandbox_command_on_a_stack_that_is_not_up_starts_nothing(cli, action):
+    """Each would start the embedded emulator (and leave it running) before finding nothing realized in it."""
+    refused(cli("sandbox", action, "--stack", "dev"), f"sandbox {action}: the sandbox stack dev is not up (up: none)",
+            "prodline sandbox up --stack dev")
+    nothing_started(cli)
 
 
 @pytest.mark.parametrize("command", [("status",), ("deploy", "--model-version", "current"), (

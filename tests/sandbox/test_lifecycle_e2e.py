@@ -175,6 +175,27 @@ def test_the_demo_scores_through_the_front_door_and_shows_a_refusal_and_a_thrott
         "the demo must score through the front door, and show one request refused without a key and one throttled"
 
 
+def test_approving_a_version_that_is_not_the_stacks_says_so_in_one_line(demo):
+    """A version that does not exist, or one of another group: one line naming it and dev's group, nothing approved."""
+    _, env, _ = demo
+    sm = boto3.client("sagemaker", endpoint_url=f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}", region_name="eu-west-1",
+                      **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
+    sm.create_model_package_group(ModelPackageGroupName="someone-elses")
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"
+    elsewhere = sm.create_model_package(
+        ModelPackageGroupName="someone-elses", ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={"Containers": [{"Image": image}], "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"]})["ModelPackageArn"]
+    missing = f"arn:aws:sagemaker:eu-west-1:123456789012:model-package/{ENDPOINT}/999"
+    for package, words in ((missing, "is not a model version in prodline-dev-churn"),
+                           (elsewhere, "is a model version of someone-elses, not of prodline-dev-churn")):
+        result = prodline(env, "sandbox", "approve", "--stack", "dev", "--package", package)
+        assert (result.returncode, result.stdout) == (1, ""), result.stdout + result.stderr
+        assert result.stderr.startswith(f"prodline: sandbox approve: {package} {words}"), result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert sm.describe_model_package(ModelPackageName=elsewhere)["ModelApprovalStatus"] == "PendingManualApproval"
+
+
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo
     emulator = f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}"

@@ -211,7 +211,11 @@ class Sandbox:
                 announce: bool = True) -> list[glue.JobRun]:
         """Run the job (and the jobs its triggers start); with ``announce``, each run's end then goes through
         EventBridge (``announce_runs``)."""
-        name = job or next(e.id for e in self.resources("aws:glue/job:Job") if e.id.endswith("-validate"))
+        jobs = sorted(e.id for e in self.resources("aws:glue/job:Job"))
+        name = job or next(j for j in jobs if j.endswith("-validate"))
+        if name not in jobs:
+            raise SandboxError(f"--job {name!r}: stack {self.stack} declares no such Glue job; its jobs are "
+                               f"{', '.join(jobs)}")
         runs = glue.run_job(self.clients, name, self.dir, self.environment, arguments)
         if announce:
             self.announce_runs(runs)

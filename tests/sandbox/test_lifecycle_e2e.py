@@ -196,6 +196,15 @@ def test_approving_a_version_that_is_not_the_stacks_says_so_in_one_line(demo):
     assert sm.describe_model_package(ModelPackageName=elsewhere)["ModelApprovalStatus"] == "PendingManualApproval"
 
 
+def test_etl_of_a_job_the_stack_does_not_declare_names_its_jobs(demo):
+    _, env, _ = demo
+    result = prodline(env, "sandbox", "etl", "--stack", "dev", "--job", "nope")
+    assert (result.returncode, result.stdout) == (1, ""), result.stdout + result.stderr
+    assert result.stderr.startswith("prodline: sandbox etl: --job 'nope': stack dev declares no such Glue job; its "
+                                    "jobs are ") and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "prodline-dev-validate" in result.stderr and "prodline-dev-features" in result.stderr
+
+
 def test_down_leaves_no_sandbox_process(demo):
     _, env, sandbox_dir = demo
     emulator = f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}"

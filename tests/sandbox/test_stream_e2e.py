@@ -7,7 +7,7 @@ import json
 import pytest
 
 from prodline import cli
-from prodline.sandbox import realizer
+from prodline.sandbox import realizer, shared
 from prodline.sandbox.lifecycle import Sandbox
 
 pytestmark = pytest.mark.e2e
@@ -16,11 +16,14 @@ NO_MODEL = "prodline:modelPackageArn=none"
 
 @pytest.fixture
 def realized(emulator_url, tmp_path, monkeypatch):
+    """dev realized and counted among the emulator's users, as `sandbox up` leaves it (without its gateway)."""
     monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
     monkeypatch.setenv("AWS_ENDPOINT_URL", emulator_url)
     realizer.up("dev", [NO_MODEL])
+    shared.join("dev", emulator_url)
     yield
     realizer.destroy("dev")
+    shared.leave("dev")
 
 
 def test_streamed_events_are_delivered_and_reconcile_through_the_etl(realized, capsys):

@@ -34,11 +34,16 @@ STATE_FILE = "state.json"
 """In a stack's directory: what the realizer realized (``state.SandboxState``, with its journal beside it)."""
 
 
+def state_journal(state: Path) -> Path:
+    """The journal beside a state file: the changes not yet folded into it (``state.SandboxState``)."""
+    return state.with_name(state.name + ".journal")
+
+
 def holds_state(stack: str) -> bool:
     """Whether the realizer's state of ``stack`` holds anything (read without making the stack's directory). A
     state that cannot be read counts as holding something: only ``down`` may clear it."""
     path = base() / stack / STATE_FILE
-    journal = path.with_name(path.name + ".journal")
+    journal = state_journal(path)
     if journal.exists() and journal.stat().st_size:
         return True
     try:

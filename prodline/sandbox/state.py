@@ -18,6 +18,7 @@ from typing import Any
 import pulumi
 
 from prodline.input_tree import plain
+from prodline.sandbox.paths import state_journal
 
 REALIZED = "realized"
 RECORDED = "recorded"  # held by the sandbox, not applied to the emulator (the note says why)
@@ -60,7 +61,7 @@ class SandboxState:
 
     @property
     def journal(self) -> Path:
-        return self.path.with_name(self.path.name + ".journal")
+        return state_journal(self.path)
 
     def save(self) -> None:
         """Write every entry to ``state.json`` at once (atomically) and start a new journal."""

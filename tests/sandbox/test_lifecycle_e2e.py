@@ -21,6 +21,7 @@ import pytest
 
 from prodline.net import free_port
 from prodline.sandbox import tracking
+from prodline.sandbox.clients import Clients
 from prodline.sandbox.demo_delivery import PROD_APPROVER
 from prodline.sandbox.emulator import DUMMY_CREDENTIALS, is_up
 from prodline.sandbox.shared import EMULATOR_PORT_ENV, GATEWAY_PORT_ENV
@@ -178,8 +179,7 @@ def test_the_demo_scores_through_the_front_door_and_shows_a_refusal_and_a_thrott
 def test_approving_a_version_that_is_not_the_stacks_says_so_in_one_line(demo):
     """A version that does not exist, or one of another group: one line naming it and dev's group, nothing approved."""
     _, env, _ = demo
-    sm = boto3.client("sagemaker", endpoint_url=f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}", region_name="eu-west-1",
-                      **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items()})
+    sm = Clients(f"http://127.0.0.1:{env[EMULATOR_PORT_ENV]}", "eu-west-1")("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName="someone-elses")
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"
     elsewhere = sm.create_model_package(

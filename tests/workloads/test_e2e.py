@@ -1,6 +1,6 @@
 """End to end against an emulator: the moto server on 127.0.0.1, or whatever AWS_ENDPOINT_URL names.
 
-Raw batches land, the Glue scripts run as Glue runs them (a subprocess with Glue's arguments), training,
+Raw batches land, the Glue scripts run as Glue runs them (a process of their own with Glue's arguments), training,
 evaluation and registration follow the SageMaker contracts, the model is served over HTTP, the captured
 traffic is checked for drift and the metric the alarm watches is published.
 """
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import boto3
 import pytest
 
 from tests.helpers import unhosted_endpoint
-from tests.workloads.conftest import answers_http, start_server, stop_server
+from tests.workloads.conftest import answers_http, run_warm, start_server, stop_server
 from tests.workloads.etl_helpers import features_argv, validate_argv, zone_urls
 from workloads.etl import lake
 from workloads.etl.schema import MODEL_INPUT_COLUMNS
@@ -34,9 +32,10 @@ INPUTS = [c.name for c in MODEL_INPUT_COLUMNS]
 
 
 def run(*argv: str) -> str:
-    result = subprocess.run([sys.executable, *argv], check=False, capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    """``python <argv>`` as a process of its own, forked warm, as the sandbox starts its Glue jobs."""
+    code, stdout, stderr = run_warm(list(argv), cwd=ROOT, timeout=300)
+    assert code == 0, stderr[-3000:]
+    return stdout
 
 
 def download(prefix: str, directory: Path) -> Path:

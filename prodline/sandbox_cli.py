@@ -169,8 +169,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from prodline.sandbox import realizer, shared
+    from prodline.sandbox.paths import base, holds_state
 
     stack_config(args)  # a bad -c is refused here as by every other sandbox command
+    if args.stack not in shared.stacks_up() and not holds_state(args.stack):
+        # Nothing to list, and nothing is created to say so: reading the state would make the stack's directory.
+        print(shared.not_up(args.stack))
+        if (base() / shared.SHARED).is_dir():  # what the stacks that are up share
+            print(f"gateway: {shared.gateway_url() or 'not running'}")
+            print(f"mlflow: {_tracking_line()}")
+        return EXIT_OK
     table = Table(title=f"sandbox {args.stack}")
     for column in ("type", "name", "status", "id", "note"):
         table.add_column(column, overflow="fold")

@@ -2,7 +2,7 @@
 
 The embedded moto server and the gateway run on free ports (not 4566 and 4571, which a running sandbox may
 hold); the stacks join and leave as ``sandbox up`` and ``sandbox down`` make them. ``sandbox down`` of a stack that
-is not up starts nothing, and stops only what no stack uses.
+is not up starts nothing, and stops only what no stack uses; its ``status`` says it is not up and makes nothing.
 """
 
 from __future__ import annotations
@@ -69,9 +69,13 @@ def test_a_stack_in_another_region_cannot_share_the_gateway(sandbox_dir):
     shared.leave("dev")
 
 
-def _down(stack: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prodline.cli", "sandbox", "down", "--stack", stack],
+def _sandbox(action: str, stack: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prodline.cli", "sandbox", action, "--stack", stack],
                           capture_output=True, text=True, timeout=120, check=False)
+
+
+def _down(stack: str) -> subprocess.CompletedProcess:
+    return _sandbox("down", stack)
 
 
 def test_down_of_a_stack_never_up_starts_nothing_and_makes_nothing(sandbox_dir):
@@ -106,3 +110,20 @@ def test_down_of_a_stack_not_up_whose_state_holds_resources_clears_it(sandbox_di
     result = _down("dev")
     assert result.returncode == 0 and "is not up" not in result.stdout, result.stdout + result.stderr
     assert json.loads(state.read_text())["entries"] == []
+
+
+def test_status_of_a_stack_never_up_says_so_and_makes_nothing(sandbox_dir):
+    result = _sandbox("status", "dev")
+    assert (result.returncode, result.stdout) == (
+        0, "the sandbox stack dev is not up (up: none): prodline sandbox up --stack dev\n"), result.stderr
+    assert list(sandbox_dir.iterdir()) == []
+
+
+def test_status_of_a_stack_not_up_names_those_that_are_and_what_they_share(sandbox_dir):
+    emulator = shared.emulator()
+    shared.join("staging", emulator.endpoint_url)
+    result = _sandbox("status", "dev")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        "the sandbox stack dev is not up (up: staging): prodline sandbox up --stack dev", "gateway: not running"]
+    assert not (sandbox_dir / "dev").exists()

@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 from prodline.net import free_port
-from prodline.sandbox.warm_start import Zygote
+from prodline.sandbox.warm_start import WarmProcess, Zygote
 from workloads.etl import catalog, lake
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
@@ -135,16 +135,16 @@ def model_dir(tmp_path_factory) -> Path:
 
 def start_server(model_dir: Path, workers: int = 2, settings: dict[str, str] | None = None,
                  log_path: Path | None = None, open_files: int | None = None, *,
-                 stdout_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+                 stdout_path: Path | None = None) -> tuple[subprocess.Popen | WarmProcess, str]:
     """``serve`` on a free loopback port, answering /ping; the caller stops it with SIGTERM.
     ``settings``: more environment variables (the server's bounds); ``log_path``: where its log goes;
     ``open_files``: the soft limit on open files it starts with; ``stdout_path``: where its stdout (the metrics
     lines) goes.
 
     Forked from a warm interpreter (``_warm_interpreter``), as the sandbox starts its model servers: the same
-    command line, environment and exit code, without the 2.5-3 s of CPU a cold start spends importing
-    scikit-learn and pandas (measured 2026-12-02: 3.1-3.3 s of CPU and 2.6-2.8 s to the first /ping cold,
-    0.12-0.18 s warm). A cold ``python -m workloads.serving.server`` is still started by the tests that bound
+    command line, environment and exit code, without the seconds a cold start spends importing scikit-learn
+    and pandas (measured 2026-12-02: 3.1-3.3 s of CPU and 2.6-2.8 s to the first /ping cold, 0.12-0.18 s
+    warm). A cold ``python -m workloads.serving.server`` is still started by the tests that bound
     its open files (a limit the zygote's child cannot start with) and by the entry-point tests."""
     port = free_port()
     env = {**os.environ, "SM_MODEL_DIR": str(model_dir), "SAGEMAKER_BIND_TO_PORT": str(port),
@@ -206,7 +206,7 @@ def _cold_start(open_files: int, env: dict[str, str], log_path: Path | None,
                 handle.close()
 
 
-def stop_server(process: subprocess.Popen) -> int:
+def stop_server(process: subprocess.Popen | WarmProcess) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     return process.wait(timeout=15)

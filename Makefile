@@ -51,14 +51,17 @@ $(UV_STAMP): pyproject.toml
 	fi
 	@touch $@
 
-# Neither installer byte-compiles (pip would compile every module of every wheel one file at a time). compileall
-# does it on every core, leaving out what no command imports or imports only in part: the test suites shipped in
-# wheels; sympy, networkx and mpmath, which only cfn-lint's template checks load; debugpy; pip; pygments (rich's
-# syntax highlighting); the providers (pulumi_aws alone is 120 MB of Python, of which the program imports 86
-# modules); and what a test run and the demo never imported (read times of the compiled files, 2026-12-01): the
-# Databricks SDK that mlflow depends on (8 MB), setuptools, and pyspark's pandas API, ML libraries, streaming and
-# examples (a fifth of the sources left; compileall took 2-5 s less of its 24-29 s). The SageMaker SDK stays in:
-# compiled at import, it warns of invalid escape sequences in the test run.
+# Neither installer byte-compiles (pip would compile every module of every wheel one file at a time).
+# prodline.bytecode does it on every core (compileall's own compile_file, with compileall's -x pattern, but the
+# files handed to the workers in chunks and the directories left out never entered: compileall's command took
+# 27-34 s in a fresh venv and 16 s with nothing to compile, this 15-18 s and 0.7 s), leaving out what no command
+# imports or imports only in part: the test suites shipped in wheels; sympy, networkx and mpmath, which only
+# cfn-lint's template checks load; debugpy; pip; pygments (rich's syntax highlighting); the providers (pulumi_aws
+# alone is 120 MB of Python, of which the program imports 86 modules); and what a test run and the demo never
+# imported (read times of the compiled files, 2026-12-01): the Databricks SDK that mlflow depends on (8 MB),
+# setuptools, and pyspark's pandas API, ML libraries, streaming and examples (a fifth of the sources left;
+# compileall then took 2-5 s less of its 24-29 s). The SageMaker SDK stays in: compiled at import, it warns of
+# invalid escape sequences in the test run.
 # A preview of the prod stack then writes the bytecode of the provider modules the program loads and the compiled
 # classes of their types files (prodline/provider_classes.py), with bytecode writing on even where
 # PYTHONDONTWRITEBYTECODE is set: otherwise every process that runs the program would compile them again.
@@ -66,7 +69,7 @@ PROJECT_PACKAGES := infra components workloads policies prodline standards bench
 NOT_COMPILED := pulumi_aws|pulumi_kubernetes|sympy|networkx|mpmath|cfnlint|debugpy|pip|pygments
 NOT_COMPILED := $(NOT_COMPILED)|databricks/sdk|setuptools|pyspark/(pandas|ml|mllib|streaming|examples)
 define compile
-	$(BIN)/python -m compileall -q -j 0 -x 'site-packages/($(NOT_COMPILED))/|/tests?/' \
+	$(BIN)/python -m prodline.bytecode --exclude 'site-packages/($(NOT_COMPILED))/|/tests?/' \
 		"$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" $(PROJECT_PACKAGES) > /dev/null
 	PYTHONDONTWRITEBYTECODE= $(BIN)/prodline preview --stack prod --json > /dev/null 2>&1 || true
 endef

@@ -9,39 +9,43 @@ import signal
 import time
 from pathlib import Path
 
+GONE_STATES = ("Z", "X")
+"""A zombie (exited, not yet reaped) and a dead process hold nothing: both count as gone."""
+
+
+def _stat(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (the state first, /proc(5)'s field 3); empty
+    when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
 
 def alive(pid: int) -> bool:
     """Alive and not a zombie (a child of this process that exited but was not yet reaped counts as gone)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in GONE_STATES
 
 
 def start_time(pid: int) -> int | None:
     """When the process started (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, an identity
     that a later process reusing the number does not share. None when it is gone."""
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    fields = _stat(pid)
+    return int(fields[19]) if len(fields) > 19 else None
 
 
 def group_members(pgid: int) -> list[int]:
-    """The processes of the process group that are alive (zombies, which hold nothing, do not count)."""
+    """The processes of the process group that are alive (field 5 of their stat is ``pgid``; zombies, which
+    hold nothing, do not count)."""
     members = []
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            state, _parent, group = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, ValueError):
-            continue
-        if int(group) == pgid and state not in ("Z", "X"):
-            members.append(int(entry.name))
+        if entry.name.isdigit():
+            fields = _stat(entry.name)
+            if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in GONE_STATES:
+                members.append(int(entry.name))
     return members
 
 

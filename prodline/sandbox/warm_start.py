@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from prodline.sandbox.processes import alive
 from prodline.sandbox.zygote import MAX_REQUEST, NotPython, python_invocation
 
 WARM_ENV = "PRODLINE_SANDBOX_WARM_START"
@@ -102,21 +103,13 @@ class WarmProcess:
             self._take(chunk)
             return
         # The zygote went away before reporting: the child is reparented and can no longer be reaped here.
-        while _alive(self.pid):
+        while alive(self.pid):
             if not blocking or (timeout is not None and timeout <= 0):
                 return
             time.sleep(0.05)
             timeout = None if timeout is None else timeout - 0.05
         self.returncode = 255
         self._channel.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 class Zygote:
@@ -213,7 +206,12 @@ def start(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | Path | None
 def run(argv: Sequence[str], *, env: Mapping[str, str], cwd: str | Path | None, stdout: Path,
         stderr: Path | None = None, timeout: float | None = None) -> int:
     """Run ``argv`` to its end; its return code. On timeout it is killed and ``TimeoutExpired`` raised."""
-    process = start(argv, env=env, cwd=cwd, stdout=stdout, stderr=stderr)
+    return finish(start(argv, env=env, cwd=cwd, stdout=stdout, stderr=stderr), timeout)
+
+
+def finish(process: WarmProcess | subprocess.Popen, timeout: float | None = None) -> int:
+    """Wait for ``process`` to end; its return code. On timeout it is killed and reaped, and ``TimeoutExpired``
+    raised."""
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

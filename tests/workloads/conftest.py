@@ -24,7 +24,7 @@ import pytest
 from moto import mock_aws
 
 from prodline.net import free_port
-from prodline.sandbox.warm_start import WarmProcess, Zygote
+from prodline.sandbox.warm_start import WarmProcess, Zygote, finish
 from workloads.etl import catalog, lake
 from workloads.etl.features import add_features
 from workloads.ingest.generator import generate_typed
@@ -180,14 +180,8 @@ def run_warm(argv: list[str], *, cwd: Path, timeout: float) -> tuple[int, str, s
     """``python <argv>`` to its end, forked from the warm interpreter: its exit code, stdout and stderr."""
     with tempfile.TemporaryDirectory() as scratch:
         out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
-        process = _warm_interpreter().start([sys.executable, *argv], env=dict(os.environ), cwd=str(cwd),
-                                            stdout=str(out), stderr=str(err))
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
+        code = finish(_warm_interpreter().start([sys.executable, *argv], env=dict(os.environ), cwd=str(cwd),
+                                                stdout=str(out), stderr=str(err)), timeout)
         return code, out.read_text(), err.read_text()
 
 

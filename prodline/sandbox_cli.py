@@ -112,6 +112,17 @@ def _sandbox(args: argparse.Namespace, *, must_be_up: bool = True):
         fail(f"sandbox: {err}", EXIT_FAILED)
 
 
+def _vacant(stack: str) -> str | None:
+    """``shared.not_up``'s line when ``stack`` is not up and its realizer state holds nothing: there is nothing of
+    it to list or take down (found without creating anything). A stack whose state still holds resources (a down
+    killed half-way) is treated as one that is up, so that its down clears them."""
+    from prodline.sandbox import shared
+    from prodline.sandbox.paths import holds_state
+
+    refusal = shared.not_up(stack)
+    return refusal if refusal and not holds_state(stack) else None
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from prodline.sandbox import shared
     from prodline.sandbox.runtimes.deploy import DeploymentRolledBack
@@ -141,13 +152,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_down(args: argparse.Namespace) -> int:
     stack_config(args)  # a bad stack or -c is refused first
     from prodline.sandbox import shared
-    from prodline.sandbox.paths import base, holds_state
 
-    if args.stack not in shared.stacks_up() and not holds_state(args.stack):
+    if _vacant(args.stack):
         # Sandbox() would start the embedded emulator only to stop it again. With no stack up, what a killed
-        # sandbox left running still stops; in a sandbox directory never used nothing can be running. A stack
-        # whose state still holds resources (a down killed half-way) is taken down as one that is up.
-        stopped = shared.stop_unused() if (base() / shared.SHARED).is_dir() else []
+        # sandbox left running still stops; in a sandbox directory never used nothing can be running.
+        stopped = shared.stop_unused() if shared.was_used() else []
         print(f"sandbox {args.stack} is not up; "
               + (f"stopped what was left running: {', '.join(stopped)}" if stopped else "nothing to take down"))
         return EXIT_OK
@@ -169,13 +178,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from prodline.sandbox import realizer, shared
-    from prodline.sandbox.paths import base, holds_state
 
     stack_config(args)  # a bad -c is refused here as by every other sandbox command
-    if args.stack not in shared.stacks_up() and not holds_state(args.stack):
+    vacant = _vacant(args.stack)
+    if vacant:
         # Nothing to list, and nothing is created to say so: reading the state would make the stack's directory.
-        print(shared.not_up(args.stack))
-        if (base() / shared.SHARED).is_dir():  # what the stacks that are up share
+        print(vacant)
+        if shared.was_used():  # what the stacks that are up share
             print(f"gateway: {shared.gateway_url() or 'not running'}")
             print(f"mlflow: {_tracking_line()}")
         return EXIT_OK

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from prodline.sandbox import emulator as emu
 from prodline.sandbox import hosting, tracking
-from prodline.sandbox.paths import BUILD_JOURNAL_FILE, EMULATOR_URL_FILE, running_stacks, sandbox_dir
+from prodline.sandbox.paths import BUILD_JOURNAL_FILE, EMULATOR_URL_FILE, base, running_stacks, sandbox_dir
 
 SHARED = ".shared"
 """The directory (beside the stacks' own) that holds what the stacks share; not a valid stack name."""
@@ -42,6 +42,12 @@ class SharedError(RuntimeError):
 
 def shared_dir() -> Path:
     return sandbox_dir(SHARED)
+
+
+def was_used() -> bool:
+    """Whether a stack of this sandbox directory was ever brought up (its shared directory exists): otherwise
+    nothing of it can be running. Read without making the directory, as ``shared_dir`` would."""
+    return (base() / SHARED).is_dir()
 
 
 def emulator_port() -> int:

@@ -40,13 +40,13 @@ def python_files(roots: list[str], exclude: re.Pattern[str] | None) -> Iterator[
                         if path.endswith(".py") and not (exclude and exclude.search(path)))
 
 
-def compile_all(files: list[str], workers: int | None = None) -> bool:
-    """Compile ``files`` on ``workers`` processes (default: one per CPU); False when any fails to compile."""
+def compile_all(files: list[str]) -> bool:
+    """Compile ``files`` on one process per CPU; False when any fails to compile."""
     compile_one = functools.partial(compileall.compile_file, quiet=1)
-    if (workers or os.cpu_count() or 1) == 1 or len(files) <= CHUNK:
+    if (os.cpu_count() or 1) == 1 or len(files) <= CHUNK:
         results = [compile_one(path) for path in files]  # every file, not only those before a failure
     else:
-        with ProcessPoolExecutor(max_workers=workers) as executor:
+        with ProcessPoolExecutor() as executor:
             results = list(executor.map(compile_one, files, chunksize=CHUNK))
     return all(results)
 

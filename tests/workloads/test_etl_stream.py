@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.workloads.etl_helpers import land, read_partition, run_validate, zone_urls
-from workloads.etl import lake, stream_records
+from workloads.etl import lake, plans, stream_records
 from workloads.ingest.generator import generate_raw
 from workloads.ingest.stream import encode, events
 
@@ -102,3 +102,20 @@ def test_error_prefix_and_other_segments_are_not_read_as_events(urls):
     lake.write_bytes(f"{bucket_root}_stream_errors/churn/processing-failed/dt={DT}/x.gz", gzip.compress(b"bad\n"))
     assert list(stream_records.list_objects(urls["raw"])) == [DT]
     assert len(stream_records.list_objects(urls["raw"])[DT]) == 1
+
+
+def test_planning_lists_the_raw_zone_once_for_the_batches_and_the_stream_objects(urls, monkeypatch):
+    land(urls, DT, "b1", 30, seed=1)
+    land(urls, "2026-01-16", "b1", 30, seed=2)
+    deliver(urls, "delivery-1", stream_events(10, seed=3))
+    listed = []
+    real = lake.list_urls
+    monkeypatch.setattr(lake, "list_urls", lambda prefix: listed.append(prefix) or real(prefix))
+    settings = plans.JobSettings(job_name="v", source=urls["raw"], target=urls["curated"],
+                                 manifests=urls["curated_runs"], dataset="churn", engine="pandas",
+                                 quarantine=urls["quarantine"])
+    found = {plan.dt: plan for plan in plans.validation_plans(settings)}
+    assert listed == [f"{urls['raw']}dt="], "one listing of the raw zone's partitions"
+    assert sorted(found) == [DT, "2026-01-16"]
+    assert [item["batch_id"] for item in found[DT].inputs] == ["b1", "stream/delivery-1.gz"]
+    assert [item["batch_id"] for item in found["2026-01-16"].inputs] == ["b1"]

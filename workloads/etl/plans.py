@@ -131,8 +131,9 @@ def validation_plans(settings: JobSettings) -> list[PartitionPlan]:
     A partition's input is its committed CSV batches, then the objects Firehose delivered into it.
     """
     plans = []
-    batches_by_dt = raw_batches.list_batches(settings.source, settings.dt)
-    stream_by_dt = stream_records.list_objects(settings.source, settings.dt)
+    listed = lake.list_urls(raw_batches.listing_prefix(settings.source, settings.dt))  # once for both kinds
+    batches_by_dt = raw_batches.batches_in(listed)
+    stream_by_dt = stream_records.objects_in(listed)
     for dt in sorted(set(batches_by_dt) | set(stream_by_dt)):
         inputs = [{"batch_id": b.batch_id, "url": b.data_url, "rows": b.rows, "sha256": b.sha256,
                    "schema_version": b.schema_version} for b in batches_by_dt.get(dt, [])]

@@ -81,11 +81,21 @@ def batch_manifest(dt: str, batch_id: str, rows: int, data: bytes) -> dict:
             "bytes": len(data), "schema_version": SCHEMA_VERSION, "format": "csv"}
 
 
+def listing_prefix(source: str, dt: str | None = None) -> str:
+    """What to list for one date's partition, or for every partition of the raw zone."""
+    return partition_url(source, dt) if dt else lake.join(source, f"{PARTITION_COLUMN}=")
+
+
 def list_batches(source: str, dt: str | None = None) -> dict[str, list[RawBatch]]:
     """Committed batches by partition date, optionally one date only; batches sorted by id."""
-    prefix = partition_url(source, dt) if dt else lake.join(source, f"{PARTITION_COLUMN}=")
+    return batches_in(lake.list_urls(listing_prefix(source, dt)))
+
+
+def batches_in(listed: list[str]) -> dict[str, list[RawBatch]]:
+    """The committed batches among the listed URLs of the raw zone (one listing serves this and the stream's
+    objects), by partition date; batches sorted by id."""
     by_dt: dict[str, list[RawBatch]] = {}
-    for url in lake.list_urls(prefix):
+    for url in listed:
         if not url.endswith(MANIFEST_SUFFIX):
             continue
         found = _DT.search(url)

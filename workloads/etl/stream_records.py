@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workloads.etl import lake
-from workloads.etl.raw_batches import BatchError, partition_marker, partition_url
-from workloads.etl.schema import PARTITION_COLUMN, RAW_COLUMNS, SCHEMA_VERSION
+from workloads.etl.raw_batches import BatchError, listing_prefix, partition_marker
+from workloads.etl.schema import RAW_COLUMNS, SCHEMA_VERSION
 from workloads.etl.validation import MALFORMED_COLUMN
 
 STREAM_SEGMENT = "stream/"
@@ -44,9 +44,13 @@ def is_stream_input(item: dict) -> bool:
 
 def list_objects(source: str, dt: str | None = None) -> dict[str, list[str]]:
     """Delivered objects by partition date (one date, or all), sorted by URL."""
-    prefix = partition_url(source, dt) if dt else lake.join(source, f"{PARTITION_COLUMN}=")
+    return objects_in(lake.list_urls(listing_prefix(source, dt)))
+
+
+def objects_in(listed: list[str]) -> dict[str, list[str]]:
+    """The delivered objects among the listed (sorted) URLs of the raw zone, by partition date."""
     by_dt: dict[str, list[str]] = {}
-    for url in lake.list_urls(prefix):
+    for url in listed:
         marker = partition_marker(url)
         if marker and f"/{marker}/{STREAM_SEGMENT}" in url and not url.endswith("/"):
             by_dt.setdefault(marker.split("=", 1)[1], []).append(url)

@@ -392,7 +392,7 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         if record.outcome != expect:
             raise RuntimeError(f"expected the canary to be {expect}, it was {record.outcome}")
         key = "canary rolled back" if expect == "rolled back" else "canary promoted"
-        self.state.facts[key] = f"{record.to_config} ({record.canary_percent}% for {record.bake_seconds:.0f} s)"
+        self.state.facts[key] = f"{record.to_config} ({record.canary_percent}% for {record.bake_seconds:.1f} s)"
         return (f"canary {record.outcome}{' (alarm ' + record.alarm + ')' if record.alarm else ''}; "
                 f"{self.log.outcome_line(self.log.since(mark))}; traffic during the deployment: {ok} answered, "
                 f"{failed} failed")

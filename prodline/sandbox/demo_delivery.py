@@ -28,9 +28,9 @@ DEMO_OVERRIDES = ("prodline:modelApprovalStatus=PendingManualApproval",)  # a pe
 PROD_APPROVER = "demo-reviewer"
 SEED_ROWS = 500
 """Rows landed in each later stack's lake: its smoke gate scores held-out customers (one in five) from it."""
-DEMO_TIME_SCALE = "0.0017"
-"""Bakes in the demo: dev's five minutes and staging's ten both become about one second (the deployment
-runtime's floor is one second: two flushes of the gateway's metrics, each judged by every rollback alarm)."""
+DEMO_TIME_SCALE = "0.00085"
+"""Bakes in the demo: dev's five minutes and staging's ten both become about half a second (the deployment
+runtime's floor: two flushes of the gateway's metrics, each judged by every rollback alarm)."""
 FAULTY_MODELS = "prodline.sandbox.faulty_models"
 LATER_STACK_OVERRIDES = ("prodline:etlJobType=pythonshell",)
 """Later stacks run their ETL on Glue Python shell (pandas) instead of Spark: the config allows it in every

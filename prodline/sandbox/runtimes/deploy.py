@@ -20,7 +20,12 @@ from prodline.sandbox.realizer.sagemaker import deployment_config
 from prodline.sandbox.runtimes import alarms
 
 DEFAULT_TIME_SCALE = 0.01  # 10 minutes of bake become 6 seconds
-MIN_BAKE_SECONDS = 1.0  # two flushes of the gateway's metrics, each judged by every rollback alarm
+JUDGEMENTS = 2
+"""Every bake, however short, flushes the gateway's metrics and judges every rollback alarm at least this often."""
+POLL_SECONDS = 0.5
+"""The longest wait between two judgements."""
+MIN_BAKE_SECONDS = 0.5
+"""The floor of a scaled bake: two judgements a quarter of a second apart, each on the traffic since the start."""
 
 
 class DeploymentRolledBack(RuntimeError):
@@ -75,14 +80,14 @@ class Deployer:
         self.records.append(record)
 
         since = dt.datetime.now(dt.UTC)
-        self.on_progress(f"canary: {canary}% of {endpoint} to {target} for {bake:.0f} s, watching {', '.join(watched)}")
+        self.on_progress(f"canary: {canary}% of {endpoint} to {target} for {bake:.1f} s, watching {', '.join(watched)}")
         try:
             hosting.deploy(self.gateway_url, endpoint, target, canary)
         except hosting.GatewayError as err:
             self._roll_back(record, f"new fleet did not start: {err}")
-        deadline = time.monotonic() + bake
+        deadline, poll = time.monotonic() + bake, min(POLL_SECONDS, bake / JUDGEMENTS)
         while time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(poll)
             hosting.flush(self.gateway_url)
             fired = [j for j in alarms.evaluate(self.clients, watched, since=since) if j.state == alarms.ALARM]
             for judgement in (j for j in fired if j.changed):

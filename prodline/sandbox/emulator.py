@@ -21,6 +21,7 @@ from pathlib import Path
 
 from prodline.net import is_loopback_url
 from prodline.sandbox.emulator_warm_up import start_warm_up
+from prodline.sandbox.paths import fresh_log
 from prodline.sandbox.processes import alive, terminate_group
 
 SERVER_MODULE = "prodline.sandbox.emulator_server"
@@ -101,7 +102,7 @@ def ensure(sandbox: Path, *, port: int = DEFAULT_PORT, wait_seconds: float = 20.
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
         raise EmulatorError("moto's server (moto[server]) is not installed; run `make setup`")
-    log = (sandbox / "emulator.log").open("ab")
+    log = fresh_log(sandbox / "emulator.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", SERVER_MODULE, "-H", DEFAULT_HOST, "-p", str(port)], stdout=log,
         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from typing import Any
 
 from prodline.net import LOOPBACK, LOOPBACK_OPENER
 from prodline.sandbox.emulator import Emulator, is_up
-from prodline.sandbox.paths import ROOT, base, sandbox_dir
+from prodline.sandbox.paths import ROOT, base, fresh_log, sandbox_dir
 from prodline.sandbox.processes import alive, start_time, terminate_group
 
 DEFAULT_PORT = 4571
@@ -37,6 +38,8 @@ TOKEN_FILE = "gateway.token"
 LOG_FILE = "gateway.log"
 WORKDIR = "gateway"
 CHILDREN = "children.json"
+GATEWAY_RUN_WORK = ("models", "logs")
+"""Under the gateway's working directory: the models its servers were started on, and their logs."""
 GATEWAY_MODULE = "prodline.sandbox.gateway"
 
 
@@ -67,7 +70,9 @@ def start_gateway(stack: str, emulator: Emulator, region: str, port: int = DEFAU
     url = f"http://{LOOPBACK}:{port}"
     if is_up(url, timeout=0.5):
         raise GatewayError(f"{url} is taken by a process this sandbox did not start; stop it or pass another port")
-    log_path = sandbox / LOG_FILE
+    log_path = fresh_log(sandbox / LOG_FILE)
+    for stale in GATEWAY_RUN_WORK:  # the previous gateway's model servers' models and logs: none of them runs now
+        shutil.rmtree(sandbox / WORKDIR / stale, ignore_errors=True)
     token_file = write_token(sandbox / TOKEN_FILE)
     with log_path.open("ab") as log:
         process = subprocess.Popen(  # fixed argv of our own module, loopback only

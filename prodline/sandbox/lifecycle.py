@@ -25,7 +25,7 @@ from infra.config import parse_config
 from prodline import stack_files
 from prodline.sandbox import hosting, realizer, shared, tracking, warm_start
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.paths import BUILD_JOURNAL_FILE, remember_overrides, sandbox_dir
+from prodline.sandbox.paths import BUILD_JOURNAL_FILE, WORKLOADS_LOG, remember_overrides, sandbox_dir
 from prodline.sandbox.runtimes import alarms, firehose, glue
 from prodline.sandbox.runtimes.build import BuildDropped, BuildRuntime
 from prodline.sandbox.runtimes.deploy import Deployer, DeploymentRecord
@@ -200,7 +200,7 @@ class Sandbox:
                                         stderr=stderr)
             result = subprocess.CompletedProcess(argv, returncode, stdout.read_text(errors="replace"),
                                                  stderr.read_text(errors="replace"))
-        log = self.dir / "workloads.log"
+        log = self.dir / WORKLOADS_LOG
         with log.open("a") as out:
             out.write(f"$ {module} {' '.join(args)}\n{result.stdout}{result.stderr}\n")
         if result.returncode != 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,30 @@ def sandbox_dir(stack: str) -> Path:
         raise ValueError(f"{stack!r} cannot name a directory of the sandbox; a stack name is one plain word")
     path = base() / stack
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+RUN_WORK = ("pipelines", "glue", "models", "transform-jobs", "firehose")
+"""What the runtimes keep under a stack's directory for the resources of one realization: pipeline steps, Glue
+runs, models fetched for batch transform, transform jobs' outcomes, Firehose checkpoints. Once the stack is down
+its resources are gone with the emulator, so these are cleared when it is next realized from nothing."""
+WORKLOADS_LOG = "workloads.log"
+
+
+def clear_run_work(directory: Path) -> list[str]:
+    """Remove the ``RUN_WORK`` directories under ``directory``; the names of those there were. Anything else
+    (the report, the state, the logs) stays."""
+    cleared = [name for name in RUN_WORK if (directory / name).is_dir()]
+    for name in cleared:
+        shutil.rmtree(directory / name)
+    return cleared
+
+
+def fresh_log(path: Path) -> Path:
+    """``path``, for a log that starts anew: the previous one, if any, is kept as ``<name>.1`` (one generation,
+    replacing the one before), so the sandbox's logs do not grow from one session to the next."""
+    if path.is_file() and path.stat().st_size:
+        path.replace(path.with_name(path.name + ".1"))
     return path
 
 

@@ -28,7 +28,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from prodline.sandbox.paths import base
+from prodline.sandbox.paths import base, fresh_log
 from prodline.sandbox.processes import alive, start_time, terminate_group
 from workloads.training.tracking import NO_TELEMETRY
 
@@ -115,7 +115,7 @@ def start(shared: Path) -> str | None:
     command = [sys.executable, "-m", SERVER_MODULE, "server", "--host", HOST, "--port", str(port()), "--workers", "1",
                "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
                "--artifacts-destination", str(home / "artifacts")]
-    with (shared / "mlflow.log").open("ab") as log:
+    with fresh_log(shared / "mlflow.log").open("ab") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=home, env={**os.environ, **SERVER_ENV})
     (shared / RECORD).write_text(json.dumps({"pid": process.pid, "url": url, "started": start_time(process.pid)}))

@@ -311,6 +311,10 @@ def sandbox(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gateway(world, sandbox) -> str:
+    earlier = sandbox / STACK / hosting.WORKDIR  # what a gateway of an earlier session left
+    for stale in hosting.GATEWAY_RUN_WORK:
+        (earlier / stale / "an-earlier-server").mkdir(parents=True)
+    (sandbox / STACK / hosting.LOG_FILE).write_text("an earlier gateway\n")
     url = hosting.start_gateway(STACK, Emulator(world.emulator_url, embedded=False), REGION, port=free_port())
     try:
         yield url
@@ -694,6 +698,13 @@ def test_the_started_gateway_wants_the_token_its_starter_wrote_for_this_user_onl
         hosting.flush(gateway, token="not-the-token")
     assert wrong.value.status == 401
     assert hosting.status(gateway)["ready"], "the client finds the token beside the gateway's record"
+
+
+def test_a_new_gateway_starts_without_an_earlier_ones_models_and_logs(gateway, sandbox):
+    workdir = sandbox / STACK / hosting.WORKDIR
+    assert not any((workdir / stale / "an-earlier-server").exists() for stale in hosting.GATEWAY_RUN_WORK)
+    assert (sandbox / STACK / f"{hosting.LOG_FILE}.1").read_text() == "an earlier gateway\n"
+    assert "an earlier gateway" not in (sandbox / STACK / hosting.LOG_FILE).read_text()
 
 
 @pytest.mark.e2e

@@ -8,6 +8,7 @@ import pytest
 
 from prodline.sandbox import realizer
 from prodline.sandbox.clients import Clients
+from prodline.sandbox.paths import WORKLOADS_LOG, sandbox_dir
 from prodline.sandbox.realizer.s3 import TLS_NOTE
 from prodline.sandbox.state import REALIZED, RECORDED
 
@@ -20,8 +21,12 @@ def first_up(emulator_url, tmp_path_factory):
     """dev brought up once for the file (a realization of ~120 resources costs a few seconds of two processes);
     the tests after the first build on it in file order, as ``--dist loadfile`` runs them: up again, a changed
     value, down. Each also runs alone: then this is its first up."""
+    base = tmp_path_factory.mktemp("realizer")
+    stale = base / "dev" / "pipelines" / "an-earlier-execution"  # what a realization before the last down left
+    stale.mkdir(parents=True)
+    (base / "dev" / WORKLOADS_LOG).write_text("an earlier session\n")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path_factory.mktemp("realizer")))
+        patch.setenv("PRODLINE_SANDBOX_DIR", str(base))
         patch.setenv("AWS_ENDPOINT_URL", emulator_url)
         _, result = realizer.up("dev", NO_MODEL)
         yield result
@@ -58,9 +63,19 @@ def test_up_creates_the_declared_resources_with_their_settings(sandbox, first_up
     assert entry("lake-raw-policy").note == TLS_NOTE
 
 
+def test_a_stack_realized_from_nothing_starts_without_the_work_of_an_earlier_realization(sandbox):
+    directory = sandbox_dir("dev")
+    assert not (directory / "pipelines").exists(), "an earlier realization's pipeline steps are stale"
+    assert (directory / f"{WORKLOADS_LOG}.1").read_text() == "an earlier session\n"
+    assert not (directory / WORKLOADS_LOG).exists()
+
+
 def test_up_twice_creates_nothing_new(sandbox):
+    kept = sandbox_dir("dev") / "glue" / "a-run-of-this-realization"
+    kept.mkdir(parents=True)
     _, again = realizer.up("dev", NO_MODEL)
     assert again.created == [] and again.replaced == [] and again.deleted == []
+    assert kept.is_dir(), "an up of a realized stack keeps what its runtimes wrote"
     assert len(again.unchanged) == len([e for e in realizer.status("dev") if e.status in (REALIZED, RECORDED)])
 
 

@@ -41,7 +41,11 @@ def _pids(sandbox_dir: Path) -> list[int]:
 
 
 def test_the_emulator_outlives_one_stacks_down_and_stops_with_the_last(sandbox_dir):
+    (sandbox_dir / shared.SHARED).mkdir()
+    (sandbox_dir / shared.SHARED / "emulator.log").write_text("an earlier emulator\n")
     emulator = shared.emulator()
+    assert (sandbox_dir / shared.SHARED / "emulator.log.1").read_text() == "an earlier emulator\n", (
+        "a new emulator logs to a new file; the previous log is kept once")
     assert emulator.embedded and emulator.endpoint_url.endswith(f":{shared.emulator_port()}")
     for stack in ("dev", "staging"):
         shared.join(stack, emulator.endpoint_url)

@@ -26,6 +26,7 @@ def server(tmp_path, monkeypatch):
         pytest.skip("mlflow is not installed: the `tracking` extra (make test installs it)")
     monkeypatch.setenv(tracking.PORT_ENV, str(free_port()))
     monkeypatch.setenv("PRODLINE_SANDBOX_DIR", str(tmp_path))
+    (tmp_path / "mlflow.log").write_text("an earlier server\n")
     url = tracking.start(tmp_path)
     try:
         yield tmp_path, tracking.wait(tmp_path)
@@ -37,6 +38,7 @@ def server(tmp_path, monkeypatch):
 def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
     shared, url = server
     assert url.startswith("http://127.0.0.1:") and tracking.healthy(url)
+    assert (shared / "mlflow.log.1").read_text() == "an earlier server\n", "a new server logs to a new file"
     assert tracking.start(shared) == url, "a second start finds the running server"
     from workloads.training.tracking import client
 

@@ -16,7 +16,7 @@ from prodline.program import run_program
 from prodline.sandbox import emulator as emu
 from prodline.sandbox import shared
 from prodline.sandbox.clients import Clients
-from prodline.sandbox.paths import STATE_FILE, sandbox_dir
+from prodline.sandbox.paths import STATE_FILE, WORKLOADS_LOG, clear_run_work, fresh_log, sandbox_dir
 from prodline.sandbox.realizer.base import Context
 from prodline.sandbox.realizer.mocks import RealizingMocks, UpResult, delete_entry
 from prodline.sandbox.state import Entry, SandboxState
@@ -91,6 +91,9 @@ def up(stack: str, overrides: Iterable[str] = (),
     account = account or clients("sts").get_caller_identity()["Account"]
     ctx = Context(clients=clients, account=account, region=region, stack=stack, on_endpoint_update=on_endpoint_update)
     state = SandboxState.load(sandbox / STATE_FILE)
+    if not state.entries:  # realized from nothing: what the runtimes kept for an earlier realization is stale
+        clear_run_work(sandbox)
+        fresh_log(sandbox / WORKLOADS_LOG)
     result = UpResult()
     mocks = RealizingMocks(ctx, state, result)
     with emulator_environment(emulator.environment(region)):

@@ -69,6 +69,9 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         self.later: list[Sandbox] = []
         """The stacks dev's green deploys promote to (staging, prod), in the same emulator."""
         self._later: delivery.LaterStacks | None = None
+        self._held = threading.local()
+        """In a thread of ``delivery.Beside``: the list its progress lines are held in until its step prints them."""
+        self._besides: list[delivery.Beside] = []
         self.log = delivery.DeliveryLog(self._progress)
         self.today = dt.date.today()
         self.started = time.monotonic()
@@ -77,7 +80,23 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
     # --- plumbing ------------------------------------------------------------------------------------------
 
     def _progress(self, message: str) -> None:
+        held = getattr(self._held, "lines", None)
+        if held is not None:
+            held.append(message)
+            return
         self.console.print(f"  [dim]{message}[/dim]")
+
+    def _beside(self, name: str, work: Callable[[], str]) -> delivery.Beside:
+        self._besides.append(delivery.Beside(work, self._held, name).start())
+        return self._besides[-1]
+
+    def _waited(self, beside: delivery.Beside) -> str:
+        """Wait for work started beside the steps, print the lines it held, return its result."""
+        try:
+            return beside.wait()
+        finally:
+            for line in beside.lines:
+                self.console.print(f"  [dim]{line}[/dim]")
 
     @contextmanager
     def step(self, name: str):
@@ -107,6 +126,8 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
         try:
             self._lifecycle()
         finally:
+            for beside in self._besides:  # a step failed before waiting for it: nothing is taken down under it
+                beside.thread.join()
             if self._later is not None:
                 self._later.thread.join()  # its stacks are taken down with dev's
             self._cost()
@@ -159,8 +180,9 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
             s["result"] = f"{_version(arn)} approved; {self._approval_route(sb.router.journal[mark])}"
         with self.step("deployer on the approval event: deploy, smoke gate, promote") as s:
             s["result"] = self._run_builds()
-        with self.step(f"prodline promote --to prod (approver {delivery.PROD_APPROVER})") as s:
-            s["result"] = self._promote("prod", arn)
+        # A person approves prod while dev's life goes on: prod's deployer runs beside the next steps (no step
+        # before the approval of v2 deploys or runs the program), and its step waits for it before v2's approval.
+        promotion = self._beside("promote-prod", lambda: self._promote("prod", arn))
         with self.step("invoke with sample rows through the front door (POST /v1/predict)") as s:
             self.state.predictions, s["result"] = front_door_sample(sb, self._rows(5, seed=99, drift=False))
         with self.step("traffic from the training distribution, drift check") as s:
@@ -190,6 +212,9 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
             s["result"] = self._score(started[-1])
         with self.step("drifted traffic -> drift monitor -> drift alarm -> retraining") as s:
             s["result"] = self._drift_loop(endpoint)
+        with self.step(f"prodline promote --to prod (approver {delivery.PROD_APPROVER}): its deployer, beside the "
+                       "steps above") as s:
+            s["result"] = self._waited(promotion)
         with self.step("approve v2 -> deployer: canary under traffic, promoted to staging") as s:
             s["result"] = self._deploy_under_traffic(endpoint, sb.approve, expect="promoted")
         with self.step("a broken v3 is approved: its canary is rolled back, the deploy fails") as s:

@@ -104,6 +104,38 @@ class DeliverySteps:
         return f"approval recorded by {promoted.approved_by}; {self.log.outcome_line(self.log.since(mark))}"
 
 
+# --- work beside the main steps --------------------------------------------------------------------------------
+
+class Beside:
+    """One step's work in a thread beside the steps that follow it, as a person's approval of prod and its
+    deployer build go on while dev's life does. The lines it reports go to ``held`` (the demo prints them with
+    the step that waits for it, so no other step's output is interleaved with them); its error is raised there."""
+
+    def __init__(self, work: Callable[[], str], held: threading.local, name: str):
+        self.lines: list[str] = []
+        self.result = ""
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(work, held), name=name, daemon=True)
+
+    def start(self) -> Beside:
+        self.thread.start()
+        return self
+
+    def _run(self, work: Callable[[], str], held: threading.local) -> None:
+        held.lines = self.lines
+        try:
+            self.result = work()
+        except BaseException as err:  # handed to the step that waits for it
+            self.error = err
+
+    def wait(self) -> str:
+        """The work's result once it is over (its lines are in ``lines``); its error, if it failed."""
+        self.thread.join()
+        if self.error:
+            raise self.error
+        return self.result
+
+
 # --- the later stacks ------------------------------------------------------------------------------------------
 
 class LaterStacks:

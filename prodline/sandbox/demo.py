@@ -96,7 +96,7 @@ class Demo(delivery.DeliverySteps, quality.QualitySteps):
             return beside.wait()
         finally:
             for line in beside.lines:
-                self.console.print(f"  [dim]{line}[/dim]")
+                self._progress(line)  # in this thread, printed
 
     @contextmanager
     def step(self, name: str):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from prodline.net import free_port
 from prodline.sandbox import tracking
-from prodline.sandbox.processes import alive
+from prodline.sandbox.processes import alive, group_members
 from prodline.sandbox.realizer import sagemaker as realizer_sagemaker
 from prodline.sandbox.realizer.base import Context
 from prodline.sandbox.runtimes.pipeline import PipelineRunner
@@ -54,7 +53,7 @@ def test_the_server_answers_on_loopback_lists_runs_and_stops(server):
     assert [r["info"]["run_id"] for r in runs] == [run.info.run_id]
     _lineage_reads_the_run_over_rest_as_the_client_does(mlflow_client, url, run.info.run_id)
     pid = json.loads((shared / tracking.RECORD).read_text())["pid"]
-    assert _processes_in_group(pid) == [pid], "uvicorn runs in the server's own process, not in a second one"
+    assert sorted(group_members(pid)) == [pid], "uvicorn runs in the server's own process, not in a second one"
     assert tracking.stop(shared) and not alive(pid) and not tracking.healthy(url)
     assert tracking.url(shared) is None
     # The next server starts from the migrated, empty database the first one left as a template.
@@ -91,18 +90,6 @@ def _lineage_reads_the_run_over_rest_as_the_client_does(mlflow_client, url: str,
     assert rest.find(package + "0") is None
     with pytest.raises(RuntimeError, match="HTTP 404"):
         rest.read("0" * 32)
-
-
-def _processes_in_group(group: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-            found.append(int(stat.parent.name))
-    return sorted(found)
 
 
 def test_a_server_command_other_than_uvicorns_still_starts_a_process(monkeypatch):

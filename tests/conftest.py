@@ -1,5 +1,6 @@
 """Test-wide settings: no test may reach a real AWS account; botocore reads each service's model once per worker;
-the workers share a directory of results computed once; the longest files are handed out first."""
+in-process moto works out its routes once; the workers share a directory of results computed once; the longest
+files are handed out first."""
 
 import os
 import shutil
@@ -8,7 +9,10 @@ import tempfile
 import pytest
 from botocore.loaders import Loader
 
+from prodline.sandbox import moto_shortcuts
 from tests.shared_results import SHARED_DIR_ENV
+
+S3_ENDPOINTS = "MOTO_S3_CUSTOM_ENDPOINTS"  # what moto.s3.urls reads when it is (re)loaded
 
 
 def pytest_configure(config):
@@ -58,6 +62,33 @@ def _one_model_cache_for_every_botocore_session():
         patch.setattr(Loader, "__init__", init)
         yield
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _moto_routes_worked_out_once():
+    """In-process moto, as the emulator's server runs it (``moto_shortcuts``), and its S3 routes read once per setting.
+
+    moto's in-process S3 reloads its ``urls`` module on every request, to pick up ``MOTO_S3_CUSTOM_ENDPOINTS``.
+    That reload (re-executing the module and what it imports) was a twelfth of the crash-recovery test's time,
+    which sends S3 a few thousand requests. Here the module is reloaded only when that setting differs from what
+    it was at the last reload, which is everything the reload can pick up."""
+    import importlib
+
+    import moto.s3.urls
+    from moto.s3.models import S3Backend
+
+    moto_shortcuts.install()
+    read_with: list[str | None] = [os.environ.get(S3_ENDPOINTS)]
+
+    def url_module(self):
+        if os.environ.get(S3_ENDPOINTS) != read_with[0]:
+            read_with[0] = os.environ.get(S3_ENDPOINTS)
+            importlib.reload(moto.s3.urls)
+        return moto.s3.urls
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(S3Backend, "_url_module", property(url_module))
+        yield
 
 # The files that take longest, longest first: `make test` runs pytest-xdist with `--dist loadfile` in collection
 # order, so a worker starts each of these while the other still has short files left to even out the end, instead

@@ -4,7 +4,8 @@ process at once.
 moto's handler calls ``sys.exit``, after which the interpreter frees every object the server holds, one by one:
 after a demo (about 270 MB of emulated state) the server took 1.1 s to exit, the longest part of the last
 ``sandbox down``, and that is CPU too. Nothing the server holds outlives it (the sandbox discards its stacks with
-the emulator), so it flushes its log and leaves with ``os._exit``.
+the emulator), so it flushes its log and leaves with ``os._exit``. It also answers two questions moto asks on
+every request once (``moto_shortcuts``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import os
 import sys
 
 from moto import server
+
+from prodline.sandbox import moto_shortcuts
 
 
 def leave(signum, frame) -> None:
@@ -28,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     if not callable(getattr(server, "signal_handler", None)):
         raise RuntimeError("moto.server has no signal_handler to replace: check this module against moto's")
     server.signal_handler = leave
+    moto_shortcuts.install()
     server.main(argv)
 
 

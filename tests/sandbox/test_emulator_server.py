@@ -18,12 +18,15 @@ from prodline.sandbox.emulator import SERVER_MODULE, is_up
 from tests.helpers import reaped
 
 
-def test_main_runs_motos_main_with_its_signal_handler_replaced(monkeypatch):
-    seen = {}
-    monkeypatch.setattr(server, "main", lambda argv: seen.update(argv=argv, handler=server.signal_handler))
+def test_main_runs_motos_main_with_its_signal_handler_replaced_and_the_shortcuts_installed(monkeypatch):
+    seen, steps = {}, []
+    monkeypatch.setattr(emulator_server.moto_shortcuts, "install", lambda: steps.append("shortcuts"))
+    monkeypatch.setattr(server, "main", lambda argv: (steps.append("serve"),
+                                                      seen.update(argv=argv, handler=server.signal_handler)))
     monkeypatch.setattr(server, "signal_handler", server.signal_handler)
     emulator_server.main(["-p", "1"])
     assert seen == {"argv": ["-p", "1"], "handler": emulator_server.leave}
+    assert steps == ["shortcuts", "serve"]
 
 
 def test_a_moto_without_the_handler_this_replaces_is_refused_not_run_half_patched(monkeypatch):

@@ -7,9 +7,8 @@ import shutil
 import tempfile
 
 import pytest
-from botocore.loaders import Loader
 
-from prodline.sandbox import moto_shortcuts
+from prodline.sandbox import botocore_data, moto_shortcuts
 from tests.shared_results import SHARED_DIR_ENV
 
 S3_ENDPOINTS = "MOTO_S3_CUSTOM_ENDPOINTS"  # what moto.s3.urls reads when it is (re)loaded
@@ -44,23 +43,14 @@ def _no_real_aws(monkeypatch):
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_model_cache_for_every_botocore_session():
-    """Every botocore Loader of the worker shares one cache of the JSON it loads (service models, endpoint rules).
+    """botocore Loaders that read the same files share one cache of what they parsed (service models, endpoint
+    rules), as in the sandbox's warm interpreter and emulator (``prodline.sandbox.botocore_data``).
 
     moto's mock_aws replaces boto3's default session on every start, and each new session's loader reads and parses
     the model of every service it makes a client for again: a tenth of a second per client, in every test that
-    builds a world in moto. The files are the installed botocore's and boto3's, the same for every session, and a
-    session already hands one parsed model to all of its clients, so sharing it between sessions changes nothing
-    else."""
-    shared: dict = {}
-    real_init = Loader.__init__
-
-    def init(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
-        self._cache = shared
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Loader, "__init__", init)
-        yield
+    builds a world in moto."""
+    botocore_data.share_loader_caches()
+    yield
 
 
 

@@ -5,7 +5,7 @@ moto's handler calls ``sys.exit``, after which the interpreter frees every objec
 after a demo (about 270 MB of emulated state) the server took 1.1 s to exit, the longest part of the last
 ``sandbox down``, and that is CPU too. Nothing the server holds outlives it (the sandbox discards its stacks with
 the emulator), so it flushes its log and leaves with ``os._exit``. It also answers two questions moto asks on
-every request once (``moto_shortcuts``).
+every request once (``moto_shortcuts``), and its sessions share botocore's parsed data files (``botocore_data``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 
 from moto import server
 
-from prodline.sandbox import moto_shortcuts
+from prodline.sandbox import botocore_data, moto_shortcuts
 
 
 def leave(signum, frame) -> None:
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         raise RuntimeError("moto.server has no signal_handler to replace: check this module against moto's")
     server.signal_handler = leave
     moto_shortcuts.install()
+    botocore_data.share_loader_caches()
     server.main(argv)
 
 

@@ -26,8 +26,10 @@ from prodline.sandbox.zygote import MAX_REQUEST, NotPython, python_invocation
 
 WARM_ENV = "PRODLINE_SANDBOX_WARM_START"
 # Third-party libraries the workloads import (Glue jobs: pandas/pyarrow/boto3; training, evaluation and
-# serving: scikit-learn). Never the project's own packages: a job imports those from its own path.
+# serving: scikit-learn), and botocore's data files parsed for every session a child makes (botocore_data). Never
+# the packages a job brings (workloads): a job imports those from its own path.
 PRELOAD = ("numpy", "pandas", "pyarrow", "pyarrow.parquet", "joblib", "threadpoolctl", "boto3", "botocore.session",
+           "prodline.sandbox.botocore_data",
            "sklearn.compose", "sklearn.ensemble", "sklearn.impute", "sklearn.linear_model", "sklearn.metrics",
            "sklearn.pipeline", "sklearn.preprocessing")
 

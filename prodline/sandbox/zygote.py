@@ -8,8 +8,9 @@ once and forks a child per container. The child becomes what ``python script.py 
 environment, working directory, ``sys.argv`` and ``sys.path`` (script directory or working directory first,
 then the request's ``PYTHONPATH``, then the interpreter's own), stdin from /dev/null, output to the request's
 log files, BLAS/OpenMP thread limits from the request's ``OMP_NUM_THREADS``-style variables, and Python's
-exit code, traceback and shutdown. Only third-party libraries are preloaded: the project's own code (which a
-Glue job may bring in its ``--extra-py-files``) is imported by the child from its own path, as in AWS.
+exit code, traceback and shutdown. Only third-party libraries are preloaded (and botocore's data files parsed, by
+``prodline.sandbox.botocore_data``): the project's own code (which a Glue job may bring in its
+``--extra-py-files``) is imported by the child from its own path, as in AWS.
 
 A forked child keeps this process's command line (``ps`` shows it as the zygote, with the ``--label`` its
 owner gave: the sandbox or gateway directory), so the sandbox knows its children by pid and start time.

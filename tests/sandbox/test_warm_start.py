@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from prodline.sandbox import warm_start
+from prodline.sandbox import botocore_data, warm_start
 from prodline.sandbox.zygote import PRELOAD_NICENESS, NotPython, import_yielding, python_invocation
 
 PROBE = """\
@@ -144,6 +144,26 @@ def test_thread_variables_limit_the_preloaded_blas(monkeypatch, tmp_path):
     threads = json.loads((tmp_path / "out").read_text())
     assert threads
     assert set(threads) == {1}
+
+
+def test_a_child_s_new_sessions_read_no_botocore_file_for_the_workloads_services(monkeypatch, tmp_path):
+    """The zygote parsed them (``botocore_data`` is preloaded): a job's clients, paginators and waiters come from
+    the shared cache. Cold, the same script fails on its first file."""
+    monkeypatch.setenv(warm_start.WARM_ENV, "1")
+    script = tmp_path / "clients.py"
+    script.write_text(
+        "import boto3, botocore.loaders\n"
+        "def no_file(self, path):\n"
+        "    raise AssertionError(f'parsed {path}')\n"
+        "botocore.loaders.JSONFileLoader.load_file = no_file\n"
+        f"for service in {list(botocore_data.SERVICES)!r}:\n"
+        "    client = boto3.session.Session().client(service, region_name='eu-west-1', aws_access_key_id='x',\n"
+        "                                            aws_secret_access_key='x', endpoint_url='http://127.0.0.1:9')\n"
+        "boto3.session.Session().client('s3', region_name='eu-west-1', aws_access_key_id='x',\n"
+        "    aws_secret_access_key='x').get_paginator('list_objects_v2')\n"
+        "print('no file read')\n")
+    code = warm_start.run([sys.executable, str(script)], env=dict(os.environ), cwd=None, stdout=tmp_path / "out")
+    assert (code, (tmp_path / "out").read_text().strip().splitlines()[-1]) == (0, "no file read")
 
 
 def test_a_child_that_cannot_start_exits_and_the_zygote_keeps_serving(monkeypatch, probe, tmp_path):

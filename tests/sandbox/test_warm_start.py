@@ -211,3 +211,13 @@ def test_preloading_runs_at_a_lower_priority_and_the_children_at_the_owners(monk
     out = tmp_path / "out"
     assert warm_start.run([sys.executable, str(script)], env=dict(os.environ), cwd=tmp_path, stdout=out) == 0
     assert int(out.read_text()) == own, "a forked child runs at its owner's priority, not the preload's"
+
+
+def test_every_library_the_zygotes_import_is_installed():
+    """A missing one is skipped without a word (an optional library), so a misspelt name would only be slower."""
+    import importlib.util
+
+    from prodline.sandbox import tracking
+
+    for name in (*warm_start.PRELOAD, *tracking.PRELOAD):
+        assert importlib.util.find_spec(name) is not None, name

@@ -8,7 +8,7 @@ The sandbox's containers (Glue jobs, pipeline steps, model servers) are processe
 regions of each service it builds, and parsed them again too.
 
 ``share_loader_caches`` gives Loaders that read the same files (the same search paths, extras and file loader)
-one cache; ``parse`` fills it for the services the workloads call, with no request and no credential lookup.
+one cache; ``parse`` fills it for the services the workloads call, with no client, request or credential lookup.
 Importing this module does both, which is how the zygote's preload list (``warm_start.PRELOAD``) runs it before
 its first fork. A Loader reading other paths (a session with its own ``AWS_DATA_PATH``) keeps a cache of its own.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 
 import botocore.session
+from botocore.exceptions import DataNotFoundError
 from botocore.loaders import Loader
 
 SERVICES = ("s3", "glue", "sagemaker", "sagemaker-runtime", "cloudwatch", "kinesis")
@@ -45,19 +46,25 @@ def share_loader_caches() -> None:
     Loader.__init__ = _shared_init
 
 
-def parse(services: tuple[str, ...] = SERVICES, region: str = "us-east-1") -> None:
-    """Parse what a client of each service reads (its model, endpoint rules, ``endpoints.json``, the retry and
-    default configurations, its paginators and waiters) into the shared cache. The client is made with static
-    dummy credentials, so no provider chain runs, and sends nothing."""
-    session = botocore.session.Session()
-    loader = session.get_component("data_loader")
+def parse(services: tuple[str, ...] = SERVICES) -> None:
+    """Parse what a client of each service reads (its model and endpoint rules, ``endpoints.json``, the retry and
+    default configurations, its paginators and waiters) into the shared cache, with the calls botocore's client
+    makes (the cache is keyed by them). No client is made: a client's HTTP session creates an SSL context, and
+    OpenSSL state touched by a thread that ends just before a fork can leave a lock held in the child (a job
+    forked so hung in ``SSLContext.__new__``)."""
+    loader = botocore.session.Session().get_component("data_loader")
+    loader.load_data_with_path("endpoints")
+    for name in ("sdk-default-configuration", "partitions", "_retry"):
+        loader.load_data(name)
     for service in services:
-        with contextlib.suppress(Exception):  # an older botocore without the service: its first client parses it
-            session.create_client(service, region_name=region, aws_access_key_id="parse-only",
-                                  aws_secret_access_key="parse-only")
-        for model in MODELS:
-            with contextlib.suppress(Exception):  # not every service has waiters
-                loader.load_service_model(service, model)
+        try:
+            model = loader.load_service_model(service, "service-2", api_version=None)
+            loader.load_service_model(service, "endpoint-rule-set-1", api_version=None)
+        except DataNotFoundError:  # an older botocore without the service: its first client parses it
+            continue
+        for kind in MODELS:
+            with contextlib.suppress(DataNotFoundError):  # not every service has waiters
+                loader.load_service_model(service, kind, model["metadata"]["apiVersion"])
 
 
 share_loader_caches()

@@ -35,6 +35,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 
 MAX_REQUEST = 4 * 1024 * 1024
@@ -102,6 +103,26 @@ def import_yielding(names: list[str], niceness: int = PRELOAD_NICENESS) -> None:
     loader = threading.Thread(target=preload, name="preload")
     loader.start()
     loader.join()
+    wait_gone(loader.native_id)
+
+
+def wait_gone(native_id: int | None, timeout: float = 5.0, exists=os.path.exists) -> bool:
+    """Wait until the thread ``native_id`` has left the OS; whether it has.
+
+    ``Thread.join`` returns when the thread's Python code is done, before the OS thread exits: its thread-local
+    destructors (OpenSSL's among them, for a thread that imported ``ssl``) still run, and take locks. A fork in
+    between copies a lock held by a thread the child does not have, and the child hangs the first time it needs
+    it. The zygote forks right after its preloading thread ends, so it waits for the thread's ``/proc`` entry
+    to go first (Linux only, where per-thread priorities make the thread worth having)."""
+    if native_id is None:
+        return True
+    task = f"/proc/self/task/{native_id}"
+    deadline = time.monotonic() + timeout
+    while exists(task):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def _interpreter_path() -> list[str]:

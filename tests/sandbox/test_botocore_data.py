@@ -58,3 +58,22 @@ def test_a_loader_of_other_files_reads_them_itself(no_file_read, tmp_path):
     botocore_data.parse()
     with pytest.raises(AssertionError, match=r"parsed .*s3"):
         Loader(extra_search_paths=[str(tmp_path)]).load_service_model("s3", "service-2")
+
+
+def test_parse_makes_no_client_and_no_ssl_context(monkeypatch):
+    """OpenSSL state touched by the zygote's preloading thread, which ends just before the first fork, once left a
+    lock held in a forked job: it hung in ``SSLContext.__new__``. Parsing needs neither a client nor OpenSSL."""
+    import ssl
+
+    made = []
+    real_new = ssl.SSLContext.__new__
+
+    def counted(cls, *args, **kwargs):
+        made.append(cls)
+        return real_new(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "__new__", counted)
+    monkeypatch.setattr(botocore.session.Session, "create_client",
+                        lambda *args, **kwargs: pytest.fail("parse made a client"))
+    botocore_data.parse()
+    assert made == []

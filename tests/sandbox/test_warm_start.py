@@ -221,3 +221,32 @@ def test_every_library_the_zygotes_import_is_installed():
 
     for name in (*warm_start.PRELOAD, *tracking.PRELOAD):
         assert importlib.util.find_spec(name) is not None, name
+
+
+def test_waiting_for_a_thread_to_leave_the_os_ends_when_its_task_is_gone_or_at_the_timeout():
+    from prodline.sandbox.zygote import wait_gone
+
+    answers = iter([True, True, False])
+    asked = []
+    assert wait_gone(123, exists=lambda path: asked.append(path) or next(answers))
+    assert asked == ["/proc/self/task/123"] * 3
+    assert not wait_gone(123, timeout=0.05, exists=lambda path: True)
+    assert wait_gone(None, exists=lambda path: pytest.fail("no thread to wait for"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread preloading is Linux's")
+def test_preloading_returns_once_its_thread_has_left_the_os(monkeypatch, tmp_path):
+    """The zygote forks right after: a thread still exiting could hold a lock the child inherits held."""
+    from prodline.sandbox import zygote
+
+    (tmp_path / "thread_probe.py").write_text("import threading\nseen = threading.get_native_id()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "thread_probe", raising=False)
+    waited = []
+    real_wait = zygote.wait_gone
+    monkeypatch.setattr(zygote, "wait_gone", lambda native_id: waited.append(native_id) or real_wait(native_id))
+    import_yielding(["thread_probe"])
+    import thread_probe
+
+    assert waited == [thread_probe.seen]
+    assert not os.path.exists(f"/proc/self/task/{thread_probe.seen}")

@@ -53,7 +53,6 @@ def _one_model_cache_for_every_botocore_session():
     yield
 
 
-
 @pytest.fixture(autouse=True, scope="session")
 def _moto_routes_worked_out_once():
     """In-process moto, as the emulator's server runs it (``moto_shortcuts``), and its S3 routes read once per setting.
@@ -79,6 +78,7 @@ def _moto_routes_worked_out_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(S3Backend, "_url_module", property(url_module))
         yield
+
 
 # The files that take longest, longest first: `make test` runs pytest-xdist with `--dist loadfile` in collection
 # order, so a worker starts each of these while the other still has short files left to even out the end, instead

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.workloads.etl_helpers import land, read_partition, run_validate, zone_urls
-from workloads.etl import lake, plans, stream_records
+from workloads.etl import lake, plans, raw_batches, stream_records
 from workloads.ingest.generator import generate_raw
 from workloads.ingest.stream import encode, events
 
@@ -100,8 +100,9 @@ def test_error_prefix_and_other_segments_are_not_read_as_events(urls):
     deliver(urls, "delivery-1", stream_events(5, seed=8, invalid_fraction=0.0))
     bucket_root = lake.bucket_root(urls["raw"])
     lake.write_bytes(f"{bucket_root}_stream_errors/churn/processing-failed/dt={DT}/x.gz", gzip.compress(b"bad\n"))
-    assert list(stream_records.list_objects(urls["raw"])) == [DT]
-    assert len(stream_records.list_objects(urls["raw"])[DT]) == 1
+    delivered = stream_records.objects_in(lake.list_urls(raw_batches.listing_prefix(urls["raw"])))
+    assert list(delivered) == [DT]
+    assert len(delivered[DT]) == 1
 
 
 def test_planning_lists_the_raw_zone_once_for_the_batches_and_the_stream_objects(urls, monkeypatch):

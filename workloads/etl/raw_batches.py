@@ -86,11 +86,6 @@ def listing_prefix(source: str, dt: str | None = None) -> str:
     return partition_url(source, dt) if dt else lake.join(source, f"{PARTITION_COLUMN}=")
 
 
-def list_batches(source: str, dt: str | None = None) -> dict[str, list[RawBatch]]:
-    """Committed batches by partition date, optionally one date only; batches sorted by id."""
-    return batches_in(lake.list_urls(listing_prefix(source, dt)))
-
-
 def batches_in(listed: list[str]) -> dict[str, list[RawBatch]]:
     """The committed batches among the listed URLs of the raw zone (one listing serves this and the stream's
     objects), by partition date; batches sorted by id."""

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from workloads.etl import lake
-from workloads.etl.raw_batches import BatchError, listing_prefix, partition_marker
+from workloads.etl.raw_batches import BatchError, partition_marker
 from workloads.etl.schema import RAW_COLUMNS, SCHEMA_VERSION
 from workloads.etl.validation import MALFORMED_COLUMN
 
@@ -40,11 +40,6 @@ SOURCE_PREFIX = "stream:"
 
 def is_stream_input(item: dict) -> bool:
     return item.get("kind") == KIND
-
-
-def list_objects(source: str, dt: str | None = None) -> dict[str, list[str]]:
-    """Delivered objects by partition date (one date, or all), sorted by URL."""
-    return objects_in(lake.list_urls(listing_prefix(source, dt)))
 
 
 def objects_in(listed: list[str]) -> dict[str, list[str]]:

@@ -74,6 +74,17 @@ def main(arguments: list[str] | None = None) -> None:
     import_yielding(options.preload)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     Zygote(socket.socket(fileno=options.fd), base_path).serve()
+    _leave()
+
+
+def _leave() -> None:
+    """The parent is gone: leave without the interpreter's teardown, which frees pandas, scikit-learn and the
+    rest object by object (0.55 s of CPU, measured three times, with the process still there after its owner
+    had exited). Running children are processes of their own and go on; nothing else is left to do."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
 
 
 PRELOAD_NICENESS = 10

@@ -250,3 +250,23 @@ def test_preloading_returns_once_its_thread_has_left_the_os(monkeypatch, tmp_pat
 
     assert waited == [thread_probe.seen]
     assert not os.path.exists(f"/proc/self/task/{thread_probe.seen}")
+
+
+def test_the_zygote_leaves_without_the_interpreters_teardown_once_its_parent_is_gone(monkeypatch):
+    import socket as socket_module
+
+    from prodline.sandbox import zygote
+
+    ours, theirs = socket_module.socketpair(socket_module.AF_UNIX, socket_module.SOCK_SEQPACKET)
+    ours.close()  # the parent is gone: serve() returns at once
+    left = []
+
+    def leave(code):
+        left.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(zygote.os, "_exit", leave)
+    monkeypatch.setattr(zygote.signal, "signal", lambda *args: None)
+    with pytest.raises(SystemExit):
+        zygote.main(["--fd", str(theirs.detach())])
+    assert left == [0]

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from bench.common import ROOT, WORK, machine, spread, summary, wait_for, wait_for_quiet, write_results
+from bench.common import ROOT, WORK, bound_note, machine, spread, summary, wait_for, wait_for_quiet, write_results
 from bench.serving_compare import measured_wrk
 from bench.serving_processes import ROW, post, start_serve, stop
 from prodline.net import LOOPBACK, free_port
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name:45s} {key:>4s} {run['requests_per_second']:7.0f} req/s  p50 {run['p50_ms']:6.2f} ms  "
                       f"p99 {run['p99_ms']:6.2f} ms  server CPU {run['server_cpu_us_per_request']:5.0f} us/req  "
                       f"other work {run['background_cpu_share']:4.0%}  non-2xx {run['non_2xx']} "
-                      f"{run['socket_errors']}")
+                      f"{run['socket_errors']}{bound_note(run)}")
         results["rounds"].append(round_result)
     results["summary"] = summarize(results["rounds"], servers, concurrencies)
     results["finished"] = time.time()
@@ -253,6 +253,8 @@ def summarize(rounds: list[dict], servers: list[str], concurrencies: list[int]) 
         summary[name] = {f"c{c}": {figure: spread([r[name][f"c{c}"][figure] for r in rounds]) for figure in FIGURES}
                          for c in concurrencies}
         summary[name]["non_2xx"] = sum(r[name][f"c{c}"]["non_2xx"] for r in rounds for c in concurrencies)
+        summary[name]["reached_bound"] = [f"c{c}" for c in concurrencies
+                                          if any(r[name][f"c{c}"].get("reached_bound") for r in rounds)]
     mlservers = [name for name in servers if name.startswith("mlserver")]
     for c in concurrencies:
         key = f"c{c}"
@@ -299,6 +301,10 @@ def print_summary(summary: dict, servers: list[str], concurrencies: list[int], r
     if "serve_http_us" in summary:
         print(f"  serve's p50 at c={concurrencies[0]} minus its scoring without HTTP (the round trip, wrk's side "
               f"included): {shown(summary['serve_http_us'])} us")
+    for name in servers:
+        if summary[name].get("reached_bound"):
+            print(f"  {name} reached wrk's request bound at {', '.join(summary[name]['reached_bound'])} in some "
+                  "rounds: its req/s there is a floor, and the ratios built on it too")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.common import ROOT, machine, summary, wait_for_quiet, write_results, wrk
+from bench.common import ROOT, bound_note, machine, summary, wait_for_quiet, write_results, wrk
 from bench.serving_processes import ROW, post, soft_open_files, start_serve, stop
 from prodline.net import LOOPBACK
 from workloads.serving import payloads
@@ -103,7 +103,7 @@ def compare_with_ref(model_dir: Path, ref: str, concurrencies: list[int], rounds
                               f"p99 {run['p99_ms']:6.2f} ms  "
                               f"server CPU {run['server_cpu_us_per_request']:5.0f} us/req  "
                               f"other work {run['background_cpu_share']:4.0%}  non-2xx {run['non_2xx']} "
-                              f"{run['socket_errors']}")
+                              f"{run['socket_errors']}{bound_note(run)}")
                 results["rounds"].append(entry)
             if extras.soak_seconds:
                 for name in names:  # the soak first: the idle probe leaves the baseline's workers short of files
@@ -225,7 +225,8 @@ def tree_memory(pid: int) -> dict[str, float]:
 
 
 def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds: int, servers: list[int], *,
-                 max_requests: int = 200_000, body: str = ROW.decode(), content_type: str = payloads.CSV) -> dict:
+                 max_requests: int | None = None, body: str = ROW.decode(),
+                 content_type: str = payloads.CSV) -> dict:
     """wrk at ``concurrency`` against each target (name -> (url, the server's parent id)), all at once when
     there are several, plus two figures that load on the machine disturbs less than throughput: the CPU
     time each server spent per request, and the share of the machine's CPU time that went to processes
@@ -247,7 +248,7 @@ def measured_wrk(targets: dict[str, tuple[str, int]], concurrency: int, seconds:
     for name, (_, pid) in targets.items():
         result = results[name]
         result["background_cpu_share"] = other
-        result["server_cpu_us_per_request"] = ours[pid] / clock * 1e6 / max(result["requests_per_second"] * seconds, 1)
+        result["server_cpu_us_per_request"] = ours[pid] / clock * 1e6 / max(result["requests"], 1)
     return results
 
 

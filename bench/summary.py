@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  serve at {concurrency}: p50 {shown(figures['p50_ms'], unit=' ms')}, "
                   f"p99 {shown(figures['p99_ms'], unit=' ms')}"
                   + ("  (target p99 <= 10 ms)" if concurrency == "c64" else ""))
+    for name in serving.get("servers", []):
+        if summary[name].get("reached_bound"):
+            print(f"  {name} reached wrk's request bound at {', '.join(summary[name]['reached_bound'])}: "
+                  "its req/s there, and the ratios above built on it, are floors")
     ratio = etl["prodline_over_duckdb"]
     print(f"  ETL prodline / DuckDB time: {shown(ratio)}, {ratio['rounds']} runs (target <= 0.7x); "
           f"highest peak RSS over DuckDB's lowest {etl['prodline_peak_over_duckdb_peak']:.2f}x (target <= 0.5x); "

@@ -1,3 +1,4 @@
+import hashlib
 import threading
 
 import pandas as pd
@@ -5,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from workloads.etl import validation
-from workloads.etl.raw_batches import BatchError, parse_csv
+from workloads.etl.raw_batches import SCHEMA_VERSION, BatchError, RawBatch, parse_csv, read_batch
 from workloads.etl.schema import CURATED_COLUMNS, RAW_COLUMNS
 from workloads.etl.validation import REASON_COLUMN, reason_counts, validate_rows
 from workloads.ingest.generator import INVALID_VALUES, generate_raw, to_csv
@@ -68,6 +69,35 @@ def test_extra_columns_pass_through_to_both_outputs():
     checked = validate_rows(frame({}, {"age": "999"}).assign(_source="batch-1"))
     assert checked.curated["_source"].tolist() == ["batch-1"]
     assert checked.quarantined["_source"].tolist() == ["batch-1"]
+
+
+@pytest.mark.parametrize("rows", [6, validation.PARALLEL_MIN_ROWS])  # one thread, and the threaded path
+def test_extra_columns_follow_their_rows_in_their_own_dtype(rows):
+    raw = frame(*({"age": "999"} if n % 3 == 1 else {} for n in range(rows)))
+    raw["_source"] = pd.Series([f"b{n}" for n in range(rows)], dtype=pd.ArrowDtype(pa.string()))
+    raw["note"] = [f"n{n}" for n in range(rows)]  # Python strings (object dtype)
+    raw.index = raw.index + 7  # positions, not labels, say which rows go where
+    checked = validate_rows(raw)
+    bad = [n for n in range(rows) if n % 3 == 1]
+    good = [n for n in range(rows) if n % 3 != 1]
+    assert checked.quarantined["_source"].tolist() == [f"b{n}" for n in bad]
+    assert checked.quarantined["note"].tolist() == [f"n{n}" for n in bad]
+    assert checked.curated["_source"].tolist() == [f"b{n}" for n in good]
+    assert checked.curated["note"].tolist() == [f"n{n}" for n in good]
+    for output in (checked.curated, checked.quarantined):
+        assert output["_source"].dtype == pd.ArrowDtype(pa.string())
+        assert output["note"].dtype == object
+        assert list(output.index) == list(range(len(output)))
+
+
+def test_a_batch_read_names_its_source_on_every_row_as_arrow_text(tmp_path):
+    data = to_csv(generate_raw(4, 2))
+    path = tmp_path / "batch-7.csv"
+    path.write_bytes(data)
+    frame = read_batch(RawBatch(dt="2026-01-01", batch_id="batch-7", data_url=str(path), rows=4,
+                                sha256=hashlib.sha256(data).hexdigest(), schema_version=SCHEMA_VERSION))
+    assert frame["_source"].tolist() == ["batch-7"] * 4
+    assert frame["_source"].dtype == frame["customer_id"].dtype == pd.ArrowDtype(pa.string())
 
 
 def test_a_malformed_csv_line_is_quarantined_not_dropped():

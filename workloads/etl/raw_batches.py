@@ -128,7 +128,14 @@ def read_batch(batch: RawBatch) -> pd.DataFrame:
         raise parse_error
     if len(frame) != batch.rows:
         raise BatchError(f"batch {batch.data_url} has {len(frame)} rows, its manifest says {batch.rows}")
-    return frame.assign(**{SOURCE_COLUMN: batch.batch_id})
+    return frame.assign(**{SOURCE_COLUMN: source_column(batch.batch_id, frame.index)})
+
+
+def source_column(batch_id: str, index: pd.Index) -> pd.Series:
+    """The batch's id on every row, as Arrow text like the other columns: a column of Python strings would be
+    copied reference by reference wherever rows are split, and converted again for Arrow and Parquet."""
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.repeat(pa.scalar(batch_id, pa.string()), len(index))),
+                     index=index)
 
 
 def parse_csv(data: bytes, name: str = "<csv>") -> pd.DataFrame:

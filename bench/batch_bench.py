@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.common import WORK, machine, spread, wait_for_quiet, write_results
 from bench.serving_bench import prepare_model
+from bench.serving_compare import connections_per_process
 from prodline.sandbox.runtimes.transform import MB, Contract, ModelServer, Sender, assemble, payloads
 from workloads.ingest.generator import generate_typed
 from workloads.serving.payloads import INPUTS
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     in_process: dict[str, list[float]] = {"default_threads": [], "one_thread": []}
     batch: list[float] = []
+    spread_over_workers: list[list[int]] = []  # the Sender's kept-alive connections held by each serve worker
     server = ModelServer(model_dir, WORK / "batch-serve.log", workers=args.workers, max_payload_mb=args.payload_mb)
     try:
         server.wait_healthy()
@@ -76,22 +78,31 @@ def main(argv: list[str] | None = None) -> int:
                     batch.append(seconds)
                     for name, value in timings.items():
                         in_process[name].append(value)
+                held = sorted(connections_per_process(server.process.pid, server.port).values(), reverse=True)
+                if round_number:
+                    spread_over_workers.append(held)
                 label = f"round {round_number}" if round_number else "warm-up"
                 print(f"{label}: batch {args.rows / seconds:,.0f} rows/s in {len(requests)} requests, "
                       f"in-process {args.rows / timings['default_threads']:,.0f}"
-                      f" rows/s (1 thread: {args.rows / timings['one_thread']:,.0f}); background busy {busy:.0%}")
+                      f" rows/s (1 thread: {args.rows / timings['one_thread']:,.0f}); background busy {busy:.0%}; "
+                      f"connections per worker {'+'.join(map(str, held))}")
     finally:
         server.stop()
     result = {"machine": machine(), "command": "make bench-batch", "rows": args.rows, "payload_mb": args.payload_mb,
               "concurrency": args.concurrency, "workers": args.workers, "request_bytes": len(body),
               "batch": rows_per_second(batch, args.rows),
-              "in_process": {k: rows_per_second(v, args.rows) for k, v in in_process.items()}}
+              "in_process": {k: rows_per_second(v, args.rows) for k, v in in_process.items()},
+              "connections_per_worker": spread_over_workers}
     ratios = {k: statistics.median(i / b for i, b in zip(v, batch, strict=True)) for k, v in in_process.items()}
     result["batch_over_in_process"] = ratios
     print(f"batch {result['batch']['median']:,.0f} rows/s (min-max {result['batch']['min']:,.0f}-"
           f"{result['batch']['max']:,.0f}); in-process {result['in_process']['default_threads']['median']:,.0f} "
           f"rows/s (1 thread {result['in_process']['one_thread']['median']:,.0f}); batch / in-process, median of "
           f"rounds: {ratios['default_threads']:.2f}x ({ratios['one_thread']:.2f}x of one thread)")
+    if any(len(set(held)) > 1 for held in spread_over_workers):
+        print(f"  the kernel put the {args.concurrency} kept-alive connections on the workers unevenly "
+              f"({', '.join('+'.join(map(str, held)) for held in spread_over_workers)} by round; SO_REUSEPORT picks "
+              "a worker per connection): a worker left idle caps the batch figure (docs/benchmarks.md)")
     print(f"results: {write_results('batch', result)}")
     return 0
 

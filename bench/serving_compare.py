@@ -212,6 +212,33 @@ def tree_pids(pid: int) -> list[int]:
     return [pid, *(descendant for child in children for descendant in tree_pids(int(child)))]
 
 
+TCP_ESTABLISHED, TCP_LISTEN = 0x01, 0x0A  # the st column of /proc/net/tcp (include/net/tcp_states.h)
+
+
+def connections_per_process(pid: int, port: int) -> dict[int, int]:
+    """Established TCP connections on local ``port`` held by each process of ``pid``'s tree that listens on it
+    (a server's workers). With ``SO_REUSEPORT`` the kernel picks a worker for a connection when it opens, so a
+    client with few kept-alive connections can have them all on one worker."""
+    sockets: dict[int, tuple[int, int]] = {}  # inode -> (local port, state)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                sockets[int(fields[9])] = (int(fields[1].rsplit(":", 1)[1], 16), int(fields[3], 16))
+    held: dict[int, int] = {}
+    for member in tree_pids(pid):
+        states = []
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{member}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if target.startswith("socket:["):
+                        states.append(sockets.get(int(target[8:-1])))
+        if (port, TCP_LISTEN) in states:
+            held[member] = states.count((port, TCP_ESTABLISHED))
+    return held
+
+
 def tree_memory(pid: int) -> dict[str, float]:
     """PSS (shared pages split between the processes sharing them: the model the workers share
     copy-on-write counted once) and RSS of a process and its descendants, in MiB."""

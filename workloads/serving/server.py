@@ -11,16 +11,18 @@ PRODLINE_SERVER_THREADS (1), PRODLINE_SHUTDOWN_GRACE_SECONDS (20), and the bound
 Off SageMaker (which measures and captures a container itself), PRODLINE_METRICS_* turn on request metrics as
 CloudWatch EMF lines on stdout (``metrics``) and PRODLINE_CAPTURE_* data capture to the lake (``capture``).
 
-Design: a pre-fork server. The parent loads the model (so a bad model fails at start, not per request)
-and forks the workers, which share the model's memory copy-on-write. Each worker listens on the port with
-SO_REUSEPORT, so the kernel spreads connections evenly; on one shared socket, the first worker to wake
-takes a whole burst of new connections and leaves the others idle. Each worker is one asyncio event loop
-(``app``): HTTP/1.1 is parsed by llhttp through httptools (``protocol``, ``connection``: keep-alive,
-pipelining, Expect: 100-continue, Content-Length bodies, every read bounded in size and time), and requests
-are scored in place, those that arrive together in one model call: scoring is CPU-bound, so one process per
-core with no thread hand-off is the fastest arrangement. OpenMP/BLAS pools are pinned to one thread per
-worker, or workers and library threads fight over the cores. SIGTERM (or SIGINT) stops accepting, closes
-idle connections, lets every worker finish the request in hand, and exits 0; a worker that dies is replaced.
+Design: a pre-fork server. The parent loads the model (so a bad model fails at start, not per request) and
+forks the workers, which share the model's memory copy-on-write. Each worker listens on the port with
+SO_REUSEPORT, so the kernel spreads connections by a hash of their addresses: evenly over many connections
+(on one shared socket, the first worker to wake takes a whole burst of new connections and leaves the others
+idle), but by chance over few: two kept-alive connections share one worker half the time. Each worker is one
+asyncio event loop (``app``): HTTP/1.1 is parsed by llhttp through httptools (``protocol``, ``connection``:
+keep-alive, pipelining, Expect: 100-continue, Content-Length bodies, every read bounded in size and time),
+and requests are scored in place, those that arrive together in one model call: scoring is CPU-bound, so one
+process per core with no thread hand-off is the fastest arrangement. OpenMP/BLAS pools are pinned to one
+thread per worker, or workers and library threads fight over the cores. SIGTERM (or SIGINT) stops accepting,
+closes idle connections, lets every worker finish the request in hand, and exits 0; a worker that dies is
+replaced.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ def supervise(shared: socket.socket | None, model, settings: ServerSettings) -> 
     """Fork the workers, replace any that die, and on SIGTERM/SIGINT stop them within the grace period.
 
     ``shared`` is the one listening socket every worker accepts on, or None: each worker then opens its own
-    with SO_REUSEPORT (Linux balances connections across them)."""
+    with SO_REUSEPORT (Linux spreads connections across them by a hash, even only over many)."""
     children: dict[int, float] = {}
     stopping: list[float] = []
 

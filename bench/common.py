@@ -108,6 +108,12 @@ def bound_note(run: dict) -> str:
     return "  reached its request bound: req/s is a floor" if run.get("reached_bound") else ""
 
 
+def bound_warning(name: str, reached: list[str]) -> str:
+    """The summaries' line for a server that reached wrk's request bound at the concurrencies ``reached``."""
+    return (f"  {name} reached wrk's request bound at {', '.join(reached)} in some rounds: its req/s there, and the "
+            "ratios built on it, are floors")
+
+
 def _ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]

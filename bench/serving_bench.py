@@ -41,7 +41,18 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from bench.common import ROOT, WORK, bound_note, machine, spread, summary, wait_for, wait_for_quiet, write_results
+from bench.common import (
+    ROOT,
+    WORK,
+    bound_note,
+    bound_warning,
+    machine,
+    spread,
+    summary,
+    wait_for,
+    wait_for_quiet,
+    write_results,
+)
 from bench.serving_compare import measured_wrk
 from bench.serving_processes import ROW, post, start_serve, stop
 from prodline.net import LOOPBACK, free_port
@@ -303,8 +314,7 @@ def print_summary(summary: dict, servers: list[str], concurrencies: list[int], r
               f"included): {shown(summary['serve_http_us'])} us")
     for name in servers:
         if summary[name].get("reached_bound"):
-            print(f"  {name} reached wrk's request bound at {', '.join(summary[name]['reached_bound'])} in some "
-                  "rounds: its req/s there is a floor, and the ratios built on it too")
+            print(bound_warning(name, summary[name]["reached_bound"]))
 
 
 if __name__ == "__main__":

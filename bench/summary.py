@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from bench.common import WORK
+from bench.common import WORK, bound_warning
 
 
 def load(name: str, since: float) -> dict:
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                   + ("  (target p99 <= 10 ms)" if concurrency == "c64" else ""))
     for name in serving.get("servers", []):
         if summary[name].get("reached_bound"):
-            print(f"  {name} reached wrk's request bound at {', '.join(summary[name]['reached_bound'])}: "
-                  "its req/s there, and the ratios above built on it, are floors")
+            print(bound_warning(name, summary[name]["reached_bound"]))
     ratio = etl["prodline_over_duckdb"]
     print(f"  ETL prodline / DuckDB time: {shown(ratio)}, {ratio['rounds']} runs (target <= 0.7x); "
           f"highest peak RSS over DuckDB's lowest {etl['prodline_peak_over_duckdb_peak']:.2f}x (target <= 0.5x); "

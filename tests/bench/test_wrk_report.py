@@ -88,3 +88,6 @@ def test_the_summary_names_the_concurrencies_that_reached_the_bound(reached):
     summary = serving_bench.summarize(rounds, ["serve", "uvicorn"], [8, 64])
     assert summary["serve"]["reached_bound"] == (["c64"] if reached else [])
     assert summary["uvicorn"]["reached_bound"] == []
+    if reached:
+        assert common.bound_warning("serve", summary["serve"]["reached_bound"]).startswith(
+            "  serve reached wrk's request bound at c64 in some rounds")
